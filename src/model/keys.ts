@@ -1,0 +1,11 @@
+import type { Task } from './types.js';
+
+// Store keys are chosen so a prefix lists one project (or one service).
+export const keys = {
+  project: (name: string): string => name,
+  service: (project: string, name: string): string => `${project}/${name}`,
+  servicePrefix: (project: string): string => `${project}/`,
+  task: (t: Pick<Task, 'project' | 'service' | 'id'>): string => `${t.project}/${t.service}/${t.id}`,
+  taskPrefix: (project: string, service?: string): string => (service ? `${project}/${service}/` : `${project}/`),
+  node: (id: string): string => id,
+};

@@ -1,0 +1,156 @@
+import type { ComposeProject, ServiceConfig } from '../spec/types.js';
+
+export type TaskState =
+  | 'pending'      // created, waiting for a node (or for depends_on)
+  | 'assigned'     // scheduler picked a node
+  | 'preparing'    // agent is setting it up
+  | 'starting'     // driver started it, not yet confirmed running
+  | 'running'
+  | 'complete'     // exited 0
+  | 'failed'       // exited non-zero, or could not start
+  | 'shutdown'     // stopped because desired state said so
+  | 'rejected'     // the node refused it (bad command, port taken)
+  | 'orphaned';    // its node is gone
+
+export type Health = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+export type DesiredState = 'running' | 'shutdown';
+
+export interface TaskPort {
+  target: number;
+  protocol: 'tcp' | 'udp';
+  /** Where this task listens on its node (process driver: a port baton chose and passed in PORT). */
+  hostPort: number;
+  hostIp: string;
+}
+
+export interface Task {
+  id: string;
+  project: string;
+  service: string;
+  slot: number;
+  /** Service.revision this task was made from. */
+  revision: number;
+  node?: string;
+  driver: string;
+  desiredState: DesiredState;
+  state: TaskState;
+  health: Health;
+  /** Restarts of this slot before this task (carried from task to task). */
+  restarts: number;
+  exitCode?: number | null;
+  error?: string;
+  /** Why it is not running yet (e.g. "waiting for db to be healthy"). */
+  message?: string;
+  pid?: number;
+  /** Kernel start time of pid (jiffies since boot), so a recycled pid is never mistaken for ours. */
+  pidStart?: number;
+  ports: TaskPort[];
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Earliest time the controller may replace this task (restart back-off). */
+  restartAfter?: string;
+}
+
+export type ServiceMode = 'replicated' | 'global';
+
+export interface RestartPolicy {
+  condition: 'none' | 'on-failure' | 'any';
+  delayMs: number;
+  maxAttempts: number; // 0 = unlimited
+  windowMs: number;    // 0 = forever
+}
+
+export interface Healthcheck {
+  /** Argv to exec (CMD) or a shell string (CMD-SHELL). */
+  test: { kind: 'exec'; argv: string[] } | { kind: 'shell'; command: string };
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+  startIntervalMs: number;
+}
+
+export interface ServicePortSpec {
+  target: number;
+  protocol: 'tcp' | 'udp';
+  /** Published host port (ingress, served by the mesh on every node); undefined when not published. */
+  published?: number;
+  hostIp?: string;
+  /** Stable port on loopback where the mesh balances this service port for other services (a VIP). */
+  vipPort: number;
+}
+
+export interface Service {
+  /** `${project}/${name}` */
+  id: string;
+  project: string;
+  name: string;
+  /** Bumped whenever the spec changes; tasks carry the revision they were made from. */
+  revision: number;
+  mode: ServiceMode;
+  replicas: number;
+  /** `baton stop` sets this; `start` clears it. Tasks are shut down while stopped. */
+  stopped: boolean;
+  driver: string;
+  restart: RestartPolicy;
+  healthcheck?: Healthcheck;
+  stopSignal: string;
+  stopGraceMs: number;
+  ports: ServicePortSpec[];
+  /** The normalized Compose service this was made from. */
+  spec: ServiceConfig;
+  /** Bumped by `baton restart` to force new tasks without a spec change. */
+  forceUpdate: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Project {
+  name: string;
+  revision: number;
+  workingDir: string;
+  files: string[];
+  spec: ComposeProject;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type NodeState = 'ready' | 'down';
+
+export interface NodeInfo {
+  id: string;
+  hostname: string;
+  address: string;
+  role: 'manager' | 'worker';
+  availability: 'active' | 'pause' | 'drain';
+  labels: Record<string, string>;
+  capacity: { cpus: number; memoryBytes: number };
+  drivers: string[];
+  state: NodeState;
+  heartbeatAt: string;
+}
+
+export interface BatonEvent {
+  seq: number;
+  time: string;
+  type: string;
+  project?: string;
+  service?: string;
+  task?: string;
+  node?: string;
+  message: string;
+}
+
+export type EventInput = Omit<BatonEvent, 'seq' | 'time'> & { time?: string };
+
+export interface Objects {
+  project: Project;
+  service: Service;
+  task: Task;
+  node: NodeInfo;
+}
+
+export type Kind = keyof Objects;
