@@ -50,8 +50,12 @@ export interface Task {
   updatedAt: string;
   startedAt?: string;
   finishedAt?: string;
-  /** Earliest time the controller may replace this task (restart back-off). */
-  restartAfter?: string;
+  /** Quick failures in a row of this slot, for the crash-loop back-off. */
+  streak?: number;
+  /** Times this slot was restarted (bounded), for max_attempts within window. */
+  attempts?: string[];
+  /** Set while depends_on holds the task back; the scheduler leaves it alone. */
+  blockedBy?: string;
 }
 
 export type ServiceMode = 'replicated' | 'global';
@@ -102,6 +106,8 @@ export interface Service {
   ports: ServicePortSpec[];
   /** The normalized Compose service this was made from. */
   spec: ServiceConfig;
+  /** The project folder: the default working directory of process tasks. */
+  workingDir: string;
   /** Bumped by `baton restart` to force new tasks without a spec change. */
   forceUpdate: number;
   createdAt: string;

@@ -1,0 +1,293 @@
+import os from 'node:os';
+import { resolve } from 'node:path';
+import type { Driver, ExitInfo } from '../drivers/driver.js';
+import { TaskStartError } from '../drivers/driver.js';
+import type { Mesh } from '../mesh/index.js';
+import { allocatePort } from '../mesh/index.js';
+import type { NodeInfo, Service, Task, TaskPort } from '../model/types.js';
+import { isTerminal } from '../model/task.js';
+import { now } from '../model/time.js';
+import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
+import { meshRoutes } from './endpoints.js';
+import { taskArgv, taskEnvironment } from './environment.js';
+import { HealthProbe } from './health.js';
+
+const HEARTBEAT_MS = 5_000;
+
+interface Local {
+  task: Task;
+  svc: Service;
+  phase: 'starting' | 'running' | 'stopping' | 'gone';
+  probe?: HealthProbe;
+  /** Why baton itself ended it, when it did (unhealthy). */
+  killedFor?: string;
+}
+
+export interface AgentOptions {
+  nodeId: string;
+  cp: ControlPlane;
+  drivers: Map<string, Driver>;
+  mesh: Mesh;
+  log?: (msg: string) => void;
+  /** Environment the host basics (PATH, HOME...) come from. */
+  hostEnv?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs the tasks the scheduler put on this node: starts them through their
+ * driver, stops them when their desired state says so, probes their health,
+ * reports what it sees, and keeps the mesh routing to healthy endpoints.
+ */
+export class Agent {
+  private readonly local = new Map<string, Local>();
+  private pending: TaskReport[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private view: NodeView | undefined;
+  private routesTimer: NodeJS.Timeout | undefined;
+  private recovered = false;
+  private closed = false;
+  private readonly log: (msg: string) => void;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.log ?? (() => {});
+    for (const d of opts.drivers.values()) {
+      d.on({ exited: (id, info) => this.onExit(id, info) });
+    }
+  }
+
+  async start(): Promise<void> {
+    const drivers: string[] = [];
+    for (const [name, d] of this.opts.drivers) if (await d.available()) drivers.push(name);
+    const node: NodeInfo = {
+      id: this.opts.nodeId,
+      hostname: os.hostname(),
+      address: '127.0.0.1',
+      role: 'manager',
+      availability: 'active',
+      labels: {},
+      capacity: { cpus: os.cpus().length, memoryBytes: os.totalmem() },
+      drivers,
+      state: 'ready',
+      heartbeatAt: now(),
+    };
+    await this.opts.cp.register(node);
+    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.unsubscribe = await this.opts.cp.subscribe((v) => void this.onView(v));
+  }
+
+  /** Stops watching; with `stopTasks` also stops every task it runs (daemon shutdown). */
+  async close(stopTasks: boolean): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.routesTimer) clearTimeout(this.routesTimer);
+    if (stopTasks) {
+      await Promise.all([...this.local.values()].map((l) => this.stopLocal(l)));
+    }
+    for (const l of this.local.values()) l.probe?.stop();
+    await this.flush();
+  }
+
+  private async onView(v: NodeView): Promise<void> {
+    this.view = v;
+    if (!this.recovered) {
+      this.recovered = true;
+      await this.recover(v);
+    }
+    for (const t of v.tasks) {
+      if (t.node !== this.opts.nodeId) continue;
+      const l = this.local.get(t.id);
+      const svc = v.services.get(`${t.project}/${t.service}`);
+      if (t.desiredState === 'running') {
+        if (!l && t.state === 'assigned' && svc) void this.startTask(t, svc);
+        else if (l) l.task = t;
+      } else if (l && l.phase !== 'gone' && l.phase !== 'stopping') {
+        void this.stopLocal(l);
+      } else if (!l && (t.state === 'assigned' || t.state === 'preparing' || t.state === 'starting' || t.state === 'running')) {
+        this.report(t, { state: 'shutdown', finishedAt: now() });
+      }
+    }
+    this.scheduleRoutes();
+  }
+
+  /**
+   * After a restart: the driver keeps what still runs and is watchable again;
+   * every other task the store thinks runs here was lost with the old process.
+   * Those are reported orphaned, which the controllers replace whatever the
+   * restart policy, since the task did not fail: the daemon did.
+   */
+  private async recover(v: NodeView): Promise<void> {
+    const mine = v.tasks.filter((t) => t.node === this.opts.nodeId && !isTerminal(t.state) && t.state !== 'assigned');
+    for (const [name, d] of this.opts.drivers) {
+      const known = mine.filter((t) => t.driver === name).map((t) => ({ taskId: t.id, pid: t.pid, pidStart: t.pidStart }));
+      let alive: { taskId: string }[] = [];
+      try {
+        alive = await d.recover(known);
+      } catch (err) {
+        this.log(`driver ${name}: recover failed: ${(err as Error).message}`);
+      }
+      const aliveIds = new Set(alive.map((a) => a.taskId));
+      for (const t of mine.filter((x) => x.driver === name)) {
+        const svc = v.services.get(`${t.project}/${t.service}`);
+        if (aliveIds.has(t.id) && svc) {
+          const l: Local = { task: t, svc, phase: 'running' };
+          this.local.set(t.id, l);
+          this.startProbe(l);
+        } else {
+          this.report(t, { state: 'orphaned', error: 'lost when the daemon restarted', finishedAt: now(), pid: undefined });
+        }
+      }
+    }
+  }
+
+  private async startTask(t: Task, svc: Service): Promise<void> {
+    const l: Local = { task: t, svc, phase: 'starting' };
+    this.local.set(t.id, l);
+    const driver = this.opts.drivers.get(t.driver);
+    if (!driver) {
+      this.local.delete(t.id);
+      this.report(t, { state: 'rejected', error: `driver "${t.driver}" is not available on this node`, finishedAt: now() });
+      return;
+    }
+    try {
+      const ports: TaskPort[] = [];
+      for (const p of svc.ports) ports.push({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: await allocatePort('127.0.0.1') });
+      const project = [...(this.view?.services.values() ?? [])].filter((s) => s.project === t.project);
+      const run = await driver.start({
+        task: t,
+        argv: taskArgv(svc),
+        env: taskEnvironment(t, svc, ports, project, this.opts.hostEnv ?? process.env),
+        workingDir: resolve(svc.workingDir, svc.spec.working_dir ?? '.'),
+        user: svc.spec.user,
+        stopSignal: svc.stopSignal,
+        stopGraceMs: svc.stopGraceMs,
+      });
+      if (l.phase === 'gone') return; // exited before start() returned; onExit reported it
+      l.phase = 'running';
+      this.report(t, {
+        state: 'running',
+        pid: run.pid,
+        pidStart: run.pidStart,
+        ports,
+        startedAt: now(),
+        health: svc.healthcheck ? 'starting' : 'none',
+        message: undefined,
+        error: undefined,
+      });
+      this.startProbe(l);
+      void this.opts.cp.event({ type: 'task.start', project: t.project, service: t.service, task: t.id, node: this.opts.nodeId, message: `started slot ${t.slot}${run.pid ? ` (pid ${run.pid})` : ''}` });
+      if (l.task.desiredState === 'shutdown') void this.stopLocal(l);
+    } catch (err) {
+      this.local.delete(t.id);
+      const msg = err instanceof TaskStartError ? err.message : `could not start: ${(err as Error).message}`;
+      this.report(t, { state: 'rejected', error: msg, finishedAt: now() });
+      void this.opts.cp.event({ type: 'task.reject', project: t.project, service: t.service, task: t.id, node: this.opts.nodeId, message: msg });
+    }
+  }
+
+  private startProbe(l: Local): void {
+    const check = l.svc.healthcheck;
+    const driver = this.opts.drivers.get(l.task.driver);
+    if (!check || !driver) return;
+    const probe = check.test.kind === 'exec' ? { argv: check.test.argv } : { shell: check.test.command };
+    l.probe = new HealthProbe(check, (timeout) => driver.exec(l.task.id, probe, timeout), (h, output) => {
+      this.report(l.task, { health: h });
+      void this.opts.cp.event({
+        type: `task.${h}`,
+        project: l.task.project,
+        service: l.task.service,
+        task: l.task.id,
+        node: this.opts.nodeId,
+        message: h === 'unhealthy' ? `slot ${l.task.slot} unhealthy: ${output.trim().slice(0, 200)}` : `slot ${l.task.slot} ${h}`,
+      });
+      // As Swarm does: an unhealthy task is replaced, when the policy restarts at all.
+      if (h === 'unhealthy' && l.svc.restart.condition !== 'none') {
+        l.killedFor = 'unhealthy';
+        void this.stopLocal(l);
+      }
+    });
+    l.probe.start();
+  }
+
+  private async stopLocal(l: Local): Promise<void> {
+    if (l.phase === 'gone' || l.phase === 'stopping') return;
+    l.phase = 'stopping';
+    l.probe?.stop();
+    const driver = this.opts.drivers.get(l.task.driver);
+    this.scheduleRoutes();
+    await driver?.stop(l.task.id, { signal: l.svc.stopSignal, graceMs: l.svc.stopGraceMs });
+  }
+
+  private onExit(taskId: string, info: ExitInfo): void {
+    const l = this.local.get(taskId);
+    if (!l) return;
+    const wasStopping = l.phase === 'stopping';
+    l.phase = 'gone';
+    l.probe?.stop();
+    this.local.delete(taskId);
+    // Stopped with the daemon: not the task's failure; the next daemon replaces it.
+    if (this.closed) {
+      this.report(l.task, { state: 'orphaned', error: 'stopped with the daemon', exitCode: info.exitCode, finishedAt: now(), pid: undefined });
+      return;
+    }
+    const how = info.error ?? (info.signal ? `killed by ${info.signal}` : `exited with code ${info.exitCode}`);
+    const observed: TaskObserved = { exitCode: info.exitCode, finishedAt: now(), pid: undefined };
+    if (l.killedFor) Object.assign(observed, { state: 'failed', error: `${l.killedFor}; ${how}` });
+    else if (wasStopping || l.task.desiredState === 'shutdown') Object.assign(observed, { state: 'shutdown' });
+    else if (info.exitCode === 0) Object.assign(observed, { state: 'complete' });
+    else Object.assign(observed, { state: 'failed', error: how });
+    this.report(l.task, observed);
+    this.scheduleRoutes();
+    if (!wasStopping) {
+      void this.opts.cp.event({ type: 'task.die', project: l.task.project, service: l.task.service, task: taskId, node: this.opts.nodeId, message: `slot ${l.task.slot} ${how}` });
+    }
+  }
+
+  /** Reports are batched: one store write for many tasks under load. */
+  private report(t: Pick<Task, 'id' | 'project' | 'service'>, observed: TaskObserved): void {
+    this.pending.push({ task: { id: t.id, project: t.project, service: t.service }, observed: { ...observed } });
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flush();
+      }, 5);
+    }
+  }
+
+  private flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      const batch = this.pending;
+      this.pending = [];
+      if (batch.length === 0) return;
+      try {
+        await this.opts.cp.report(batch);
+      } catch (err) {
+        this.log(`report failed, retrying: ${(err as Error).message}`);
+        this.pending.unshift(...batch);
+        if (!this.closed) setTimeout(() => void this.flush(), 200);
+      }
+    });
+    return this.flushing;
+  }
+
+  private scheduleRoutes(): void {
+    if (this.routesTimer || this.closed) return;
+    this.routesTimer = setTimeout(() => {
+      this.routesTimer = undefined;
+      void this.applyRoutes();
+    }, 10);
+  }
+
+  private async applyRoutes(): Promise<void> {
+    if (!this.view) return;
+    // Tasks being stopped leave the routing first, so they can finish in peace.
+    const stopping = new Set([...this.local.values()].filter((l) => l.phase !== 'running').map((l) => l.task.id));
+    const tasks = this.view.tasks.filter((t) => !stopping.has(t.id));
+    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks));
+    for (const e of result.errors ?? []) this.log(`mesh: ${e.message}`);
+  }
+}

@@ -1,0 +1,32 @@
+import type { EventInput, NodeInfo, Service, Task } from '../model/types.js';
+
+/** What an agent sees of the cluster. */
+export interface NodeView {
+  /** Every task known (the agent runs those with node === its id; the rest are endpoints). */
+  tasks: Task[];
+  /** Services by id (`project/name`). */
+  services: Map<string, Service>;
+}
+
+/** Observed fields only: an agent never writes desired state. */
+export type TaskObserved = Partial<
+  Pick<Task, 'state' | 'health' | 'pid' | 'pidStart' | 'exitCode' | 'error' | 'ports' | 'startedAt' | 'finishedAt' | 'message'>
+>;
+
+export interface TaskReport {
+  task: Pick<Task, 'id' | 'project' | 'service'>;
+  observed: TaskObserved;
+}
+
+/**
+ * How an agent talks to the managers. In `baton daemon` it is the store in the
+ * same process; for remote agents it will be the API.
+ */
+export interface ControlPlane {
+  register(node: NodeInfo): Promise<void>;
+  heartbeat(nodeId: string): Promise<void>;
+  /** Calls onView with the current view, then again after every change. */
+  subscribe(onView: (v: NodeView) => void): Promise<() => void>;
+  report(reports: TaskReport[]): Promise<void>;
+  event(e: EventInput): Promise<void>;
+}

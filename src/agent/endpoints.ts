@@ -1,0 +1,35 @@
+import type { Route } from '../mesh/index.js';
+import type { Service, Task } from '../model/types.js';
+import { isRoutable } from '../model/task.js';
+
+/**
+ * The mesh routes for a node: for every service port, a listener on its
+ * stable loopback port (how other services reach it) and, when published, on
+ * the published port; each balancing over the service's routable tasks.
+ */
+export function meshRoutes(services: Map<string, Service>, tasks: Task[]): Route[] {
+  const bySvc = new Map<string, Task[]>();
+  for (const t of tasks) {
+    if (t.desiredState !== 'running' || !isRoutable(t)) continue;
+    const id = `${t.project}/${t.service}`;
+    const list = bySvc.get(id) ?? [];
+    list.push(t);
+    bySvc.set(id, list);
+  }
+  const routes: Route[] = [];
+  for (const svc of services.values()) {
+    if (svc.stopped) continue;
+    for (const p of svc.ports) {
+      const backends = (bySvc.get(svc.id) ?? []).flatMap((t) => {
+        const tp = t.ports.find((x) => x.target === p.target && x.protocol === p.protocol);
+        return tp ? [{ id: t.id, host: tp.hostIp, port: tp.hostPort }] : [];
+      });
+      const base = `${svc.id}:${p.target}/${p.protocol}`;
+      routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends });
+      if (p.published !== undefined) {
+        routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends });
+      }
+    }
+  }
+  return routes;
+}

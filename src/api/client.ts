@@ -1,0 +1,161 @@
+import http from 'node:http';
+import type { BatonEvent, NodeInfo } from '../model/types.js';
+import type { ComposeProject } from '../spec/types.js';
+import type { ApiProblem } from './errors.js';
+import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, VersionInfo } from './types.js';
+
+export interface ClientTarget {
+  /** Unix socket path of a local daemon. */
+  socketPath?: string;
+  /** http://host:port of a remote one. */
+  url?: string;
+  token?: string;
+}
+
+/** The daemon answered with an error: its code, message and problems. */
+export class ApiRequestError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly problems: ApiProblem[]) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+/** Could not reach the daemon at all. */
+export class ApiUnreachableError extends Error {
+  constructor(readonly target: string, override readonly cause: Error) {
+    super(`cannot reach the baton daemon at ${target}: ${cause.message}`);
+    this.name = 'ApiUnreachableError';
+  }
+}
+
+/** Typed client of the baton API, used by the CLI and the dashboard. */
+export class ApiClient {
+  constructor(private readonly target: ClientTarget) {}
+
+  version(): Promise<VersionInfo> {
+    return this.json('GET', '/v1/version');
+  }
+  nodes(): Promise<NodeInfo[]> {
+    return this.json('GET', '/v1/nodes');
+  }
+  projects(): Promise<ProjectSummary[]> {
+    return this.json('GET', '/v1/projects');
+  }
+  deploy(project: ComposeProject, removeOrphans = false): Promise<DeployResult> {
+    return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans });
+  }
+  status(project: string, all = false): Promise<ProjectStatus> {
+    return this.json('GET', `/v1/projects/${enc(project)}${all ? '?all=1' : ''}`);
+  }
+  down(project: string): Promise<{ removed: string[] }> {
+    return this.json('DELETE', `/v1/projects/${enc(project)}`);
+  }
+  scale(project: string, replicas: Record<string, number>): Promise<{ changed: string[] }> {
+    return this.json('POST', `/v1/projects/${enc(project)}/scale`, { replicas });
+  }
+  action(project: string, action: 'stop' | 'start' | 'restart', services: string[]): Promise<{ changed: string[] }> {
+    return this.json('POST', `/v1/projects/${enc(project)}/${action}`, { services });
+  }
+  logs(project: string, opts: { services?: string[]; tail?: number; follow?: boolean; signal?: AbortSignal }, onEntry: (e: LogEntry) => void): Promise<void> {
+    const q = new URLSearchParams();
+    for (const s of opts.services ?? []) q.append('service', s);
+    if (opts.tail !== undefined) q.set('tail', String(opts.tail));
+    if (opts.follow) q.set('follow', '1');
+    return this.stream(`/v1/projects/${enc(project)}/logs?${q}`, onEntry, opts.signal);
+  }
+  events(opts: { project?: string; since?: number; follow?: boolean; signal?: AbortSignal }, onEvent: (e: BatonEvent) => void): Promise<void> {
+    const q = new URLSearchParams();
+    if (opts.project) q.set('project', opts.project);
+    if (opts.since !== undefined) q.set('since', String(opts.since));
+    if (opts.follow) q.set('follow', '1');
+    return this.stream(`/v1/events?${q}`, onEvent, opts.signal);
+  }
+
+  private describe(): string {
+    return this.target.socketPath ?? this.target.url ?? '(nowhere)';
+  }
+
+  private request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
+    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    const opts: http.RequestOptions = { method, path, headers, signal };
+    if (this.target.socketPath) opts.socketPath = this.target.socketPath;
+    else if (this.target.url) {
+      const u = new URL(this.target.url);
+      Object.assign(opts, { host: u.hostname, port: u.port || 80 });
+    }
+    return new Promise((resolve, reject) => {
+      const req = http.request(opts, resolve);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.name === 'AbortError') reject(err);
+        else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET'].includes(err.code ?? '')) reject(new ApiUnreachableError(this.describe(), err));
+        else reject(err);
+      });
+      req.end(payload);
+    });
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.request(method, path, body);
+    const text = await readAll(res);
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiRequestError(res.statusCode ?? 0, 'bad_response', `daemon sent a response that is not JSON: ${text.slice(0, 200)}`, []);
+    }
+    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, parsed);
+    return parsed as T;
+  }
+
+  private async stream<T>(path: string, onItem: (item: T) => void, signal?: AbortSignal): Promise<void> {
+    let res: http.IncomingMessage;
+    try {
+      res = await this.request('GET', path, undefined, signal);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') return;
+      throw err;
+    }
+    if ((res.statusCode ?? 500) >= 400) {
+      const text = await readAll(res);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      throw toError(res.statusCode ?? 500, parsed);
+    }
+    let buf = '';
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        buf += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.trim()) onItem(JSON.parse(line) as T);
+        }
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError' && !signal?.aborted) throw err;
+    }
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+async function readAll(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function toError(status: number, body: unknown): ApiRequestError {
+  const e = (body as { error?: { code?: string; message?: string; problems?: ApiProblem[] } } | undefined)?.error;
+  return new ApiRequestError(status, e?.code ?? 'error', e?.message ?? `request failed with status ${status}`, e?.problems ?? []);
+}

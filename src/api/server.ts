@@ -1,0 +1,277 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { chmodSync, unlinkSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
+import type { Service, Task } from '../model/types.js';
+import { keys } from '../model/keys.js';
+import { bySlot, isTerminal } from '../model/task.js';
+import { now } from '../model/time.js';
+import type { Op, Store } from '../store/store.js';
+import { ConflictError } from '../store/store.js';
+import { deployProject } from './deploy.js';
+import { ApiError, badRequest, notFound } from './errors.js';
+import { ndjson, readJson, sendJson } from './http-util.js';
+import type { ApiHooks, DeployRequest, LogEntry, ProjectStatus, ProjectSummary } from './types.js';
+
+type Params = Record<string, string>;
+type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
+
+interface RouteDef {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+const DOWN_TIMEOUT_MS = 120_000;
+
+/**
+ * The HTTP API: JSON in and out, newline-delimited JSON for streams (logs,
+ * events). Listens on a unix socket only its owner may open, and optionally
+ * on TCP where every request must carry the bearer token.
+ */
+export class ApiServer {
+  private readonly routes: RouteDef[] = [];
+  private readonly servers: http.Server[] = [];
+
+  constructor(private readonly store: Store, private readonly hooks: ApiHooks) {
+    this.route('GET', '/v1/version', async (_q, res) => sendJson(res, 200, hooks.version));
+    this.route('GET', '/v1/nodes', async (_q, res) => sendJson(res, 200, (await store.list('node')).map((v) => v.value)));
+    this.route('GET', '/v1/projects', async (_q, res) => sendJson(res, 200, await this.projects()));
+    this.route('POST', '/v1/projects/:name/deploy', async (req, res, p) => {
+      const body = await readJson<DeployRequest>(req);
+      if (body.project?.name !== p.name) throw badRequest(`project name in the body ("${body.project?.name}") differs from the URL ("${p.name}")`);
+      sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true));
+    });
+    this.route('GET', '/v1/projects/:name', async (_q, res, p, url) => sendJson(res, 200, await this.status(p.name, url.searchParams.get('all') === '1')));
+    this.route('DELETE', '/v1/projects/:name', async (_q, res, p) => sendJson(res, 200, await this.down(p.name)));
+    this.route('POST', '/v1/projects/:name/scale', async (req, res, p) => {
+      const body = await readJson<{ replicas?: Record<string, unknown> }>(req);
+      const wanted = Object.entries(body.replicas ?? {});
+      if (wanted.length === 0) throw badRequest('replicas: give at least one SERVICE=N');
+      for (const [svc, n] of wanted) {
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw badRequest(`replicas.${svc}: must be a whole number >= 0`);
+      }
+      const changed = await this.updateServices(p.name, wanted.map(([s]) => s), (s) => ({ ...s, replicas: body.replicas![s.name] as number }));
+      sendJson(res, 200, { changed });
+    });
+    for (const action of ['stop', 'start', 'restart'] as const) {
+      this.route('POST', `/v1/projects/:name/${action}`, async (req, res, p) => {
+        const body = await readJson<{ services?: string[] }>(req);
+        const changed = await this.updateServices(p.name, body.services ?? [], (s) =>
+          action === 'stop' ? { ...s, stopped: true } : action === 'start' ? { ...s, stopped: false } : { ...s, stopped: false, revision: s.revision + 1, forceUpdate: s.forceUpdate + 1 },
+        );
+        sendJson(res, 200, { changed });
+      });
+    }
+    this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
+    this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
+  }
+
+  private route(method: string, path: string, handler: Handler): void {
+    const names: string[] = [];
+    const pattern = new RegExp('^' + path.replace(/:(\w+)/g, (_m, n: string) => (names.push(n), '([^/]+)')) + '$');
+    this.routes.push({ method, pattern, names, handler });
+  }
+
+  listenUnix(path: string): Promise<void> {
+    try {
+      unlinkSync(path);
+    } catch {
+      /* none there */
+    }
+    const server = this.makeServer(undefined);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        chmodSync(path, 0o600); // only the owner may talk to the daemon
+        resolve();
+      });
+    });
+  }
+
+  listenTcp(host: string, port: number, token: string): Promise<void> {
+    if (!token) throw new Error('a TCP listener needs a token');
+    const server = this.makeServer(token);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.map((s) => new Promise<void>((r) => {
+        s.close(() => r());
+        s.closeAllConnections();
+      })),
+    );
+  }
+
+  private makeServer(token: string | undefined): http.Server {
+    const server = http.createServer((req, res) => void this.dispatch(req, res, token));
+    this.servers.push(server);
+    return server;
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, token: string | undefined): Promise<void> {
+    try {
+      if (token !== undefined && !authorized(req, token)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+      const url = new URL(req.url ?? '/', 'http://baton');
+      for (const r of this.routes) {
+        const m = r.pattern.exec(url.pathname);
+        if (!m || r.method !== req.method) continue;
+        const params: Params = {};
+        r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
+        await r.handler(req, res, params, url);
+        return;
+      }
+      throw new ApiError(404, 'not_found', `no route ${req.method} ${url.pathname}`);
+    } catch (err) {
+      const e = err instanceof ApiError ? err : err instanceof ConflictError ? new ApiError(409, 'conflict', 'changed concurrently; try again') : new ApiError(500, 'internal', (err as Error).message);
+      if (e.status === 500) console.error(err);
+      if (!res.headersSent) sendJson(res, e.status, e.toJSON());
+      else res.end();
+    }
+  }
+
+  private async projects(): Promise<ProjectSummary[]> {
+    const services = (await this.store.list('service')).map((v) => v.value);
+    const tasks = (await this.store.list('task')).map((v) => v.value);
+    return (await this.store.list('project')).map(({ value: p }) => {
+      const svcs = services.filter((s) => s.project === p.name);
+      const desired = svcs.reduce((n, s) => n + (s.stopped ? 0 : s.replicas), 0);
+      const running = tasks.filter((t) => t.project === p.name && t.desiredState === 'running' && t.state === 'running').length;
+      return {
+        name: p.name,
+        revision: p.revision,
+        workingDir: p.workingDir,
+        files: p.files,
+        services: svcs.length,
+        running,
+        desired,
+        status: `running(${running}/${desired})`,
+        updatedAt: p.updatedAt,
+      };
+    });
+  }
+
+  private async status(project: string, all: boolean): Promise<ProjectStatus> {
+    const p = await this.store.get('project', keys.project(project));
+    const services = (await this.store.list('service', keys.servicePrefix(project))).map((v) => v.value);
+    if (!p && services.length === 0) throw notFound(`project "${project}"`);
+    let tasks = (await this.store.list('task', keys.taskPrefix(project))).map((v) => v.value);
+    if (!all) {
+      // Like `docker compose ps`: one line per slot, its newest task.
+      const bySvc = new Map<string, Task[]>();
+      for (const t of tasks) bySvc.set(t.service, [...(bySvc.get(t.service) ?? []), t]);
+      tasks = [...bySvc.values()].flatMap((list) => [...bySlot(list).values()].map((l) => l[0]));
+    }
+    tasks.sort((a, b) => (a.service === b.service ? a.slot - b.slot : a.service < b.service ? -1 : 1));
+    return { project, services, tasks };
+  }
+
+  /** Applies `change` to the named services (all when none named), with compare-and-swap. */
+  private async updateServices(project: string, names: string[], change: (s: Service) => Service): Promise<string[]> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const all = await this.store.list('service', keys.servicePrefix(project));
+      if (all.length === 0) throw notFound(`project "${project}"`);
+      const unknown = names.filter((n) => !all.some((v) => v.value.name === n));
+      if (unknown.length > 0) throw badRequest(`no such service in project "${project}": ${unknown.join(', ')}`);
+      const chosen = names.length === 0 ? all : all.filter((v) => names.includes(v.value.name));
+      try {
+        await this.store.commit(chosen.map((v) => ({ type: 'put', kind: 'service', key: v.key, value: { ...change(v.value), updatedAt: now() }, expect: v.version })));
+        return chosen.map((v) => v.value.name);
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
+    throw new ApiError(409, 'conflict', 'services kept changing; try again');
+  }
+
+  /** Removes the project's services and waits until every task of it is gone. */
+  private async down(project: string): Promise<{ removed: string[] }> {
+    const p = await this.store.get('project', keys.project(project));
+    const services = await this.store.list('service', keys.servicePrefix(project));
+    if (!p && services.length === 0) throw notFound(`project "${project}"`);
+    const ops: Op[] = services.map((v) => ({ type: 'delete', kind: 'service', key: v.key }));
+    if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
+    await this.store.commit(ops);
+    await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
+    const deadline = Date.now() + DOWN_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const left = (await this.store.list('task', keys.taskPrefix(project))).filter((v) => !isTerminal(v.value.state) || v.value.desiredState === 'running');
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { removed: services.map((v) => v.value.name) };
+  }
+
+  private async logs(req: IncomingMessage, res: ServerResponse, project: string, url: URL): Promise<void> {
+    const wanted = url.searchParams.getAll('service');
+    const follow = url.searchParams.get('follow') === '1';
+    const tailParam = url.searchParams.get('tail');
+    const tail = tailParam === null || tailParam === 'all' ? undefined : Number(tailParam);
+    if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw badRequest(`tail: expected a whole number or "all", got "${tailParam}"`);
+    const st = await this.status(project, true);
+    const unknown = wanted.filter((w) => !st.services.some((s) => s.name === w));
+    if (unknown.length > 0) throw badRequest(`no such service in project "${project}": ${unknown.join(', ')}`);
+    const ac = new AbortController();
+    req.on('close', () => ac.abort());
+    const write = ndjson(res);
+    const seen = new Set<string>();
+    const follows: Promise<void>[] = [];
+    const attach = (t: Task): void => {
+      if (seen.has(t.id) || (wanted.length > 0 && !wanted.includes(t.service)) || !t.node) return;
+      seen.add(t.id);
+      follows.push(
+        this.hooks
+          .logs(t, { tail, follow, signal: ac.signal }, (l) => write({ service: t.service, slot: t.slot, task: t.id, ...l } satisfies LogEntry))
+          .catch(() => {}),
+      );
+    };
+    const ordered = [...st.tasks].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+    for (const t of ordered) attach(t);
+    if (!follow) {
+      await Promise.all(follows);
+      res.end();
+      return;
+    }
+    // Following: new tasks (restarts, scale-ups) join the stream as they appear.
+    const unwatch = this.store.watch(await this.store.revision(), (events) => {
+      for (const e of events) if (e.kind === 'task' && e.type === 'put') attach(e.value as Task);
+    });
+    await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve()));
+    unwatch();
+    res.end();
+  }
+
+  private async events(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const project = url.searchParams.get('project') ?? undefined;
+    const follow = url.searchParams.get('follow') === '1';
+    const sinceParam = url.searchParams.get('since');
+    const since = sinceParam === null ? undefined : Number(sinceParam);
+    const write = ndjson(res);
+    let last = since ?? 0;
+    const history = await this.store.events({ since, project, limit: since === undefined ? 100 : undefined });
+    for (const e of history) {
+      write(e);
+      last = Math.max(last, e.seq);
+    }
+    if (!follow) {
+      res.end();
+      return;
+    }
+    const off = this.store.onEvent((e) => {
+      if (e.seq > last && (!project || e.project === project)) write(e);
+    });
+    await new Promise<void>((resolve) => req.on('close', () => resolve()));
+    off();
+  }
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const h = req.headers.authorization ?? '';
+  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}

@@ -1,0 +1,67 @@
+import type { ComposeProject } from '../spec/types.js';
+import type { BatonEvent, Service, Task } from '../model/types.js';
+import type { ApiProblem } from './errors.js';
+
+export interface DeployRequest {
+  project: ComposeProject;
+  removeOrphans?: boolean;
+}
+
+export interface DeployResult {
+  project: string;
+  revision: number;
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  removed: string[];
+  orphans: string[];
+}
+
+export interface ProjectSummary {
+  name: string;
+  revision: number;
+  workingDir: string;
+  files: string[];
+  services: number;
+  running: number;
+  desired: number;
+  status: string;
+  updatedAt: string;
+}
+
+export interface ProjectStatus {
+  project: string;
+  services: Service[];
+  tasks: Task[];
+}
+
+export interface LogEntry {
+  service: string;
+  slot: number;
+  task: string;
+  time: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface VersionInfo {
+  version: string;
+  api: string;
+  node: string;
+  home: string;
+  pid: number;
+}
+
+/** What the daemon provides the API beyond the store: what needs a node's drivers and network. */
+export interface ApiHooks {
+  version: VersionInfo;
+  /** Drivers this node can run; the default one first. */
+  drivers(): string[];
+  defaultDriver(): string;
+  allocatePort(): Promise<number>;
+  /** Problems that would stop services from running here (command not found, port taken). */
+  preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
+  logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;
+}
+
+export type { BatonEvent };

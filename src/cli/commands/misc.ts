@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import { formatConfig } from '../../spec/index.js';
+import { connection, ensureDaemon } from '../connect.js';
+import { UserError } from '../errors.js';
+import { table } from '../format.js';
+import { load, projectOptions, type ProjectFlags } from '../project.js';
+import { VERSION } from '../../version.js';
+
+export function miscCommands(program: Command): void {
+  program
+    .command('ls')
+    .description('List projects')
+    .option('--format <format>', 'table or json', 'table')
+    .option('-q, --quiet', 'only project names')
+    .action(async (flags: { format: string; quiet?: boolean }) => {
+      const client = await ensureDaemon();
+      const list = await client.projects();
+      if (flags.quiet) for (const p of list) process.stdout.write(p.name + '\n');
+      else if (flags.format === 'json') process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      else if (flags.format === 'table') {
+        process.stdout.write(table(['NAME', 'STATUS', 'CONFIG FILES'], list.map((p) => [p.name, p.status, p.files.join(',')])) + '\n');
+      } else throw new UserError(`--format: expected table or json, got "${flags.format}"`);
+    });
+
+  program
+    .command('events')
+    .description('Stream what happens: deploys, task starts, deaths, health changes')
+    .option('-p, --project-name <name>', 'only this project')
+    .option('--since <seq>', 'replay events after this sequence number')
+    .option('--json', 'one JSON object per line')
+    .option('--no-follow', 'print what is recorded and exit')
+    .action(async (flags: { projectName?: string; since?: string; json?: boolean; follow: boolean }) => {
+      const client = await ensureDaemon();
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      const since = flags.since === undefined ? undefined : Number(flags.since);
+      if (since !== undefined && !Number.isInteger(since)) throw new UserError(`--since: expected an event sequence number, got "${flags.since}"`);
+      await client.events({ project: flags.projectName, since, follow: flags.follow, signal: ac.signal }, (e) => {
+        if (flags.json) process.stdout.write(JSON.stringify(e) + '\n');
+        else {
+          const who = [e.project, e.service].filter(Boolean).join('/');
+          process.stdout.write(`${e.time} ${e.type} ${who}${e.task ? ` ${e.task}` : ''}: ${e.message}\n`);
+        }
+      });
+    });
+
+  program
+    .command('version')
+    .description('Show the version of baton and of the daemon, when one runs')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (flags: { format: string }) => {
+      let daemon: unknown = null;
+      try {
+        daemon = await connection().client.version();
+      } catch {
+        daemon = null;
+      }
+      if (flags.format === 'json') process.stdout.write(JSON.stringify({ client: { version: VERSION, node: process.version }, daemon }, null, 2) + '\n');
+      else {
+        process.stdout.write(`baton version ${VERSION} (node ${process.version})\n`);
+        process.stdout.write(daemon ? `daemon: ${(daemon as { version: string }).version}, pid ${(daemon as { pid: number }).pid}\n` : 'daemon: not running\n');
+      }
+    });
+
+  projectOptions(
+    program
+      .command('config [services...]')
+      .description('Print the project as baton reads it: merged, interpolated, normalized (like docker compose config)')
+      .option('--format <format>', 'yaml or json', 'yaml')
+      .option('--services', 'print the service names')
+      .option('--profiles', 'print the profile names')
+      .option('--images', 'print the image names')
+      .option('-q, --quiet', 'only validate'),
+  ).action(async (services: string[], flags: ProjectFlags & { format: string; services?: boolean; profiles?: boolean; images?: boolean; quiet?: boolean }) => {
+    const p = await load(flags);
+    if (flags.quiet) return;
+    if (flags.services) return void process.stdout.write(Object.keys(p.services).join('\n') + '\n');
+    if (flags.profiles) {
+      const all = new Set(Object.values(p.services).flatMap((s) => s.profiles ?? []));
+      return void process.stdout.write([...all].sort().join('\n') + (all.size ? '\n' : ''));
+    }
+    if (flags.images) {
+      return void process.stdout.write(Object.values(p.services).map((s) => s.image ?? `${p.name}-${s.name}`).join('\n') + '\n');
+    }
+    if (flags.format !== 'yaml' && flags.format !== 'json') throw new UserError(`--format: expected yaml or json, got "${flags.format}"`);
+    const shown = services.length === 0 ? p : { ...p, services: Object.fromEntries(Object.entries(p.services).filter(([n]) => services.includes(n))) };
+    process.stdout.write(formatConfig(shown, flags.format));
+  });
+
+  program
+    .command('daemon')
+    .description('Run the baton daemon in the foreground (manager, agent and API in one process)')
+    .option('--listen <host:port>', 'also serve the API on TCP (needs --token or BATON_TOKEN)')
+    .option('--token <token>', 'bearer token required on the TCP listener')
+    .action(async (flags: { listen?: string; token?: string }) => {
+      const token = flags.token ?? process.env.BATON_TOKEN;
+      if (flags.listen && !token) throw new UserError('--listen needs a token (--token or BATON_TOKEN): the TCP API is never open without one');
+      // The daemon is the composition root: only this command loads it.
+      const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
+      let d;
+      try {
+        d = await startDaemon({ home: batonHome(), listen: flags.listen, token });
+      } catch (err) {
+        if (err instanceof AlreadyRunningError) throw new UserError(err.message);
+        throw err;
+      }
+      const stop = (sig: string): void => {
+        process.stderr.write(`${sig}: stopping the daemon and its tasks\n`);
+        void d.close({ stopTasks: true }).then(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}

@@ -1,0 +1,144 @@
+import type { Command } from 'commander';
+import type { Task } from '../../model/types.js';
+import { ensureDaemon } from '../connect.js';
+import { UserError } from '../errors.js';
+import { ago, table } from '../format.js';
+import { logPrinter } from '../logs-printer.js';
+import { projectName, projectOptions, type ProjectFlags } from '../project.js';
+
+interface PsFlags extends ProjectFlags {
+  format?: string;
+  all?: boolean;
+  quiet?: boolean;
+}
+
+/** One `ps --format json` object per task. */
+export function psRow(t: Task): Record<string, unknown> {
+  return {
+    id: t.id,
+    project: t.project,
+    service: t.service,
+    slot: t.slot,
+    name: `${t.project}-${t.service}-${t.slot}`,
+    node: t.node ?? null,
+    driver: t.driver,
+    state: t.state,
+    desiredState: t.desiredState,
+    health: t.health,
+    pid: t.pid ?? null,
+    ports: t.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort })),
+    restarts: t.restarts,
+    exitCode: t.exitCode ?? null,
+    error: t.error ?? null,
+    message: t.message ?? null,
+    revision: t.revision,
+    createdAt: t.createdAt,
+    startedAt: t.startedAt ?? null,
+    finishedAt: t.finishedAt ?? null,
+  };
+}
+
+function statusText(t: Task): string {
+  if (t.state === 'running') {
+    const h = t.health === 'none' ? '' : ` (${t.health})`;
+    return `Up ${ago(t.startedAt)}${h}`;
+  }
+  if (t.state === 'complete' || t.state === 'failed') {
+    return `Exited (${t.exitCode ?? '?'}) ${ago(t.finishedAt)} ago${t.error && t.state === 'failed' ? `: ${t.error}` : ''}`;
+  }
+  if (t.state === 'pending' && t.message) return `Pending: ${t.message}`;
+  if (t.error) return `${t.state}: ${t.error}`;
+  return t.state;
+}
+
+export function projectCommands(program: Command): void {
+  projectOptions(
+    program
+      .command('ps [services...]')
+      .description('List the tasks of a project')
+      .option('--format <format>', 'table or json', 'table')
+      .option('-a, --all', 'also show stopped tasks and task history')
+      .option('-q, --quiet', 'only task ids'),
+  ).action(async (services: string[], flags: PsFlags) => {
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const st = await client.status(name, flags.all === true);
+    let tasks = st.tasks.filter((t) => services.length === 0 || services.includes(t.service));
+    if (!flags.all) tasks = tasks.filter((t) => t.desiredState === 'running' || !['shutdown'].includes(t.state));
+    if (flags.quiet) {
+      for (const t of tasks) process.stdout.write(t.id + '\n');
+    } else if (flags.format === 'json') {
+      process.stdout.write(JSON.stringify(tasks.map(psRow), null, 2) + '\n');
+    } else if (flags.format === 'table' || flags.format === undefined) {
+      const svcPorts = new Map(st.services.map((s) => [s.name, s.ports]));
+      const rows = tasks.map((t) => [
+        `${t.project}-${t.service}-${t.slot}`,
+        t.id,
+        t.service,
+        statusText(t),
+        t.pid ? String(t.pid) : '',
+        (svcPorts.get(t.service) ?? []).map((p) => (p.published !== undefined ? `${p.hostIp ?? '0.0.0.0'}:${p.published}->${p.target}/${p.protocol}` : `${p.target}/${p.protocol}`)).join(', '),
+      ]);
+      process.stdout.write(table(['NAME', 'ID', 'SERVICE', 'STATUS', 'PID', 'PORTS'], rows) + '\n');
+    } else throw new UserError(`--format: expected table or json, got "${flags.format}"`);
+  });
+
+  projectOptions(
+    program
+      .command('logs [services...]')
+      .description('Show the output of the services')
+      .option('-f, --follow', 'follow the output')
+      .option('-n, --tail <lines>', 'number of lines from the end of each task\'s log, or "all"', 'all')
+      .option('-t, --timestamps', 'show timestamps')
+      .option('--no-log-prefix', 'do not print the service-slot prefix'),
+  ).action(async (services: string[], flags: ProjectFlags & { follow?: boolean; tail: string; timestamps?: boolean; logPrefix: boolean }) => {
+    const tail = flags.tail === 'all' ? undefined : Number(flags.tail);
+    if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UserError(`--tail: expected a whole number or "all", got "${flags.tail}"`);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const ac = new AbortController();
+    process.once('SIGINT', () => ac.abort());
+    await client.logs(name, { services, tail, follow: flags.follow === true, signal: ac.signal }, logPrinter({ timestamps: flags.timestamps === true, noPrefix: !flags.logPrefix }));
+  });
+
+  projectOptions(
+    program.command('scale <service=replicas...>').description('Set the number of replicas of services'),
+  ).action(async (pairs: string[], flags: ProjectFlags) => {
+    const replicas: Record<string, number> = {};
+    for (const pair of pairs) {
+      const m = /^([^=]+)=(\d+)$/.exec(pair);
+      if (!m) throw new UserError(`scale: expected SERVICE=REPLICAS, got "${pair}"`);
+      replicas[m[1]] = Number(m[2]);
+    }
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    await client.scale(name, replicas);
+    for (const [s, n] of Object.entries(replicas)) process.stdout.write(` ✔ Service ${s.padEnd(20)} Scaled to ${n}\n`);
+  });
+
+  for (const [action, verb, desc] of [
+    ['stop', 'Stopped', 'Stop services without removing them'],
+    ['start', 'Started', 'Start stopped services'],
+    ['restart', 'Restarted', 'Restart services (new tasks for every slot)'],
+  ] as const) {
+    projectOptions(program.command(`${action} [services...]`).description(desc)).action(async (services: string[], flags: ProjectFlags) => {
+      const name = await projectName(flags);
+      const client = await ensureDaemon();
+      const r = await client.action(name, action, services);
+      for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} ${verb}\n`);
+    });
+  }
+
+  projectOptions(
+    program
+      .command('down')
+      .description('Stop and remove the services of a project')
+      .option('-v, --volumes', 'also remove named volumes (the process driver creates none)')
+      .option('--remove-orphans', 'accepted for Compose compatibility: every service of the project is removed'),
+  ).action(async (flags: ProjectFlags & { volumes?: boolean }) => {
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const r = await client.down(name);
+    for (const n of r.removed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Removed\n`);
+  });
+}

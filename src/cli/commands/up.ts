@@ -1,0 +1,125 @@
+import type { Command } from 'commander';
+import type { ApiClient, DeployResult } from '../../api/index.js';
+import type { ComposeProject } from '../../spec/types.js';
+import { ensureDaemon } from '../connect.js';
+import { UserError } from '../errors.js';
+import { logPrinter } from '../logs-printer.js';
+import { load, projectOptions, type ProjectFlags } from '../project.js';
+import { readiness } from '../readiness.js';
+
+interface UpFlags extends ProjectFlags {
+  detach?: boolean;
+  wait?: boolean;
+  waitTimeout?: string;
+  removeOrphans?: boolean;
+  timestamps?: boolean;
+}
+
+export function upCommand(program: Command): void {
+  projectOptions(
+    program
+      .command('up [services...]')
+      .description('Create and start the services of a Compose project (starts the daemon when none runs)')
+      .option('-d, --detach', 'run in the background: return once deployed')
+      .option('--wait', 'wait until every service is running and healthy (implies --detach)')
+      .option('--wait-timeout <seconds>', 'give up waiting after this many seconds', '300')
+      .option('--remove-orphans', 'remove services no longer in the Compose files')
+      .option('-t, --timestamps', 'show timestamps in the attached logs'),
+  ).action(async (services: string[], flags: UpFlags) => {
+    const project = selectServices(await load(flags), services);
+    const client = await ensureDaemon();
+    const result = await client.deploy(project, flags.removeOrphans === true);
+    printDeploy(result);
+    const attached = !flags.detach && !flags.wait;
+    if (flags.wait || attached) {
+      const timeout = Number(flags.waitTimeout) * 1000;
+      if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--wait-timeout: expected a number of seconds, got "${flags.waitTimeout}"`);
+      if (flags.wait) await waitReady(client, project.name, timeout);
+    }
+    printEndpoints(project);
+    if (attached) await attach(client, project, flags.timestamps === true);
+  });
+}
+
+/** `up web`: only the named services and what they depend on. */
+function selectServices(p: ComposeProject, names: string[]): ComposeProject {
+  if (names.length === 0) return p;
+  const keep = new Set<string>();
+  const visit = (n: string): void => {
+    if (keep.has(n)) return;
+    if (!p.services[n]) throw new UserError(`no such service: ${n}`);
+    keep.add(n);
+    for (const dep of Object.keys(p.services[n].depends_on ?? {})) visit(dep);
+  };
+  names.forEach(visit);
+  return { ...p, services: Object.fromEntries(Object.entries(p.services).filter(([n]) => keep.has(n))) };
+}
+
+function printDeploy(r: DeployResult): void {
+  const line = (name: string, what: string): void => void process.stdout.write(` ✔ Service ${name.padEnd(20)} ${what}\n`);
+  r.created.forEach((n) => line(n, 'Created'));
+  r.updated.forEach((n) => line(n, 'Updated'));
+  r.unchanged.forEach((n) => line(n, 'Running'));
+  r.removed.forEach((n) => line(n, 'Removed'));
+  if (r.orphans.length > 0) {
+    process.stderr.write(`WARN Found orphan services (${r.orphans.join(', ')}) for this project. Run with --remove-orphans to remove them.\n`);
+  }
+}
+
+function printEndpoints(p: ComposeProject): void {
+  for (const svc of Object.values(p.services)) {
+    for (const port of svc.ports) {
+      if (port.published === undefined) continue;
+      const host = !port.host_ip || port.host_ip === '0.0.0.0' ? 'localhost' : port.host_ip;
+      const scheme = port.protocol === 'udp' ? 'udp' : port.target === 443 ? 'https' : 'http';
+      process.stdout.write(`   ${svc.name}: ${scheme}://${host}:${port.published.split('-')[0]}\n`);
+    }
+  }
+}
+
+export async function waitReady(client: ApiClient, project: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const first = await client.status(project);
+  const startRestarts = new Map(first.tasks.map((t) => [`${t.service}#${t.slot}`, t.restarts]));
+  let last = '';
+  for (;;) {
+    const st = await client.status(project);
+    const r = readiness(st, startRestarts);
+    const text = r.lines.map((l) => ` ${l.ok ? '✔' : '…'} ${l.service.padEnd(20)} ${l.text}`).join('\n');
+    if (text !== last && process.stdout.isTTY) process.stdout.write(text + '\n');
+    last = text;
+    if (r.failure) throw new UserError(`up --wait: ${r.failure}`);
+    if (r.done) {
+      if (!process.stdout.isTTY) process.stdout.write(text + '\n');
+      return;
+    }
+    if (Date.now() > deadline) {
+      const pending = r.lines.filter((l) => !l.ok).map((l) => `${l.service} (${l.text})`);
+      throw new UserError(`up --wait: timed out after ${timeoutMs / 1000}s; not ready: ${pending.join(', ')}`);
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/** Attached `up`: follow the logs; Ctrl-C stops the services, as Compose does. */
+async function attach(client: ApiClient, project: ComposeProject, timestamps: boolean): Promise<void> {
+  const ac = new AbortController();
+  let stopping = false;
+  const onSignal = (): void => {
+    if (stopping) {
+      process.stderr.write('forcing exit; services keep running (use `baton stop`)\n');
+      process.exit(130);
+    }
+    stopping = true;
+    process.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n');
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.stdout.write('Attaching to ' + Object.keys(project.services).join(', ') + '\n');
+  await client.logs(project.name, { follow: true, tail: 0, signal: ac.signal }, logPrinter({ timestamps }));
+  if (stopping) {
+    const r = await client.action(project.name, 'stop', Object.keys(project.services));
+    for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Stopped\n`);
+  }
+}

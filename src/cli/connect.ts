@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { ApiClient, ApiUnreachableError } from '../api/index.js';
+
+export interface Connection {
+  client: ApiClient;
+  /** Set for a local daemon. */
+  home?: string;
+}
+
+export function batonHome(): string {
+  return process.env.BATON_HOME || join(homedir(), '.baton');
+}
+
+/** BATON_HOST (http://host:port, with BATON_TOKEN) for a remote daemon; else the local one's socket. */
+export function connection(): Connection {
+  const host = process.env.BATON_HOST;
+  if (host) return { client: new ApiClient({ url: host, token: process.env.BATON_TOKEN }) };
+  const home = batonHome();
+  return { client: new ApiClient({ socketPath: join(home, 'baton.sock') }), home };
+}
+
+/**
+ * A client to a daemon that answers: with no local daemon running, one is
+ * started in the background (as pm2 does), its output in $BATON_HOME/daemon.log.
+ */
+export async function ensureDaemon(): Promise<ApiClient> {
+  const conn = connection();
+  try {
+    await conn.client.version();
+    return conn.client;
+  } catch (err) {
+    if (!(err instanceof ApiUnreachableError) || !conn.home) throw err;
+  }
+  const home = conn.home;
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const out = openSync(join(home, 'daemon.log'), 'a', 0o600);
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'daemon'], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, BATON_HOME: home },
+  });
+  child.unref();
+  const deadline = Date.now() + 15_000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      await conn.client.version();
+      return conn.client;
+    } catch (err) {
+      last = err;
+      if (!(err instanceof ApiUnreachableError)) throw err;
+    }
+  }
+  throw new Error(`the baton daemon did not start within 15s (${(last as Error)?.message ?? 'no answer'}); see ${join(home, 'daemon.log')}`);
+}

@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { ApiRequestError, ApiUnreachableError } from '../api/index.js';
+import { SpecError, formatProblem } from '../spec/errors.js';
+import { UserError } from './errors.js';
+import { upCommand } from './commands/up.js';
+import { projectCommands } from './commands/project.js';
+import { miscCommands } from './commands/misc.js';
+import { VERSION } from '../version.js';
+
+const program = new Command();
+program
+  .name('baton')
+  .description('Run the Compose files you already have: on one machine or a cluster, kept alive, scaled, routed.')
+  .version(VERSION, '-v, --version')
+  .showHelpAfterError()
+  .exitOverride();
+
+upCommand(program);
+projectCommands(program);
+miscCommands(program);
+
+/** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
+function report(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode;
+  if (err instanceof SpecError) {
+    for (const p of err.problems) process.stderr.write(`error: ${formatProblem(p)}\n`);
+    return 1;
+  }
+  if (err instanceof ApiRequestError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    for (const p of err.problems) process.stderr.write(`  - ${p.service ? `service "${p.service}": ` : ''}${p.message}\n`);
+    return 1;
+  }
+  if (err instanceof UserError || err instanceof ApiUnreachableError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return err instanceof UserError ? err.exitCode : 1;
+  }
+  process.stderr.write(`error: ${(err as Error)?.message ?? String(err)}\n`);
+  if (process.env.BATON_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+  return 1;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = report(err);
+}

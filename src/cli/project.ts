@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { loadProject } from '../spec/index.js';
+import type { ComposeProject } from '../spec/types.js';
+
+export interface ProjectFlags {
+  file?: string[];
+  projectName?: string;
+  projectDirectory?: string;
+  envFile?: string[];
+  profile?: string[];
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** The options every project command takes, named as in `docker compose`. */
+export function projectOptions(cmd: Command): Command {
+  return cmd
+    .option('-f, --file <file>', 'Compose file (repeatable; later files override earlier ones)', collect)
+    .option('-p, --project-name <name>', 'project name')
+    .option('--project-directory <dir>', 'alternate working directory (default: folder of the first file)')
+    .option('--env-file <file>', 'alternate environment file (repeatable)', collect)
+    .option('--profile <profile>', 'enable a profile (repeatable)', collect);
+}
+
+export function load(flags: ProjectFlags): Promise<ComposeProject> {
+  return loadProject({
+    files: flags.file,
+    projectName: flags.projectName,
+    projectDir: flags.projectDirectory,
+    envFiles: flags.envFile,
+    profiles: flags.profile,
+  });
+}
+
+/** The project a command acts on: -p when given, else the name the Compose files give (as docker compose does). */
+export async function projectName(flags: ProjectFlags): Promise<string> {
+  if (flags.projectName) return flags.projectName;
+  if (process.env.COMPOSE_PROJECT_NAME && !flags.file) return process.env.COMPOSE_PROJECT_NAME;
+  return (await load(flags)).name;
+}

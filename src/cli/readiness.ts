@@ -1,0 +1,50 @@
+import type { ProjectStatus } from '../api/index.js';
+import { isReady } from '../model/task.js';
+
+export interface Readiness {
+  done: boolean;
+  /** Set when something will not become ready: names the service and why. */
+  failure?: string;
+  lines: { service: string; text: string; ok: boolean }[];
+}
+
+/** A slot that restarted this many times while we waited is crash-looping: `up --wait` gives up on it. */
+const CRASH_LOOP_RESTARTS = 3;
+
+/**
+ * Whether every service of a project is up as `up --wait` means it: each slot
+ * running (and healthy when it has a healthcheck), or exited 0 when it is a
+ * one-shot that is not restarted.
+ */
+export function readiness(st: ProjectStatus, restartsAtStart: Map<string, number>): Readiness {
+  const lines: Readiness['lines'] = [];
+  let done = true;
+  let failure: string | undefined;
+  for (const svc of [...st.services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const want = svc.stopped ? 0 : svc.replicas;
+    const tasks = st.tasks.filter((t) => t.service === svc.name && t.slot <= want && t.revision === svc.revision);
+    let ok = 0;
+    for (const t of tasks) {
+      const oneShotDone = t.state === 'complete' && t.exitCode === 0 && svc.restart.condition !== 'any';
+      if (isReady(t, svc) || oneShotDone) ok++;
+      else if (!failure) {
+        const startRestarts = restartsAtStart.get(`${svc.name}#${t.slot}`) ?? 0;
+        if ((t.state === 'failed' || t.state === 'rejected') && (svc.restart.condition === 'none' || (t.message ?? '').startsWith('gave up'))) {
+          failure = `service "${svc.name}" (slot ${t.slot}) ${t.state}: ${t.error ?? `exit code ${t.exitCode}`}`;
+        } else if (t.state === 'complete' && svc.restart.condition === 'none') {
+          failure = `service "${svc.name}" (slot ${t.slot}) exited with code ${t.exitCode}`;
+        } else if (t.health === 'unhealthy') {
+          failure = `service "${svc.name}" (slot ${t.slot}) is unhealthy`;
+        } else if (t.restarts - startRestarts >= CRASH_LOOP_RESTARTS) {
+          failure = `service "${svc.name}" (slot ${t.slot}) keeps failing: restarted ${t.restarts - startRestarts} times (${t.error ?? 'no error recorded'})`;
+        }
+      }
+    }
+    const complete = ok >= want;
+    if (!complete) done = false;
+    const waiting = tasks.find((t) => t.message && !isReady(t, svc))?.message;
+    const what = svc.healthcheck ? 'Healthy' : 'Running';
+    lines.push({ service: svc.name, ok: complete, text: `${complete ? what : waiting ?? 'Starting'} ${ok}/${want}` });
+  }
+  return { done: done && !failure, failure, lines };
+}

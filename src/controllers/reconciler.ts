@@ -1,0 +1,258 @@
+import type { EventInput, NodeInfo, Service, Task } from '../model/types.js';
+import { keys } from '../model/keys.js';
+import { newId, now } from '../model/time.js';
+import { bySlot, decideRestart, isTerminal, nextStreak } from '../model/task.js';
+import type { Op, Store, Versioned } from '../store/store.js';
+import { ConflictError } from '../store/store.js';
+import { schedule } from '../scheduler/index.js';
+import { dependencyGate } from './deps.js';
+
+/** Old tasks kept per slot for `ps -a` and restart counting, as Swarm's task history. */
+const HISTORY_PER_SLOT = 5;
+/** A full pass even when nothing changed, to repair anything a lost wake-up missed. */
+const RESYNC_MS = 10_000;
+
+/**
+ * Compares the services' desired state with their tasks and writes the
+ * difference: creates, replaces, restarts (with back-off), stops and removes
+ * tasks, holds tasks back on depends_on, and asks the scheduler to place them.
+ * Every pass starts from the store, so a crash at any point is repaired by the next.
+ */
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private unwatch: (() => void) | undefined;
+  private resync: NodeJS.Timeout | undefined;
+
+  constructor(private readonly store: Store, private readonly log: (msg: string) => void = () => {}) {}
+
+  async start(): Promise<void> {
+    const rev = await this.store.revision();
+    this.unwatch = this.store.watch(rev, (events) => {
+      // Our own writes come back here too; a pass that changes nothing ends the echo.
+      if (events.some((e) => e.kind !== 'node' || e.type === 'delete')) this.kick(5);
+    });
+    this.resync = setInterval(() => this.kick(0), RESYNC_MS);
+    this.resync.unref();
+    this.kick(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unwatch?.();
+    if (this.timer) clearTimeout(this.timer);
+    if (this.resync) clearInterval(this.resync);
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Runs a pass after `delayMs` (coalescing with any pass already due sooner). */
+  kick(delayMs: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + delayMs;
+    if (at >= this.wakeAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.wakeAt = at;
+    this.timer = setTimeout(() => {
+      this.wakeAt = Infinity;
+      this.timer = undefined;
+      void this.pass();
+    }, delayMs);
+  }
+
+  private async pass(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    try {
+      const next = await this.reconcile();
+      if (next !== undefined) this.kick(Math.max(0, next - Date.now()));
+    } catch (err) {
+      if (err instanceof ConflictError) this.kick(10);
+      else {
+        this.log(`reconcile failed: ${(err as Error).stack ?? String(err)}`);
+        this.kick(1000);
+      }
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.kick(0);
+      }
+    }
+  }
+
+  /** One pass. Returns the time of the next restart that is due later, if any. */
+  async reconcile(): Promise<number | undefined> {
+    const nowMs = Date.now();
+    const time = now();
+    const services = new Map<string, Service>();
+    const serviceVersions = new Map<string, Versioned<Service>>();
+    for (const v of await this.store.list('service')) {
+      services.set(v.value.id, v.value);
+      serviceVersions.set(v.value.id, v);
+    }
+    const allTasks = await this.store.list('task');
+    const nodes = (await this.store.list('node')).map((v) => v.value);
+    const tasksBySvc = new Map<string, Versioned<Task>[]>();
+    for (const v of allTasks) {
+      const id = `${v.value.project}/${v.value.service}`;
+      const list = tasksBySvc.get(id) ?? [];
+      list.push(v);
+      tasksBySvc.set(id, list);
+    }
+    // The newest task of each slot, for depends_on.
+    const current = new Map<string, Task[]>();
+    for (const [id, list] of tasksBySvc) {
+      current.set(id, [...bySlot(list.map((v) => v.value)).values()].map((l) => l[0]));
+    }
+
+    const ops: Op[] = [];
+    const events: EventInput[] = [];
+    let nextWake: number | undefined;
+    const wake = (at: number): void => {
+      nextWake = nextWake === undefined ? at : Math.min(nextWake, at);
+    };
+    const versionOf = new Map(allTasks.map((v) => [v.value.id, v.version]));
+    const put = (t: Task, isNew = false): void => {
+      ops.push({ type: 'put', kind: 'task', key: keys.task(t), value: t, expect: isNew ? 0 : versionOf.get(t.id) });
+    };
+
+    // Tasks of services that no longer exist: stop them, then forget them.
+    for (const [id, list] of tasksBySvc) {
+      if (services.has(id)) continue;
+      for (const v of list) {
+        const t = v.value;
+        if (t.desiredState === 'running') put({ ...t, desiredState: 'shutdown', updatedAt: time });
+        else if (isTerminal(t.state) || (!t.node && t.state === 'pending')) {
+          ops.push({ type: 'delete', kind: 'task', key: v.key, expect: v.version });
+        }
+      }
+    }
+
+    for (const svc of services.values()) {
+      const list = (tasksBySvc.get(svc.id) ?? []).map((v) => v.value);
+      const slots = bySlot(list);
+      const want = svc.stopped ? 0 : svc.mode === 'global' ? eligibleCount(nodes) : svc.replicas;
+      const gate = (): string | undefined => {
+        const anyRunning = list.some((t) => t.state === 'running' && t.desiredState === 'running');
+        return anyRunning ? undefined : dependencyGate(svc, services, current);
+      };
+      const create = (slot: number, prev?: Task, restart = false): void => {
+        const t: Task = {
+          id: newId(),
+          project: svc.project,
+          service: svc.name,
+          slot,
+          revision: svc.revision,
+          driver: svc.driver,
+          desiredState: 'running',
+          state: 'pending',
+          health: 'none',
+          restarts: prev ? prev.restarts + (restart ? 1 : 0) : 0,
+          streak: restart && prev ? nextStreak(prev) : 0,
+          attempts: restart && prev ? [...(prev.attempts ?? []), time].slice(-Math.max(1, svc.restart.maxAttempts || 1)) : [],
+          ports: [],
+          createdAt: time,
+          updatedAt: time,
+        };
+        const blocked = gate();
+        if (blocked) {
+          t.blockedBy = blocked;
+          t.message = blocked;
+        }
+        put(t, true);
+        events.push({
+          type: restart ? 'task.restart' : 'task.create',
+          project: svc.project,
+          service: svc.name,
+          task: t.id,
+          message: restart ? `restarting slot ${slot} (restart ${t.restarts})` : `created task for slot ${slot}`,
+        });
+      };
+
+      for (let slot = 1; slot <= want; slot++) if (!slots.has(slot)) create(slot);
+
+      for (const [slot, tasks] of slots) {
+        const cur = tasks[0];
+        const inRange = slot <= want;
+        if (cur.desiredState === 'running') {
+          if (!inRange || cur.revision !== svc.revision) {
+            if (cur.state === 'pending' && !cur.node) put({ ...cur, desiredState: 'shutdown', state: 'shutdown', updatedAt: time });
+            else put({ ...cur, desiredState: 'shutdown', updatedAt: time });
+          } else if (cur.state === 'orphaned') {
+            // Lost with its node or daemon, not failed: replaced whatever the restart policy.
+            put({ ...cur, desiredState: 'shutdown', updatedAt: time });
+            create(slot, cur);
+          } else if (isTerminal(cur.state)) {
+            const d = decideRestart(cur, svc.restart, nowMs);
+            if (d.restart) {
+              if (d.notBefore <= nowMs) {
+                put({ ...cur, desiredState: 'shutdown', updatedAt: time });
+                create(slot, cur, true);
+              } else wake(d.notBefore);
+            } else if (cur.message !== d.reason) put({ ...cur, message: d.reason, updatedAt: time });
+          } else if (cur.blockedBy) {
+            const blocked = gate();
+            if (blocked !== cur.blockedBy) put({ ...cur, blockedBy: blocked, message: blocked, updatedAt: time });
+          }
+        } else if (inRange && isTerminal(cur.state)) {
+          // Replaced (update, stop/start): the slot gets a task of the current revision.
+          create(slot, cur);
+        } else if (!cur.node && cur.state === 'pending') {
+          put({ ...cur, state: 'shutdown', updatedAt: time });
+        }
+        // History: drop what is past the limit, and whole slots that are gone and done.
+        const done = tasks.filter((t) => t.desiredState === 'shutdown' && isTerminal(t.state));
+        const drop = !inRange && done.length === tasks.length ? done : tasks.slice(HISTORY_PER_SLOT).filter((t) => done.includes(t));
+        for (const t of drop) ops.push({ type: 'delete', kind: 'task', key: keys.task(t), expect: versionOf.get(t.id) });
+      }
+    }
+
+    // Placement: every pending, unblocked task that wants to run.
+    const written = new Map<string, Task>();
+    for (const op of ops) if (op.type === 'put' && op.kind === 'task') written.set(op.value.id, op.value);
+    const latest = (v: Versioned<Task>): Task => written.get(v.value.id) ?? v.value;
+    const fresh = [...written.values()].filter((t) => !versionOf.has(t.id));
+    const candidates = [...allTasks.map(latest), ...fresh].filter(
+      (t) => t.state === 'pending' && !t.node && !t.blockedBy && t.desiredState === 'running',
+    );
+    if (candidates.length > 0) {
+      const running = [...allTasks.map(latest)].filter((t) => t.node && !isTerminal(t.state));
+      const placed = schedule({ tasks: candidates, nodes, running, services });
+      const byId = new Map(candidates.map((t) => [t.id, t]));
+      for (const a of placed.assignments) {
+        const t = byId.get(a.taskId)!;
+        replaceOp(ops, { ...t, node: a.node, state: 'assigned', message: undefined, updatedAt: time }, versionOf);
+      }
+      for (const u of placed.unplaced) {
+        const t = byId.get(u.taskId)!;
+        if (t.message !== u.reason) replaceOp(ops, { ...t, message: u.reason, updatedAt: time }, versionOf);
+      }
+    }
+
+    if (ops.length > 0) {
+      await this.store.commit(ops);
+      if (events.length > 0) await this.store.appendEvents(events);
+    }
+    return nextWake;
+  }
+}
+
+function eligibleCount(nodes: NodeInfo[]): number {
+  return nodes.filter((n) => n.state === 'ready' && n.availability === 'active').length;
+}
+
+/** Puts `t` in place of an earlier op on the same task in this pass, or adds it. */
+function replaceOp(ops: Op[], t: Task, versionOf: Map<string, number>): void {
+  const key = keys.task(t);
+  const i = ops.findIndex((o) => o.type === 'put' && o.kind === 'task' && o.key === key);
+  if (i >= 0) {
+    const prev = ops[i] as Extract<Op, { type: 'put'; kind: 'task' }>;
+    ops[i] = { ...prev, value: t };
+  } else ops.push({ type: 'put', kind: 'task', key, value: t, expect: versionOf.get(t.id) });
+}

@@ -1,0 +1,130 @@
+import { mkdirSync, readFileSync, chmodSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Agent } from '../agent/index.js';
+import { ApiServer } from '../api/index.js';
+import type { ApiHooks, ApiProblem } from '../api/index.js';
+import { Reconciler } from '../controllers/index.js';
+import type { Driver } from '../drivers/driver.js';
+import { createHollowDriver, createProcessDriver } from '../drivers/index.js';
+import { Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
+import type { Service } from '../model/types.js';
+import { openSqliteStore } from '../store/index.js';
+import { taskArgv } from '../agent/index.js';
+import { LocalControlPlane } from './local-control-plane.js';
+import { acquirePidfile } from './pidfile.js';
+import { paths } from './home.js';
+import { VERSION } from '../version.js';
+import { resolveCommand } from '../drivers/index.js';
+import { resolve } from 'node:path';
+
+export interface DaemonOptions {
+  home: string;
+  /** host:port for a TCP listener (needs token). */
+  listen?: string;
+  token?: string;
+  log?: (msg: string) => void;
+}
+
+export interface RunningDaemon {
+  close(opts?: { stopTasks?: boolean }): Promise<void>;
+}
+
+/**
+ * `baton daemon`: store, controllers, scheduler, agent and API in one process,
+ * the single-machine default. Everything it needs to resume lives in the
+ * SQLite store under the home folder.
+ */
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const log = opts.log ?? ((m: string) => console.error(`${new Date().toISOString()} ${m}`));
+  const p = paths(opts.home);
+  mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+  chmodSync(opts.home, 0o700);
+  const release = acquirePidfile(p.pidfile);
+  // Two starters racing for a stale pidfile: the loser sees another pid here and leaves.
+  await new Promise((r) => setTimeout(r, 30));
+  if (readFileSync(p.pidfile, 'utf8').trim() !== String(process.pid)) throw new Error('another baton daemon took the lock first');
+
+  const store = openSqliteStore(p.db);
+  const nodeId = createHash('sha256').update(`${hostname()}:${opts.home}`).digest('hex').slice(0, 12);
+  const instance = nodeId;
+  const drivers = new Map<string, Driver>([
+    ['process', createProcessDriver({ home: opts.home, instance })],
+    ['hollow', createHollowDriver()],
+  ]);
+  const mesh = new Mesh({ log });
+  const cp = new LocalControlPlane(store);
+  const agent = new Agent({ nodeId, cp, drivers, mesh, log });
+  const reconciler = new Reconciler(store, log);
+
+  const hooks: ApiHooks = {
+    version: { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid },
+    drivers: () => [...drivers.keys()],
+    defaultDriver: () => 'process',
+    allocatePort: () => allocatePort('127.0.0.1'),
+    preflight: (services, ownPorts) => preflight(services, ownPorts, drivers),
+    logs: async (task, o, onLine) => {
+      const d = drivers.get(task.driver);
+      if (!d) return;
+      await d.logs(task.id, o, (l) => onLine({ time: l.time, stream: l.stream, line: l.line }));
+    },
+  };
+  const api = new ApiServer(store, hooks);
+
+  await agent.start();
+  await reconciler.start();
+  await api.listenUnix(p.socket);
+  if (opts.listen) {
+    const [host, port] = splitHostPort(opts.listen);
+    await api.listenTcp(host, port, opts.token ?? '');
+  }
+  log(`baton daemon ${VERSION} ready: pid ${process.pid}, home ${opts.home}, socket ${p.socket}${opts.listen ? `, tcp ${opts.listen}` : ''}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    close(o = {}) {
+      closing ??= (async () => {
+        await api.close();
+        await reconciler.stop();
+        await agent.close(o.stopTasks ?? true);
+        await mesh.close();
+        for (const d of drivers.values()) await d.close();
+        await store.close();
+        release();
+      })();
+      return closing;
+    },
+  };
+}
+
+function splitHostPort(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--listen: expected HOST:PORT, got "${s}"`);
+  return [s.slice(0, i) || '0.0.0.0', port];
+}
+
+/** What would stop a service from running on this node, found before anything is stored. */
+async function preflight(services: Service[], ownPorts: Set<number>, drivers: Map<string, Driver>): Promise<ApiProblem[]> {
+  const problems: ApiProblem[] = [];
+  for (const svc of services) {
+    if (svc.driver === 'process') {
+      const argv = taskArgv(svc);
+      if (argv.length === 0) {
+        problems.push({ service: svc.name, path: `services.${svc.name}.command`, message: 'the process driver needs a command (or entrypoint) to run' });
+      } else {
+        const cwd = resolve(svc.workingDir, svc.spec.working_dir ?? '.');
+        const found = await resolveCommand(argv[0], process.env.PATH ?? '', cwd);
+        if (!found) problems.push({ service: svc.name, path: `services.${svc.name}.command`, message: `"${argv[0]}": command not found (in PATH or ${cwd})` });
+      }
+    }
+    if (!drivers.has(svc.driver)) problems.push({ service: svc.name, message: `driver "${svc.driver}" is not available` });
+    for (const port of svc.ports) {
+      if (port.published === undefined || ownPorts.has(port.published)) continue;
+      if (!(await checkPortFree(port.hostIp ?? '0.0.0.0', port.published, port.protocol))) {
+        problems.push({ service: svc.name, path: `services.${svc.name}.ports`, message: `port ${port.published}/${port.protocol} is already in use on this machine` });
+      }
+    }
+  }
+  return problems;
+}

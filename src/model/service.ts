@@ -1,0 +1,159 @@
+import type { ComposeProject, ServiceConfig } from '../spec/types.js';
+import { parseDuration } from '../spec/duration.js';
+import type { Healthcheck, RestartPolicy, Service, ServicePortSpec } from './types.js';
+
+export class ServiceSpecError extends Error {
+  constructor(readonly service: string, message: string) {
+    super(`service "${service}": ${message}`);
+    this.name = 'ServiceSpecError';
+  }
+}
+
+const ms = (service: string, key: string, v: string | undefined, dflt: number): number => {
+  if (v === undefined) return dflt;
+  const n = parseDuration(v);
+  if (n === undefined) throw new ServiceSpecError(service, `${key}: invalid duration "${v}"`);
+  return n;
+};
+
+/** Which driver runs a service: its own x-baton.driver, then the project's, then the default. */
+export function serviceDriver(cfg: ServiceConfig, project: ComposeProject, fallback: string): string {
+  return cfg['x-baton']?.driver ?? project['x-baton']?.driver ?? fallback;
+}
+
+/**
+ * Compose's `restart:` and Swarm's `deploy.restart_policy` as one policy.
+ * The deploy form wins when present, as in Swarm; otherwise `restart:` with Compose's default "no".
+ */
+export function restartPolicy(cfg: ServiceConfig): RestartPolicy {
+  const rp = cfg.deploy?.restart_policy;
+  if (rp) {
+    return {
+      condition: rp.condition ?? 'any',
+      delayMs: ms(cfg.name, 'deploy.restart_policy.delay', rp.delay, 0),
+      maxAttempts: rp.max_attempts ?? 0,
+      windowMs: ms(cfg.name, 'deploy.restart_policy.window', rp.window, 0),
+    };
+  }
+  const r = cfg.restart ?? 'no';
+  if (r === 'no') return { condition: 'none', delayMs: 0, maxAttempts: 0, windowMs: 0 };
+  if (r === 'always' || r === 'unless-stopped') return { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 };
+  const m = /^on-failure(?::(\d+))?$/.exec(r);
+  if (m) return { condition: 'on-failure', delayMs: 0, maxAttempts: m[1] ? Number(m[1]) : 0, windowMs: 0 };
+  throw new ServiceSpecError(cfg.name, `restart: invalid value "${r}" (expected no, always, on-failure[:N] or unless-stopped)`);
+}
+
+/** Compose healthcheck defaults: interval 30s, timeout 30s, retries 3, start_period 0, start_interval 5s. */
+export function healthcheck(cfg: ServiceConfig): Healthcheck | undefined {
+  const h = cfg.healthcheck;
+  if (!h || h.disable || !h.test || h.test.length === 0 || h.test[0] === 'NONE') return undefined;
+  const [kind, ...rest] = h.test;
+  let test: Healthcheck['test'];
+  if (kind === 'CMD') test = { kind: 'exec', argv: rest };
+  else if (kind === 'CMD-SHELL') test = { kind: 'shell', command: rest.join(' ') };
+  else test = { kind: 'shell', command: h.test.join(' ') };
+  if (test.kind === 'exec' && test.argv.length === 0) throw new ServiceSpecError(cfg.name, 'healthcheck.test: CMD needs a command');
+  return {
+    test,
+    intervalMs: ms(cfg.name, 'healthcheck.interval', h.interval, 30_000),
+    timeoutMs: ms(cfg.name, 'healthcheck.timeout', h.timeout, 30_000),
+    retries: h.retries ?? 3,
+    startPeriodMs: ms(cfg.name, 'healthcheck.start_period', h.start_period, 0),
+    startIntervalMs: ms(cfg.name, 'healthcheck.start_interval', h.start_interval, 5_000),
+  };
+}
+
+export function replicas(cfg: ServiceConfig): number {
+  const n = cfg.deploy?.replicas ?? cfg.scale ?? 1;
+  if (!Number.isInteger(n) || n < 0) throw new ServiceSpecError(cfg.name, `deploy.replicas: must be a whole number >= 0, got ${n}`);
+  return n;
+}
+
+/** The target ports a service listens on: published ones first, then `expose`. */
+export function targetPorts(cfg: ServiceConfig): { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string }[] {
+  const out: { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string }[] = [];
+  const seen = new Set<string>();
+  for (const p of cfg.ports) {
+    const published = p.published === undefined || p.published === '' ? undefined : Number(p.published.split('-')[0]);
+    if (published !== undefined && p.published!.includes('-')) {
+      throw new ServiceSpecError(cfg.name, `ports: published port ranges ("${p.published}") are not supported yet; publish single ports`);
+    }
+    out.push({ target: p.target, protocol: p.protocol, published, hostIp: p.host_ip });
+    seen.add(`${p.target}/${p.protocol}`);
+  }
+  for (const e of cfg.expose) {
+    const [num, proto = 'tcp'] = String(e).split('/');
+    const target = Number(num);
+    const protocol = proto === 'udp' ? 'udp' : 'tcp';
+    if (!Number.isInteger(target)) continue;
+    if (!seen.has(`${target}/${protocol}`)) out.push({ target, protocol });
+    seen.add(`${target}/${protocol}`);
+  }
+  return out;
+}
+
+/** The environment variable prefix other services use to reach this one: "my-db" → "MY_DB". */
+export function envName(service: string): string {
+  return service.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/**
+ * The service record for a Compose service. `vipPorts` gives the stable
+ * loopback port for each `${target}/${protocol}` (kept across revisions).
+ */
+export function buildService(
+  project: ComposeProject,
+  cfg: ServiceConfig,
+  opts: { driver: string; vipPorts: Map<string, number>; prev?: Service; time: string },
+): Service {
+  const ports: ServicePortSpec[] = targetPorts(cfg).map((p) => {
+    const vipPort = opts.vipPorts.get(`${p.target}/${p.protocol}`);
+    if (vipPort === undefined) throw new Error(`internal: no vip port for ${cfg.name} ${p.target}/${p.protocol}`);
+    return { ...p, vipPort };
+  });
+  const mode = cfg.deploy?.mode === 'global' ? 'global' : 'replicated';
+  const base: Omit<Service, 'revision' | 'createdAt' | 'updatedAt' | 'forceUpdate' | 'stopped'> = {
+    id: `${project.name}/${cfg.name}`,
+    project: project.name,
+    name: cfg.name,
+    mode,
+    replicas: mode === 'global' ? 1 : replicas(cfg),
+    driver: opts.driver,
+    restart: restartPolicy(cfg),
+    healthcheck: healthcheck(cfg),
+    stopSignal: cfg.stop_signal ?? 'SIGTERM',
+    stopGraceMs: ms(cfg.name, 'stop_grace_period', cfg.stop_grace_period, 10_000),
+    ports,
+    spec: cfg,
+    workingDir: project.workingDir,
+  };
+  const prev = opts.prev;
+  const changed = !prev || specChanged(prev, base);
+  return {
+    ...base,
+    revision: prev ? (changed ? prev.revision + 1 : prev.revision) : 1,
+    forceUpdate: prev?.forceUpdate ?? 0,
+    stopped: false,
+    createdAt: prev?.createdAt ?? opts.time,
+    updatedAt: changed ? opts.time : (prev?.updatedAt ?? opts.time),
+  };
+}
+
+/** Whether tasks must be replaced: anything but the replica count changed. */
+export function specChanged(prev: Service, next: Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'>): boolean {
+  const strip = (s: Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'>): string => {
+    const { deploy, scale: _scale, ...rest } = s.spec;
+    const { replicas: _r, ...deployRest } = deploy ?? {};
+    return stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir });
+  };
+  return strip(prev) !== strip(next);
+}
+
+export function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) => {
+    if (val && typeof val === 'object' && !Array.isArray(val)) {
+      return Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return val;
+  });
+}

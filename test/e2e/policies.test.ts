@@ -1,0 +1,126 @@
+// Restart policies, depends_on conditions, `up --wait` failures, attached `up`
+// with Ctrl-C, and the TCP API's token, each against a real daemon.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox, alive, freePort, waitFor } from '../helpers/baton.js';
+
+describe('restart policies and depends_on', () => {
+  const sb = new Sandbox();
+  after(async () => {
+    await sb.run(['down', '-p', 'pol']);
+    await sb.cleanup();
+  });
+
+  it('on-failure:2 gives up after two restarts; up --wait fails naming the service', async () => {
+    sb.write('crash.yaml', `name: pol\nx-baton: {driver: process}\nservices:\n  crash:\n    command: ["sh", "-c", "echo boom >&2; exit 3"]\n    restart: on-failure:2\n`);
+    const r = await sb.run(['up', '--wait', '--wait-timeout', '30', '-f', 'crash.yaml']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /service "crash"/);
+    await waitFor(async () => {
+      const t = (await sb.ps('pol')).find((x) => x.service === 'crash')!;
+      return t.state === 'failed' && t.restarts === 2;
+    }, 20_000, 'two restarts then give up');
+    const t = (await sb.ps('pol')).find((x) => x.service === 'crash')!;
+    assert.match(t.error ?? '', /exited with code 3/);
+    const logs = await sb.ok(['logs', '-p', 'pol', 'crash']);
+    // As with a restarted Compose container, the slot's log holds every attempt.
+    assert.equal((logs.match(/boom/g) ?? []).length, 3);
+  });
+
+  it('crash loops back off exponentially', async () => {
+    sb.write('loop.yaml', `name: pol\nx-baton: {driver: process}\nservices:\n  loop:\n    command: ["sh", "-c", "exit 1"]\n    restart: always\n`);
+    await sb.ok(['up', '-d', '-f', 'loop.yaml', '--remove-orphans']);
+    await waitFor(async () => ((await sb.ps('pol')).find((x) => x.service === 'loop')?.restarts ?? 0) >= 4, 20_000, '4 restarts');
+    const ev = await sb.ok(['events', '--no-follow', '--json', '-p', 'pol']);
+    const restarts = ev.trim().split('\n').map((l) => JSON.parse(l) as { type: string; service?: string; time: string }).filter((e) => e.type === 'task.restart' && e.service === 'loop');
+    const gaps = restarts.slice(1).map((e, i) => Date.parse(e.time) - Date.parse(restarts[i].time));
+    assert.ok(gaps.length >= 3);
+    assert.ok(gaps[2] > gaps[0], `gaps grow: ${gaps.join(', ')}`);
+    await sb.ok(['down', '-p', 'pol']);
+  });
+
+  it('service_completed_successfully waits for a one-shot to finish', async () => {
+    sb.write(
+      'deps.yaml',
+      `name: pol\nx-baton: {driver: process}\nservices:\n  migrate:\n    command: ["sh", "-c", "sleep 1; echo done"]\n  app:\n    command: ["sleep", "1000"]\n    depends_on:\n      migrate: {condition: service_completed_successfully}\n`,
+    );
+    await sb.ok(['up', '-d', '--wait', '-f', 'deps.yaml']);
+    const rows = await sb.ps('pol');
+    const migrate = rows.find((x) => x.service === 'migrate')!;
+    const app = rows.find((x) => x.service === 'app')!;
+    assert.equal(migrate.state, 'complete');
+    assert.equal(app.state, 'running');
+    assert.ok(Date.parse(app.startedAt!) >= Date.parse((migrate as unknown as { finishedAt: string }).finishedAt));
+    await sb.ok(['down', '-p', 'pol']);
+  });
+
+  it('a port already in use fails up and names the service', async () => {
+    const port = await freePort();
+    const net = await import('node:net');
+    const blocker = net.createServer().listen(port, '0.0.0.0');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      sb.write('port.yaml', `name: pol\nx-baton: {driver: process}\nservices:\n  web:\n    command: ["sleep", "1000"]\n    ports: ["${port}:80"]\n`);
+      const r = await sb.run(['up', '-d', '-f', 'port.yaml']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`service "web".*port ${port}.*in use`));
+      const st = await sb.run(['ps', '-p', 'pol']);
+      assert.equal(st.code, 1, 'nothing was deployed');
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('attached up and the TCP API', () => {
+  const sb = new Sandbox();
+  after(async () => {
+    await sb.run(['down', '-p', 'att']);
+    await sb.cleanup();
+  });
+
+  it('up without -d streams logs and Ctrl-C stops the services', async () => {
+    sb.write('compose.yaml', `name: att\nx-baton: {driver: process}\nservices:\n  talker:\n    command: ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]\n`);
+    const child = sb.spawn(['up']);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => /talker-1\s+\| tick/.test(out), 20_000, 'attached logs');
+    const pid = (await sb.ps('att'))[0].pid!;
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    assert.equal(code, 0);
+    assert.match(out, /Service talker\s+Stopped/);
+    await waitFor(() => !alive(pid), 10_000, 'task process to end');
+  });
+
+  it('the TCP API answers only with the token', async () => {
+    const port = await freePort();
+    const other = new Sandbox();
+    const daemon = other.spawn(['daemon', '--listen', `127.0.0.1:${port}`, '--token', 's3cret']);
+    try {
+      await waitFor(async () => {
+        try {
+          await fetch(`http://127.0.0.1:${port}/v1/version`);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 15_000, 'tcp api');
+      const no = await fetch(`http://127.0.0.1:${port}/v1/projects`);
+      assert.equal(no.status, 401);
+      const wrong = await fetch(`http://127.0.0.1:${port}/v1/projects`, { headers: { authorization: 'Bearer nope' } });
+      assert.equal(wrong.status, 401);
+      const yes = await fetch(`http://127.0.0.1:${port}/v1/projects`, { headers: { authorization: 'Bearer s3cret' } });
+      assert.equal(yes.status, 200);
+      const ls = await other.ok(['ls', '--format', 'json'], { env: { BATON_HOST: `http://127.0.0.1:${port}`, BATON_TOKEN: 's3cret' } });
+      assert.deepEqual(JSON.parse(ls), []);
+      const r = await sb.run(['daemon', '--listen', `127.0.0.1:${port + 1}`]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /needs a token/);
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((r) => daemon.on('exit', r));
+      await other.cleanup();
+    }
+  });
+});
