@@ -6,6 +6,7 @@ import { upCommand } from './commands/up.js';
 import { projectCommands } from './commands/project.js';
 import { miscCommands } from './commands/misc.js';
 import { VERSION } from '../version.js';
+import { projectOptions } from './project.js';
 
 const program = new Command();
 program
@@ -14,6 +15,7 @@ program
   .version(VERSION, '-v, --version')
   .showHelpAfterError()
   .exitOverride();
+projectOptions(program);
 
 upCommand(program);
 projectCommands(program);

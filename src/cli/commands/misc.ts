@@ -3,7 +3,8 @@ import { formatConfig } from '../../spec/index.js';
 import { connection, ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { table } from '../format.js';
-import { load, projectOptions, type ProjectFlags } from '../project.js';
+import { load, projectFlags, projectOptions, type ProjectFlags } from '../project.js';
+import type { Command as Cmd } from 'commander';
 import { VERSION } from '../../version.js';
 
 export function miscCommands(program: Command): void {
@@ -71,7 +72,8 @@ export function miscCommands(program: Command): void {
       .option('--profiles', 'print the profile names')
       .option('--images', 'print the image names')
       .option('-q, --quiet', 'only validate'),
-  ).action(async (services: string[], flags: ProjectFlags & { format: string; services?: boolean; profiles?: boolean; images?: boolean; quiet?: boolean }) => {
+  ).action(async (services: string[], _o: unknown, cmd: Cmd) => {
+    const flags = projectFlags<ProjectFlags & { format: string; services?: boolean; profiles?: boolean; images?: boolean; quiet?: boolean }>(cmd);
     const p = await load(flags);
     if (flags.quiet) return;
     if (flags.services) return void process.stdout.write(Object.keys(p.services).join('\n') + '\n');

@@ -1,10 +1,10 @@
-import type { Command } from 'commander';
 import type { Task } from '../../model/types.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { ago, table } from '../format.js';
 import { logPrinter } from '../logs-printer.js';
-import { projectName, projectOptions, type ProjectFlags } from '../project.js';
+import { projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
+import type { Command } from 'commander';
 
 interface PsFlags extends ProjectFlags {
   format?: string;
@@ -59,7 +59,8 @@ export function projectCommands(program: Command): void {
       .option('--format <format>', 'table or json', 'table')
       .option('-a, --all', 'also show stopped tasks and task history')
       .option('-q, --quiet', 'only task ids'),
-  ).action(async (services: string[], flags: PsFlags) => {
+  ).action(async (services: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags<PsFlags>(cmd);
     const name = await projectName(flags);
     const client = await ensureDaemon();
     const st = await client.status(name, flags.all === true);
@@ -91,7 +92,9 @@ export function projectCommands(program: Command): void {
       .option('-n, --tail <lines>', 'number of lines from the end of each task\'s log, or "all"', 'all')
       .option('-t, --timestamps', 'show timestamps')
       .option('--no-log-prefix', 'do not print the service-slot prefix'),
-  ).action(async (services: string[], flags: ProjectFlags & { follow?: boolean; tail: string; timestamps?: boolean; logPrefix: boolean }) => {
+    { shortFile: false },
+  ).action(async (services: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { follow?: boolean; tail: string; timestamps?: boolean; logPrefix: boolean }>(cmd);
     const tail = flags.tail === 'all' ? undefined : Number(flags.tail);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UserError(`--tail: expected a whole number or "all", got "${flags.tail}"`);
     const name = await projectName(flags);
@@ -103,7 +106,8 @@ export function projectCommands(program: Command): void {
 
   projectOptions(
     program.command('scale <service=replicas...>').description('Set the number of replicas of services'),
-  ).action(async (pairs: string[], flags: ProjectFlags) => {
+  ).action(async (pairs: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags(cmd);
     const replicas: Record<string, number> = {};
     for (const pair of pairs) {
       const m = /^([^=]+)=(\d+)$/.exec(pair);
@@ -121,7 +125,8 @@ export function projectCommands(program: Command): void {
     ['start', 'Started', 'Start stopped services'],
     ['restart', 'Restarted', 'Restart services (new tasks for every slot)'],
   ] as const) {
-    projectOptions(program.command(`${action} [services...]`).description(desc)).action(async (services: string[], flags: ProjectFlags) => {
+    projectOptions(program.command(`${action} [services...]`).description(desc)).action(async (services: string[], _o: unknown, cmd: Command) => {
+      const flags = projectFlags(cmd);
       const name = await projectName(flags);
       const client = await ensureDaemon();
       const r = await client.action(name, action, services);
@@ -135,7 +140,8 @@ export function projectCommands(program: Command): void {
       .description('Stop and remove the services of a project')
       .option('-v, --volumes', 'also remove named volumes (the process driver creates none)')
       .option('--remove-orphans', 'accepted for Compose compatibility: every service of the project is removed'),
-  ).action(async (flags: ProjectFlags & { volumes?: boolean }) => {
+  ).action(async (_o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { volumes?: boolean }>(cmd);
     const name = await projectName(flags);
     const client = await ensureDaemon();
     const r = await client.down(name);

@@ -4,7 +4,7 @@ import type { ComposeProject } from '../../spec/types.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { logPrinter } from '../logs-printer.js';
-import { load, projectOptions, type ProjectFlags } from '../project.js';
+import { load, projectFlags, projectOptions, type ProjectFlags } from '../project.js';
 import { readiness } from '../readiness.js';
 
 interface UpFlags extends ProjectFlags {
@@ -25,7 +25,8 @@ export function upCommand(program: Command): void {
       .option('--wait-timeout <seconds>', 'give up waiting after this many seconds', '300')
       .option('--remove-orphans', 'remove services no longer in the Compose files')
       .option('-t, --timestamps', 'show timestamps in the attached logs'),
-  ).action(async (services: string[], flags: UpFlags) => {
+  ).action(async (services: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags<UpFlags>(cmd);
     const project = selectServices(await load(flags), services);
     const client = await ensureDaemon();
     const result = await client.deploy(project, flags.removeOrphans === true);

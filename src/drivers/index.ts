@@ -1,0 +1,5 @@
+export * from './driver.js';
+export { createProcessDriver, ProcessDriver } from './process/driver.js';
+export type { ProcessDriverOptions } from './process/driver.js';
+export { resolveCommand } from './process/resolve.js';
+export { createHollowDriver, HollowDriver } from './hollow.js';

@@ -1,0 +1,220 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Driver, DriverEvents, ExitInfo, LogLine, RunSpec, RunningTask } from '../driver.js';
+import { TaskStartError } from '../driver.js';
+import { LogFile, readLogFiles, removeLogFiles } from './log-file.js';
+import { alive, killGroup, lookupUser, pidStartTime, pidsWithEnv, signalName } from './procfs.js';
+import { resolveCommand } from './resolve.js';
+
+export interface ProcessDriverOptions {
+  /** $BATON_HOME; logs go to home/logs. */
+  home: string;
+  /** Put in each child's environment as BATON_INSTANCE, so recover() only ever touches this daemon's processes. */
+  instance: string;
+  logMaxBytes?: number;
+  logMaxFiles?: number;
+}
+
+interface Proc {
+  spec: RunSpec;
+  child: ChildProcess;
+  pid: number;
+  log: LogFile;
+  exited?: ExitInfo;
+  waiters: (() => void)[];
+}
+
+/** After the main process exits, how long its pipes may stay open (held by a grandchild) before the exit is reported. */
+const DRAIN_MS = 200;
+const RECOVER_GRACE_MS = 2_000;
+
+/**
+ * Runs tasks as host processes, each in its own session and process group so
+ * a stop reaches everything it started. Output goes through pipes into
+ * per-task log files with timestamps.
+ */
+export class ProcessDriver implements Driver {
+  readonly name = 'process';
+  private readonly procs = new Map<string, Proc>();
+  private readonly specs = new Map<string, RunSpec>();
+  private readonly handlers: DriverEvents[] = [];
+  private readonly logDir: string;
+  private readonly maxBytes: number;
+  private readonly maxFiles: number;
+
+  constructor(private readonly opts: ProcessDriverOptions) {
+    this.logDir = join(opts.home, 'logs');
+    mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
+    this.maxBytes = opts.logMaxBytes ?? 10 * 1024 * 1024;
+    this.maxFiles = opts.logMaxFiles ?? 3;
+  }
+
+  async available(): Promise<boolean> {
+    return true;
+  }
+
+  on(events: DriverEvents): void {
+    this.handlers.push(events);
+  }
+
+  async start(spec: RunSpec): Promise<RunningTask> {
+    const id = spec.task.id;
+    if (spec.argv.length === 0) throw new TaskStartError('no command to run (set command or entrypoint)', 'invalid');
+    const file = await resolveCommand(spec.argv[0], spec.env.PATH ?? '', spec.workingDir);
+    if (!file) throw new TaskStartError(`"${spec.argv[0]}": command not found`, 'not-found');
+    let ids: { uid: number; gid: number } | undefined;
+    if (spec.user && process.getuid?.() === 0) {
+      try {
+        ids = lookupUser(spec.user);
+      } catch (err) {
+        throw new TaskStartError(`user: ${(err as Error).message}`, 'invalid');
+      }
+    }
+    const log = new LogFile(this.logPath(id), this.maxBytes, this.maxFiles);
+    const child = spawn(file, spec.argv.slice(1), {
+      argv0: spec.argv[0],
+      cwd: spec.workingDir,
+      env: { ...spec.env, BATON_INSTANCE: this.opts.instance, BATON_TASK_ID: id },
+      detached: true, // own session: survives our death, and stop() can signal the whole group
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid: ids?.uid,
+      gid: ids?.gid,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (err) {
+      log.close();
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') throw new TaskStartError(`"${spec.argv[0]}": command not found (or working_dir "${spec.workingDir}" missing)`, 'not-found');
+      if (e.code === 'EACCES' || e.code === 'EPERM') throw new TaskStartError(`"${spec.argv[0]}": permission denied`, 'permission');
+      throw new TaskStartError(`could not start "${spec.argv[0]}": ${e.message}`);
+    }
+    const pid = child.pid!;
+    const proc: Proc = { spec, child, pid, log, waiters: [] };
+    this.procs.set(id, proc);
+    this.specs.set(id, spec);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => log.write('stdout', d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => log.write('stderr', d));
+    child.on('error', () => undefined);
+    child.once('exit', (code, signal) => {
+      const info: ExitInfo = { exitCode: code, signal };
+      let reported = false;
+      const report = (): void => {
+        if (reported) return;
+        reported = true;
+        proc.exited = info;
+        log.flush();
+        // Whatever the main process left behind in its group goes with it.
+        killGroup(pid, 'SIGKILL');
+        this.procs.delete(id);
+        log.close();
+        for (const w of proc.waiters) w();
+        for (const h of this.handlers) h.exited(id, info);
+      };
+      child.once('close', report);
+      setTimeout(report, DRAIN_MS).unref();
+    });
+    return { taskId: id, pid, pidStart: pidStartTime(pid) };
+  }
+
+  async stop(taskId: string, opts: { signal: string; graceMs: number }): Promise<void> {
+    const p = this.procs.get(taskId);
+    if (!p || p.exited) return;
+    const gone = new Promise<void>((resolve) => p.waiters.push(resolve));
+    let sig: NodeJS.Signals;
+    try {
+      sig = signalName(opts.signal);
+    } catch {
+      sig = 'SIGTERM';
+    }
+    killGroup(p.pid, sig);
+    const timer = setTimeout(() => killGroup(p.pid, 'SIGKILL'), Math.max(0, opts.graceMs));
+    await gone;
+    clearTimeout(timer);
+  }
+
+  /**
+   * After a daemon restart. A surviving child's output pipe died with the old
+   * daemon, so it can no longer be logged (and may die of SIGPIPE at its next
+   * write): every process this instance started is stopped, its whole group,
+   * and none is adopted. The controllers start fresh tasks in their place.
+   */
+  async recover(known: RunningTask[]): Promise<RunningTask[]> {
+    const victims = new Set<number>();
+    for (const k of known) {
+      if (k.pid && alive(k.pid) && (k.pidStart === undefined || pidStartTime(k.pid) === k.pidStart)) victims.add(k.pid);
+    }
+    for (const pid of pidsWithEnv(`BATON_INSTANCE=${this.opts.instance}`)) victims.add(pid);
+    if (victims.size === 0) return [];
+    for (const pid of victims) killGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + RECOVER_GRACE_MS;
+    while (Date.now() < deadline && [...victims].some(alive)) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of victims) if (alive(pid)) killGroup(pid, 'SIGKILL');
+    return [];
+  }
+
+  async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string }> {
+    const spec = this.specs.get(taskId);
+    if (!spec) return { exitCode: null, output: 'task is not running here' };
+    const [cmd, ...args] = 'argv' in probe ? probe.argv : ['/bin/sh', '-c', probe.shell];
+    return new Promise((resolve) => {
+      let output = '';
+      const child = spawn(cmd, args, { cwd: spec.workingDir, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const take = (d: Buffer): void => {
+        if (output.length < 4096) output += d.toString('utf8').slice(0, 4096 - output.length);
+      };
+      child.stdout!.on('data', take);
+      child.stderr!.on('data', take);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (child.pid) killGroup(child.pid, 'SIGKILL');
+      }, timeoutMs);
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        resolve({ exitCode: 127, output: err.message });
+      });
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ exitCode: timedOut ? null : code ?? 1, output });
+      });
+    });
+  }
+
+  async logs(taskId: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal }, onLine: (l: LogLine) => void): Promise<void> {
+    // Read and subscribe in one tick: writes are synchronous, so no line falls between.
+    const lines = readLogFiles(this.logPath(taskId), this.maxFiles);
+    const live = this.procs.get(taskId);
+    let unsubscribe: (() => void) | undefined;
+    if (opts.follow && live && !opts.signal?.aborted) unsubscribe = live.log.subscribe(onLine);
+    const from = opts.tail === undefined ? 0 : Math.max(0, lines.length - opts.tail);
+    for (let i = from; i < lines.length; i++) onLine(lines[i]);
+    if (!opts.follow) return;
+    await new Promise<void>((resolve) => {
+      if (opts.signal?.aborted) return resolve();
+      opts.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    unsubscribe?.();
+  }
+
+  async remove(taskId: string): Promise<void> {
+    this.specs.delete(taskId);
+    removeLogFiles(this.logPath(taskId), this.maxFiles);
+  }
+
+  async close(): Promise<void> {
+    this.handlers.length = 0;
+  }
+
+  private logPath(taskId: string): string {
+    return join(this.logDir, `${taskId.replace(/[^A-Za-z0-9_.-]/g, '_')}.log`);
+  }
+}
+
+export function createProcessDriver(opts: ProcessDriverOptions): Driver {
+  return new ProcessDriver(opts);
+}

@@ -1,0 +1,2 @@
+export { Mesh, checkPortFree, allocatePort } from './tcp-proxy.js';
+export type { Route, Backend, ApplyResult, RouteStatus } from './tcp-proxy.js';

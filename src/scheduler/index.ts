@@ -1,0 +1,2 @@
+export { schedule, constraintHolds } from './schedule.js';
+export type { ScheduleInput, ScheduleResult } from './schedule.js';

@@ -1,0 +1,3 @@
+export * from './store.js';
+export { SqliteStore, openSqliteStore } from './sqlite.js';
+export { openStore } from './open.js';
