@@ -76,7 +76,14 @@ export class Agent {
     await this.opts.cp.register(node);
     this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), HEARTBEAT_MS);
     this.heartbeat.unref();
-    this.unsubscribe = await this.opts.cp.subscribe((v) => void this.onView(v));
+    // Recovery finishes before start() returns, so the API never shows tasks the old process lost as running.
+    let first: Promise<void> | undefined;
+    this.unsubscribe = await this.opts.cp.subscribe((v) => {
+      const p = this.onView(v);
+      first ??= p;
+    });
+    await first;
+    await this.flush();
   }
 
   /** Stops watching; with `stopTasks` also stops every task it runs (daemon shutdown). */

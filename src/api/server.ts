@@ -220,17 +220,20 @@ export class ApiServer {
     const write = ndjson(res);
     const seen = new Set<string>();
     const follows: Promise<void>[] = [];
-    const attach = (t: Task): void => {
-      if (seen.has(t.id) || (wanted.length > 0 && !wanted.includes(t.service)) || !t.node) return;
+    // A task is attached once it has started (before that it has no output to follow).
+    const attach = (t: Task, started: boolean): void => {
+      if (seen.has(t.id) || (wanted.length > 0 && !wanted.includes(t.service)) || !t.node || !t.startedAt) return;
       seen.add(t.id);
+      // Tasks that start while we follow are shown from their first line.
+      const lines = started ? undefined : tail;
       follows.push(
         this.hooks
-          .logs(t, { tail, follow, signal: ac.signal }, (l) => write({ service: t.service, slot: t.slot, task: t.id, ...l } satisfies LogEntry))
+          .logs(t, { tail: lines, follow, signal: ac.signal }, (l) => write({ service: t.service, slot: t.slot, task: t.id, ...l } satisfies LogEntry))
           .catch(() => {}),
       );
     };
     const ordered = [...st.tasks].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
-    for (const t of ordered) attach(t);
+    for (const t of ordered) attach(t, false);
     if (!follow) {
       await Promise.all(follows);
       res.end();
@@ -238,7 +241,7 @@ export class ApiServer {
     }
     // Following: new tasks (restarts, scale-ups) join the stream as they appear.
     const unwatch = this.store.watch(await this.store.revision(), (events) => {
-      for (const e of events) if (e.kind === 'task' && e.type === 'put') attach(e.value as Task);
+      for (const e of events) if (e.kind === 'task' && e.type === 'put') attach(e.value as Task, true);
     });
     await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve()));
     unwatch();

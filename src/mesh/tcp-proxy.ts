@@ -35,6 +35,8 @@ const SUSPECT_MS = 3_000;
 /** With no backend at all, a new connection waits this long for one to appear (a restart in progress). */
 const HOLD_MS = 2_000;
 const UDP_SESSION_IDLE_MS = 30_000;
+/** Client bytes kept for a replay while the backend has not answered yet. */
+const REPLAY_MAX = 64 * 1024;
 
 interface Listener {
   route: Route;
@@ -174,43 +176,122 @@ export class Mesh {
     });
   }
 
+  /**
+   * Carries one client connection to a backend. Until the backend sends its
+   * first byte, what the client sent is kept (up to REPLAY_MAX) so that a
+   * backend dying before it answers (killed, crashed) costs the client
+   * nothing: the bytes are replayed to the next backend. Once a byte has come
+   * back, the two sockets are simply piped.
+   */
   private async proxy(listener: Listener, client: net.Socket): Promise<void> {
     if (listener.route.backends.length === 0) await this.waitForBackends(listener, HOLD_MS);
-    for (const b of this.order(listener)) {
-      if (client.destroyed) return;
+    const sent: Buffer[] = [];
+    let sentBytes = 0;
+    let replayable = true;
+    let clientEnded = false;
+    const onData = (d: Buffer): void => {
+      if (!replayable) return;
+      sentBytes += d.length;
+      if (sentBytes > REPLAY_MAX) {
+        replayable = false;
+        sent.length = 0;
+      } else sent.push(d);
+    };
+    client.on('data', onData);
+    client.once('end', () => (clientEnded = true));
+    const tried = new Set<string>();
+    let order = this.order(listener);
+    while (!client.destroyed) {
+      const b = order.find((x) => !tried.has(bkey(x)));
+      if (!b) break;
+      tried.add(bkey(b));
       const upstream = await this.connect(b);
       if (!upstream) {
         this.suspect.set(bkey(b), Date.now() + SUSPECT_MS);
         continue;
       }
-      this.suspect.delete(bkey(b));
-      const key = bkey(b);
-      this.conns.set(key, (this.conns.get(key) ?? 0) + 1);
-      let closed = false;
-      const finish = (): void => {
-        if (closed) return;
-        closed = true;
-        this.conns.set(key, Math.max(0, (this.conns.get(key) ?? 1) - 1));
-        client.destroy();
-        upstream.destroy();
-      };
-      upstream.on('error', finish);
-      client.on('error', finish);
-      // Both directions half-close on their own; the pair ends when both sides have.
-      let ended = 0;
-      const onEnd = (): void => {
-        if (++ended === 2) finish();
-      };
-      upstream.on('end', onEnd);
-      client.on('end', onEnd);
-      upstream.on('close', finish);
-      client.on('close', finish);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
-      return;
+      const answered = await this.relay(client, upstream, b, sent, clientEnded);
+      if (answered) {
+        client.off('data', onData);
+        return;
+      }
+      // The backend went away before answering: try the next one with the same bytes.
+      this.suspect.set(bkey(b), Date.now() + SUSPECT_MS);
+      if (!replayable) break;
+      order = this.order(listener);
     }
     client.destroy();
+  }
+
+  /**
+   * Pipes client and upstream. Resolves true once the upstream has answered
+   * (from then on the connection belongs to it), false when it closed or failed
+   * before sending anything, leaving the client open for another try.
+   */
+  private relay(client: net.Socket, upstream: net.Socket, b: Backend, replay: Buffer[], clientEnded: boolean): Promise<boolean> {
+    const key = bkey(b);
+    this.conns.set(key, (this.conns.get(key) ?? 0) + 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.conns.set(key, Math.max(0, (this.conns.get(key) ?? 1) - 1));
+    };
+    return new Promise<boolean>((resolve) => {
+      let answered = false;
+      const forward = (d: Buffer): void => {
+        if (!upstream.write(d)) client.pause();
+      };
+      upstream.on('drain', () => client.resume());
+      const onClientEnd = (): void => void upstream.end();
+      const failedEarly = (): void => {
+        if (answered) return;
+        client.off('data', forward);
+        client.off('end', onClientEnd);
+        upstream.removeAllListeners();
+        upstream.on('error', () => undefined);
+        upstream.destroy();
+        release();
+        resolve(false);
+      };
+      upstream.once('data', (first: Buffer) => {
+        answered = true;
+        client.write(first);
+        // From here on a plain pipe; the pair ends when both directions have.
+        upstream.pipe(client);
+        let ended = 0;
+        const finish = (): void => {
+          release();
+          client.destroy();
+          upstream.destroy();
+        };
+        const onEnd = (): void => {
+          if (++ended === 2) finish();
+        };
+        upstream.on('end', onEnd);
+        client.on('end', onEnd);
+        if (client.readableEnded) onEnd();
+        upstream.on('close', finish);
+        client.on('close', finish);
+        client.on('error', finish);
+        upstream.on('error', finish);
+        resolve(true);
+      });
+      upstream.on('error', failedEarly);
+      upstream.on('end', () => (answered ? undefined : failedEarly()));
+      upstream.on('close', () => (answered ? undefined : failedEarly()));
+      client.on('close', () => {
+        if (answered) return;
+        upstream.destroy();
+        release();
+        resolve(true); // nothing left to retry for
+      });
+      for (const d of replay) upstream.write(d);
+      client.on('data', forward);
+      if (clientEnded) upstream.end();
+      else client.once('end', onClientEnd);
+      client.resume();
+    });
   }
 
   private connect(b: Backend): Promise<net.Socket | undefined> {

@@ -188,7 +188,7 @@ services:
   web:
     command: ["definitely-not-a-command-xyz"]
   db:
-    command: ["node", "server.mjs"]
+    image: postgres
     x-baton: {driver: warp}
 `,
     );
