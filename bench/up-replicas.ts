@@ -24,7 +24,7 @@ try {
     b.baton(['down']);
     // The same N processes from a shell loop, each confirmed running (pids listed) before the clock stops.
     const t0 = performance.now();
-    const r = spawnSync('sh', ['-c', `for i in $(seq ${N}); do sleep 100000 & done; jobs -p | wc -l; kill $(jobs -p)`], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', `pids=; for i in $(seq ${N}); do sleep 100000 </dev/null >/dev/null 2>&1 & pids="$pids $!"; done; n=0; for p in $pids; do kill -0 $p && n=$((n+1)); done; echo $n; kill $pids`], { encoding: 'utf8' });
     shellMs.push(performance.now() - t0);
     if (Number(r.stdout.trim()) !== N) throw new Error(`shell loop started ${r.stdout.trim()} processes`);
   }

@@ -44,8 +44,12 @@ export class ApiClient {
   deploy(project: ComposeProject, removeOrphans = false): Promise<DeployResult> {
     return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans });
   }
-  status(project: string, all = false): Promise<ProjectStatus> {
-    return this.json('GET', `/v1/projects/${enc(project)}${all ? '?all=1' : ''}`);
+  /** With `after`, waits (up to 10s) until something changed past that store revision. */
+  status(project: string, all = false, after?: number): Promise<ProjectStatus> {
+    const q = new URLSearchParams();
+    if (all) q.set('all', '1');
+    if (after !== undefined) q.set('after', String(after));
+    return this.json('GET', `/v1/projects/${enc(project)}${q.size ? `?${q}` : ''}`);
   }
   down(project: string): Promise<{ removed: string[] }> {
     return this.json('DELETE', `/v1/projects/${enc(project)}`);

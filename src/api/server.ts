@@ -42,7 +42,12 @@ export class ApiServer {
       if (body.project?.name !== p.name) throw badRequest(`project name in the body ("${body.project?.name}") differs from the URL ("${p.name}")`);
       sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true));
     });
-    this.route('GET', '/v1/projects/:name', async (_q, res, p, url) => sendJson(res, 200, await this.status(p.name, url.searchParams.get('all') === '1')));
+    this.route('GET', '/v1/projects/:name', async (req, res, p, url) => {
+      // ?after=REV is a long poll: answer once the store has moved past REV (or after 10s), so waiting clients need not spin.
+      const after = url.searchParams.get('after');
+      if (after !== null) await this.storeChange(Number(after), 10_000, req);
+      sendJson(res, 200, await this.status(p.name, url.searchParams.get('all') === '1'));
+    });
     this.route('DELETE', '/v1/projects/:name', async (_q, res, p) => sendJson(res, 200, await this.down(p.name)));
     this.route('POST', '/v1/projects/:name/scale', async (req, res, p) => {
       const body = await readJson<{ replicas?: Record<string, unknown> }>(req);
@@ -167,7 +172,22 @@ export class ApiServer {
       tasks = [...bySvc.values()].flatMap((list) => [...bySlot(list).values()].map((l) => l[0]));
     }
     tasks.sort((a, b) => (a.service === b.service ? a.slot - b.slot : a.service < b.service ? -1 : 1));
-    return { project, services, tasks };
+    return { project, revision: await this.store.revision(), services, tasks };
+  }
+
+  private async storeChange(after: number, timeoutMs: number, req: IncomingMessage): Promise<void> {
+    if (!Number.isInteger(after)) throw badRequest('after: expected a store revision');
+    if ((await this.store.revision()) > after) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        unwatch();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const unwatch = this.store.watch(after, () => done());
+      req.once('close', done);
+    });
   }
 
   /** Applies `change` to the named services (all when none named), with compare-and-swap. */

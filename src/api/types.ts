@@ -31,6 +31,8 @@ export interface ProjectSummary {
 
 export interface ProjectStatus {
   project: string;
+  /** Store revision this status was read at; pass it back as `after` to wait for the next change. */
+  revision: number;
   services: Service[];
   tasks: Task[];
 }

@@ -83,8 +83,10 @@ export async function waitReady(client: ApiClient, project: string, timeoutMs: n
   const first = await client.status(project);
   const startRestarts = new Map(first.tasks.map((t) => [`${t.service}#${t.slot}`, t.restarts]));
   let last = '';
+  let rev: number | undefined;
   for (;;) {
-    const st = await client.status(project);
+    const st = await client.status(project, false, rev);
+    rev = st.revision;
     const r = readiness(st, startRestarts);
     const text = r.lines.map((l) => ` ${l.ok ? '✔' : '…'} ${l.service.padEnd(20)} ${l.text}`).join('\n');
     if (text !== last && process.stdout.isTTY) process.stdout.write(text + '\n');
@@ -98,7 +100,6 @@ export async function waitReady(client: ApiClient, project: string, timeoutMs: n
       const pending = r.lines.filter((l) => !l.ok).map((l) => `${l.service} (${l.text})`);
       throw new UserError(`up --wait: timed out after ${timeoutMs / 1000}s; not ready: ${pending.join(', ')}`);
     }
-    await new Promise((res) => setTimeout(res, 200));
   }
 }
 

@@ -28,6 +28,7 @@ interface Proc {
 /** After the main process exits, how long its pipes may stay open (held by a grandchild) before the exit is reported. */
 const DRAIN_MS = 200;
 const RECOVER_GRACE_MS = 2_000;
+const RESOLVE_CACHE_MS = 2_000;
 
 /**
  * Runs tasks as host processes, each in its own session and process group so
@@ -42,6 +43,7 @@ export class ProcessDriver implements Driver {
   private readonly logDir: string;
   private readonly maxBytes: number;
   private readonly maxFiles: number;
+  private readonly resolved = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly opts: ProcessDriverOptions) {
     this.logDir = join(opts.home, 'logs');
@@ -61,7 +63,7 @@ export class ProcessDriver implements Driver {
   async start(spec: RunSpec): Promise<RunningTask> {
     const id = spec.task.id;
     if (spec.argv.length === 0) throw new TaskStartError('no command to run (set command or entrypoint)', 'invalid');
-    const file = await resolveCommand(spec.argv[0], spec.env.PATH ?? '', spec.workingDir);
+    const file = await this.resolve(spec.argv[0], spec.env.PATH ?? '', spec.workingDir);
     if (!file) throw new TaskStartError(`"${spec.argv[0]}": command not found`, 'not-found');
     let ids: { uid: number; gid: number } | undefined;
     if (spec.user && process.getuid?.() === 0) {
@@ -208,6 +210,18 @@ export class ProcessDriver implements Driver {
 
   async close(): Promise<void> {
     this.handlers.length = 0;
+  }
+
+  /** Command lookups are cached briefly: starting 200 replicas of one service looks the command up once. */
+  private resolve(cmd: string, path: string, cwd: string): Promise<string | undefined> {
+    const key = `${cmd}\0${path}\0${cwd}`;
+    let hit = this.resolved.get(key);
+    if (!hit) {
+      hit = resolveCommand(cmd, path, cwd);
+      this.resolved.set(key, hit);
+      setTimeout(() => this.resolved.delete(key), RESOLVE_CACHE_MS).unref();
+    }
+    return hit;
   }
 
   private logPath(taskId: string): string {
