@@ -1,4 +1,5 @@
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs';
+import { alive } from '../drivers/process/procfs.js';
 
 export class AlreadyRunningError extends Error {
   constructor(readonly pid: number, readonly pidfile: string) {
@@ -7,14 +8,6 @@ export class AlreadyRunningError extends Error {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function isDaemon(pid: number): boolean {
   try {

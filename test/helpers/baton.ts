@@ -118,14 +118,8 @@ export interface PsRow {
   error: string | null;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Running, zombies excluded (this sandbox's init does not reap orphans). */
+export { alive } from '../../src/drivers/process/procfs.js';
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

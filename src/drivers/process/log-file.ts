@@ -56,18 +56,25 @@ export class LogFile {
     const time = new Date().toISOString();
     let out = '';
     const entries: LogLine[] = [];
+    // One write per chunk, except where the file fills up: rotation falls between lines.
+    const write = (): void => {
+      if (!out) return;
+      const buf = Buffer.from(out);
+      writeSync(this.fd, buf);
+      this.size += buf.length;
+      out = '';
+      if (this.size >= this.maxBytes) this.rotate();
+    };
     for (const raw of lines) {
       for (let i = 0; i < Math.max(1, raw.length); i += MAX_LINE) {
         const line = raw.slice(i, i + MAX_LINE).replace(/\r$/, '');
         entries.push({ time, stream, line });
         out += JSON.stringify({ t: time, s: stream, l: line }) + '\n';
+        if (this.size + out.length >= this.maxBytes) write();
       }
     }
-    const buf = Buffer.from(out);
-    writeSync(this.fd, buf);
-    this.size += buf.length;
+    write();
     for (const e of entries) for (const fn of this.subscribers) fn(e);
-    if (this.size >= this.maxBytes) this.rotate();
   }
 
   private rotate(): void {

@@ -33,12 +33,18 @@ export function pidsWithEnv(entry: string): number[] {
   return out;
 }
 
+/** Whether a process still runs. A zombie does not: it is dead, waiting for a parent (or an init that may never reap it). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return true; // no /proc: the signal check is all we have
   }
 }
 
