@@ -146,11 +146,11 @@ function interpolateTree(v: Json, env: Record<string, string | undefined>, src: 
   return v;
 }
 
-/** Keys whose values replace rather than merge across -f files. */
-const REPLACE = new Set(['command', 'entrypoint', 'healthcheck.test']);
+/** Keys whose values replace rather than merge across -f files, as Compose does. */
+const REPLACE = /^services\.[^.]+\.(command|entrypoint|healthcheck\.test)$/;
 
 function merge(base: Json, over: Json, path: string): Json {
-  if (REPLACE.has(path) || REPLACE.has(path.split('.').slice(-2).join('.'))) return over;
+  if (REPLACE.test(path)) return over;
   if (Array.isArray(base) && Array.isArray(over)) return [...base, ...over.filter((x) => !base.some((b) => JSON.stringify(b) === JSON.stringify(x)))];
   if (base && over && typeof base === 'object' && typeof over === 'object' && !Array.isArray(base) && !Array.isArray(over)) {
     const out: Obj = { ...base };
