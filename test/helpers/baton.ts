@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import http from 'node:http';
+import { alive } from '../../src/drivers/process/procfs.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = join(ROOT, 'bin/baton.js');
@@ -119,7 +120,7 @@ export interface PsRow {
 }
 
 /** Running, zombies excluded (this sandbox's init does not reap orphans). */
-export { alive } from '../../src/drivers/process/procfs.js';
+export { alive };
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
