@@ -65,6 +65,8 @@ export class ApiServer {
         const changed = await this.updateServices(p.name, body.services ?? [], (s) =>
           action === 'stop' ? { ...s, stopped: true } : action === 'start' ? { ...s, stopped: false } : { ...s, stopped: false, revision: s.revision + 1, forceUpdate: s.forceUpdate + 1 },
         );
+        // As `docker compose stop`: answer once the tasks have stopped.
+        if (action === 'stop') await this.tasksEnded(p.name, changed);
         sendJson(res, 200, { changed });
       });
     }
@@ -175,7 +177,7 @@ export class ApiServer {
     return { project, revision: await this.store.revision(), services, tasks };
   }
 
-  private async storeChange(after: number, timeoutMs: number, req: IncomingMessage): Promise<void> {
+  private async storeChange(after: number, timeoutMs: number, req: IncomingMessage | undefined): Promise<void> {
     if (!Number.isInteger(after)) throw badRequest('after: expected a store revision');
     if ((await this.store.revision()) > after) return;
     await new Promise<void>((resolve) => {
@@ -186,7 +188,7 @@ export class ApiServer {
       };
       const timer = setTimeout(done, timeoutMs);
       const unwatch = this.store.watch(after, () => done());
-      req.once('close', done);
+      req?.once('close', done);
     });
   }
 
@@ -217,13 +219,20 @@ export class ApiServer {
     if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
     await this.store.commit(ops);
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
+    await this.tasksEnded(project, services.map((v) => v.value.name));
+    return { removed: services.map((v) => v.value.name) };
+  }
+
+  /** Resolves once no task of these services runs or is about to (bounded by the stop timeout). */
+  private async tasksEnded(project: string, services: string[]): Promise<void> {
     const deadline = Date.now() + DOWN_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      const left = (await this.store.list('task', keys.taskPrefix(project))).filter((v) => !isTerminal(v.value.state) || v.value.desiredState === 'running');
-      if (left.length === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
+      const left = (await this.store.list('task', keys.taskPrefix(project))).filter(
+        (v) => services.includes(v.value.service) && (!isTerminal(v.value.state) || v.value.desiredState === 'running') && v.value.state !== 'pending',
+      );
+      if (left.length === 0) return;
+      await this.storeChange(await this.store.revision(), 1000, undefined);
     }
-    return { removed: services.map((v) => v.value.name) };
   }
 
   private async logs(req: IncomingMessage, res: ServerResponse, project: string, url: URL): Promise<void> {

@@ -207,8 +207,10 @@ export class Reconciler {
           put({ ...cur, state: 'shutdown', updatedAt: time });
         }
         // History: drop what is past the limit, and whole slots that are gone and done.
+        // A stopped service keeps its tasks (ps -a, logs), as Compose keeps stopped containers.
+        const scaledAway = slot > svc.replicas;
         const done = tasks.filter((t) => t.desiredState === 'shutdown' && isTerminal(t.state));
-        const drop = !inRange && done.length === tasks.length ? done : tasks.slice(HISTORY_PER_SLOT).filter((t) => done.includes(t));
+        const drop = scaledAway && done.length === tasks.length ? done : tasks.slice(HISTORY_PER_SLOT).filter((t) => done.includes(t));
         for (const t of drop) ops.push({ type: 'delete', kind: 'task', key: keys.task(t), expect: versionOf.get(t.id) });
       }
     }

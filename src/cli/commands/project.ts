@@ -43,7 +43,7 @@ function statusText(t: Task): string {
     const h = t.health === 'none' ? '' : ` (${t.health})`;
     return `Up ${ago(t.startedAt)}${h}`;
   }
-  if (t.state === 'complete' || t.state === 'failed') {
+  if (t.state === 'complete' || t.state === 'failed' || (t.state === 'shutdown' && t.finishedAt)) {
     return `Exited (${t.exitCode ?? '?'}) ${ago(t.finishedAt)} ago${t.error && t.state === 'failed' ? `: ${t.error}` : ''}`;
   }
   if (t.state === 'pending' && t.message) return `Pending: ${t.message}`;
