@@ -18,7 +18,7 @@ export interface ScheduleResult {
 interface Filter {
   /** Said of the nodes it rules out, as Swarm words it: "2 nodes <why>". */
   why: string;
-  ok(node: NodeInfo, svc: Service, placed: Task[]): boolean;
+  ok(node: NodeInfo, svc: Service, placed: Task[], services: Map<string, Service>): boolean;
 }
 
 const FILTERS: Filter[] = [
@@ -34,13 +34,18 @@ const FILTERS: Filter[] = [
   },
   {
     why: 'had the host port in use',
-    ok: (n, s, placed) => {
-      const hostPorts = s.spec.ports.filter((p) => p.mode === 'host' && p.published).map((p) => p.published);
-      if (hostPorts.length === 0) return true;
-      return !placed.some((t) => t.node === n.id && t.service !== s.name && hostPorts.length > 0);
+    ok: (n, s, placed, services) => {
+      const wanted = hostPorts(s);
+      if (wanted.length === 0) return true;
+      return !placed.some((t) => t.node === n.id && hostPorts(services.get(`${t.project}/${t.service}`)).some((p) => wanted.includes(p)));
     },
   },
 ];
+
+/** Ports published in `mode: host` ("8080/tcp"): only one task may hold each on a node. */
+function hostPorts(s: Service | undefined): string[] {
+  return (s?.spec.ports ?? []).filter((p) => p.mode === 'host' && p.published).map((p) => `${p.published}/${p.protocol}`);
+}
 
 /** `node.labels.zone == a`, `node.role != manager`, `node.hostname == x`, `node.id == y`. */
 export function constraintHolds(expr: string, n: NodeInfo): boolean {
@@ -73,7 +78,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     }
     const ruledOut = new Map<string, number>();
     const feasible = nodes.filter((n) => {
-      const failed = FILTERS.find((f) => !f.ok(n, svc, placed));
+      const failed = FILTERS.find((f) => !f.ok(n, svc, placed, input.services));
       if (failed) ruledOut.set(failed.why, (ruledOut.get(failed.why) ?? 0) + 1);
       return !failed;
     });
