@@ -2,18 +2,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { taskEnvironment, taskArgv } from '../../src/agent/environment.js';
 import { meshRoutes } from '../../src/agent/endpoints.js';
-import type { Service, Task } from '../../src/model/types.js';
+import type { Task } from '../../src/model/types.js';
+import { makeService, makeTask } from '../helpers/fixtures.js';
 
-const svc = (name: string, over: Partial<Service> = {}): Service => ({
-  id: `p/${name}`, project: 'p', name, revision: 1, mode: 'replicated', replicas: 1, stopped: false, driver: 'process',
-  restart: { condition: 'none', delayMs: 0, maxAttempts: 0, windowMs: 0 }, stopSignal: 'SIGTERM', stopGraceMs: 1000, ports: [],
-  spec: { name, environment: {}, labels: {}, ports: [], expose: [], depends_on: {}, profiles: [], networks: {}, volumes: [], secrets: [], configs: [] },
-  workingDir: '/tmp', forceUpdate: 0, createdAt: '', updatedAt: '', ...over,
-});
-const task = (over: Partial<Task>): Task => ({
-  id: 't', project: 'p', service: 'web', slot: 1, revision: 1, driver: 'process', desiredState: 'running', state: 'running',
-  health: 'none', restarts: 0, ports: [], createdAt: '', updatedAt: '', ...over,
-});
+const svc = makeService;
+const task = (over: Partial<Task>): Task => makeTask({ id: 't', ...over });
 
 describe('task environment', () => {
   it('holds host basics, the service env, ports and the other services\' addresses', () => {

@@ -2,17 +2,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readiness } from '../../src/cli/readiness.js';
 import type { Service, Task } from '../../src/model/types.js';
+import { makeService, makeTask } from '../helpers/fixtures.js';
 
-const svc = (over: Partial<Service>): Service => ({
-  id: 'p/web', project: 'p', name: 'web', revision: 1, mode: 'replicated', replicas: 2, stopped: false, driver: 'process',
-  restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 }, stopSignal: 'SIGTERM', stopGraceMs: 1000, ports: [],
-  spec: { name: 'web', environment: {}, labels: {}, ports: [], expose: [], depends_on: {}, profiles: [], networks: {}, volumes: [], secrets: [], configs: [] },
-  workingDir: '/tmp', forceUpdate: 0, createdAt: '', updatedAt: '', ...over,
-});
-const task = (over: Partial<Task>): Task => ({
-  id: 't', project: 'p', service: 'web', slot: 1, revision: 1, driver: 'process', desiredState: 'running', state: 'running',
-  health: 'none', restarts: 0, ports: [], createdAt: '', updatedAt: '', ...over,
-});
+const svc = (over: Partial<Service>): Service =>
+  makeService('web', { replicas: 2, restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 }, ...over });
+const task = (over: Partial<Task>): Task => makeTask({ id: 't', ...over });
 
 describe('up --wait readiness', () => {
   it('is done when every slot runs', () => {

@@ -6,22 +6,15 @@ import { join } from 'node:path';
 import { Reconciler } from '../../src/controllers/index.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { keys } from '../../src/model/keys.js';
-import type { NodeInfo, Service, Task } from '../../src/model/types.js';
+import type { Service, Task } from '../../src/model/types.js';
+import { makeNode, makeService } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-rec-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-const NODE: NodeInfo = {
-  id: 'n1', hostname: 'h', address: '127.0.0.1', role: 'manager', availability: 'active', labels: {}, capacity: { cpus: 1, memoryBytes: 1 },
-  drivers: ['process'], state: 'ready', heartbeatAt: '',
-};
-const svc = (name: string, extra: Partial<Service> = {}): Service => ({
-  id: `p/${name}`, project: 'p', name, revision: 1, mode: 'replicated', replicas: 1, stopped: false, driver: 'process',
-  restart: { condition: 'none', delayMs: 0, maxAttempts: 0, windowMs: 0 }, stopSignal: 'SIGTERM', stopGraceMs: 1, ports: [],
-  spec: { name, environment: {}, labels: {}, ports: [], expose: [], depends_on: {}, profiles: [], networks: {}, volumes: [], secrets: [], configs: [] },
-  workingDir: '/', forceUpdate: 0, createdAt: '', updatedAt: '', ...extra,
-});
+const NODE = makeNode('n1');
+const svc = makeService;
 
 async function setup(...services: Service[]): Promise<{ store: Store; rec: Reconciler }> {
   const store = openSqliteStore(join(dir, `r${n++}.db`));

@@ -4,14 +4,10 @@ import { decideRestart, nextStreak, bySlot, BACKOFF_MAX_MS } from '../../src/mod
 import { restartPolicy, healthcheck, replicas, envName, targetPorts, ServiceSpecError } from '../../src/model/service.js';
 import type { RestartPolicy, Task } from '../../src/model/types.js';
 import type { ServiceConfig } from '../../src/spec/types.js';
+import { makeTask, serviceConfig } from '../helpers/fixtures.js';
 
-const task = (over: Partial<Task>): Task => ({
-  id: 't1', project: 'p', service: 's', slot: 1, revision: 1, driver: 'process', desiredState: 'running', state: 'failed',
-  health: 'none', restarts: 0, ports: [], createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', ...over,
-});
-const cfg = (over: Partial<ServiceConfig>): ServiceConfig => ({
-  name: 'web', environment: {}, labels: {}, ports: [], expose: [], depends_on: {}, profiles: [], networks: {}, volumes: [], secrets: [], configs: [], ...over,
-});
+const task = (over: Partial<Task>): Task => makeTask({ id: 't1', project: 'p', service: 's', state: 'failed', createdAt: '2026-01-01T00:00:00.000Z', ...over });
+const cfg = (over: Partial<ServiceConfig>): ServiceConfig => serviceConfig('web', over);
 const any: RestartPolicy = { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 };
 
 describe('restart decisions', () => {

@@ -2,22 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { schedule, constraintHolds } from '../../src/scheduler/index.js';
 import type { NodeInfo, Service, Task } from '../../src/model/types.js';
+import { makeNode, makeService, makeTask, serviceConfig } from '../helpers/fixtures.js';
 
-const node = (id: string, extra: Partial<NodeInfo> = {}): NodeInfo => ({
-  id, hostname: `host-${id}`, address: '127.0.0.1', role: 'worker', availability: 'active', labels: {}, capacity: { cpus: 2, memoryBytes: 1 << 30 },
-  drivers: ['process'], state: 'ready', heartbeatAt: '', ...extra,
-});
-const svc = (name: string, deploy: Service['spec']['deploy'] = {}, extra: Partial<Service> = {}): Service => ({
-  id: `p/${name}`, project: 'p', name, revision: 1, mode: 'replicated', replicas: 1, stopped: false, driver: 'process',
-  restart: { condition: 'none', delayMs: 0, maxAttempts: 0, windowMs: 0 }, stopSignal: 'SIGTERM', stopGraceMs: 1, ports: [],
-  spec: { name, environment: {}, labels: {}, ports: [], expose: [], depends_on: {}, profiles: [], networks: {}, volumes: [], secrets: [], configs: [], deploy },
-  workingDir: '/', forceUpdate: 0, createdAt: '', updatedAt: '', ...extra,
-});
-let i = 0;
-const task = (service: string, extra: Partial<Task> = {}): Task => ({
-  id: `t${i++}`, project: 'p', service, slot: 1, revision: 1, driver: 'process', desiredState: 'running', state: 'pending', health: 'none',
-  restarts: 0, ports: [], createdAt: '', updatedAt: '', ...extra,
-});
+const node = (id: string, extra: Partial<NodeInfo> = {}): NodeInfo => makeNode(id, { role: 'worker', ...extra });
+const svc = (name: string, deploy: Service['spec']['deploy'] = {}, extra: Partial<Service> = {}): Service =>
+  makeService(name, { spec: serviceConfig(name, { deploy }), ...extra });
+const task = (service: string, extra: Partial<Task> = {}): Task => makeTask({ service, state: 'pending', ...extra });
 const services = (...s: Service[]): Map<string, Service> => new Map(s.map((x) => [x.id, x]));
 
 describe('scheduler', () => {
