@@ -225,7 +225,8 @@ export class Agent {
     l.phase = 'stopping';
     l.probe?.stop();
     const driver = this.opts.drivers.get(l.task.driver);
-    this.scheduleRoutes();
+    // Out of the routing before the stop signal: new connections go elsewhere, open ones finish.
+    if (!this.closed) await this.applyRoutes().catch((err: Error) => this.log(`mesh: ${err.message}`));
     await driver?.stop(l.task.id, { signal: l.svc.stopSignal, graceMs: l.svc.stopGraceMs });
   }
 

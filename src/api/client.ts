@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { BatonEvent, NodeInfo } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import type { ApiProblem } from './errors.js';
-import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, VersionInfo } from './types.js';
+import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -59,6 +59,15 @@ export class ApiClient {
   }
   action(project: string, action: 'stop' | 'start' | 'restart', services: string[]): Promise<{ changed: string[] }> {
     return this.json('POST', `/v1/projects/${enc(project)}/${action}`, { services });
+  }
+  serviceHistory(project: string, service: string): Promise<RevisionSummary[]> {
+    return this.json('GET', `/v1/projects/${enc(project)}/services/${enc(service)}/history`);
+  }
+  serviceUpdate(project: string, service: string, req: ServiceUpdateRequest): Promise<DeployResult> {
+    return this.json('POST', `/v1/projects/${enc(project)}/services/${enc(service)}/update`, req);
+  }
+  serviceRollback(project: string, service: string): Promise<{ revision: number; to: number }> {
+    return this.json('POST', `/v1/projects/${enc(project)}/services/${enc(service)}/rollback`, {});
   }
   logs(project: string, opts: { services?: string[]; tail?: number; follow?: boolean; signal?: AbortSignal }, onEntry: (e: LogEntry) => void): Promise<void> {
     const q = new URLSearchParams();

@@ -3,6 +3,7 @@ import type { Project, Service } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { buildService, serviceDriver, ServiceSpecError, targetPorts } from '../model/service.js';
 import { now } from '../model/time.js';
+import { revisionRecord, withUpdate } from '../model/revision.js';
 import type { Op, Store } from '../store/store.js';
 import { ApiError, badRequest, type ApiProblem } from './errors.js';
 import type { ApiHooks, DeployResult } from './types.js';
@@ -59,7 +60,7 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
           publishedHere.set(`${p.published}/${p.protocol}`, cfg.name);
         }
       }
-      const svc = buildService(compose, cfg, { driver, vipPorts, prev, time });
+      const svc = withUpdate(buildService(compose, cfg, { driver, vipPorts, prev, time }), prev, time);
       services.push(svc);
     } catch (err) {
       if (err instanceof ServiceSpecError) problems.push({ service: err.service, message: err.message });
@@ -92,11 +93,15 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
       if (prev.value.replicas === svc.replicas && !prev.value.stopped) continue;
     }
     ops.push({ type: 'put', kind: 'service', key: keys.service(svc.project, svc.name), value: svc, expect: prev?.version ?? 0 });
+    if (!prev || prev.value.revision !== svc.revision) {
+      ops.push({ type: 'put', kind: 'revision', key: keys.revision(svc.project, svc.name, svc.revision), value: revisionRecord(svc, prev?.value, 'deploy', time) });
+    }
   }
   for (const [name, prev] of prevServices) {
     if (compose.services[name]) continue;
     if (removeOrphans) {
       ops.push({ type: 'delete', kind: 'service', key: prev.key, expect: prev.version });
+      for (const r of await store.list('revision', keys.revisionPrefix(compose.name, name))) ops.push({ type: 'delete', kind: 'revision', key: r.key });
       result.removed.push(name);
     } else result.orphans.push(name);
   }

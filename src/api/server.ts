@@ -8,9 +8,10 @@ import { now } from '../model/time.js';
 import type { Op, Store } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
 import { deployProject } from './deploy.js';
+import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
-import type { ApiHooks, DeployRequest, LogEntry, ProjectStatus, ProjectSummary } from './types.js';
+import type { ApiHooks, DeployRequest, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -62,14 +63,22 @@ export class ApiServer {
     for (const action of ['stop', 'start', 'restart'] as const) {
       this.route('POST', `/v1/projects/:name/${action}`, async (req, res, p) => {
         const body = await readJson<{ services?: string[] }>(req);
-        const changed = await this.updateServices(p.name, body.services ?? [], (s) =>
-          action === 'stop' ? { ...s, stopped: true } : action === 'start' ? { ...s, stopped: false } : { ...s, stopped: false, revision: s.revision + 1, forceUpdate: s.forceUpdate + 1 },
+        const changed = await this.updateServices(
+          p.name,
+          body.services ?? [],
+          (s) => (action === 'stop' ? { ...s, stopped: true } : action === 'start' ? { ...s, stopped: false } : forcedRestart(s)),
+          (s) => (action === 'restart' ? [{ type: 'put', kind: 'revision', key: keys.revision(s.project, s.name, s.revision), value: restartRevision(s) }] : []),
         );
         // As `docker compose stop`: answer once the tasks have stopped.
         if (action === 'stop') await this.tasksEnded(p.name, changed);
         sendJson(res, 200, { changed });
       });
     }
+    this.route('GET', '/v1/projects/:name/services/:service/history', async (_q, res, p) => sendJson(res, 200, await serviceHistory(store, p.name, p.service)));
+    this.route('POST', '/v1/projects/:name/services/:service/update', async (req, res, p) => {
+      sendJson(res, 200, await updateService(store, hooks, p.name, p.service, await readJson<ServiceUpdateRequest>(req)));
+    });
+    this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
   }
@@ -193,7 +202,7 @@ export class ApiServer {
   }
 
   /** Applies `change` to the named services (all when none named), with compare-and-swap. */
-  private async updateServices(project: string, names: string[], change: (s: Service) => Service): Promise<string[]> {
+  private async updateServices(project: string, names: string[], change: (s: Service) => Service, extra: (s: Service) => Op[] = () => []): Promise<string[]> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const all = await this.store.list('service', keys.servicePrefix(project));
       if (all.length === 0) throw notFound(`project "${project}"`);
@@ -201,7 +210,12 @@ export class ApiServer {
       if (unknown.length > 0) throw badRequest(`no such service in project "${project}": ${unknown.join(', ')}`);
       const chosen = names.length === 0 ? all : all.filter((v) => names.includes(v.value.name));
       try {
-        await this.store.commit(chosen.map((v) => ({ type: 'put', kind: 'service', key: v.key, value: { ...change(v.value), updatedAt: now() }, expect: v.version })));
+        const ops: Op[] = [];
+        for (const v of chosen) {
+          const next = { ...change(v.value), updatedAt: now() };
+          ops.push({ type: 'put', kind: 'service', key: v.key, value: next, expect: v.version }, ...extra(next));
+        }
+        await this.store.commit(ops);
         return chosen.map((v) => v.value.name);
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
@@ -216,6 +230,7 @@ export class ApiServer {
     const services = await this.store.list('service', keys.servicePrefix(project));
     if (!p && services.length === 0) throw notFound(`project "${project}"`);
     const ops: Op[] = services.map((v) => ({ type: 'delete', kind: 'service', key: v.key }));
+    for (const v of await this.store.list('revision', keys.revisionPrefix(project))) ops.push({ type: 'delete', kind: 'revision', key: v.key });
     if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
     await this.store.commit(ops);
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);

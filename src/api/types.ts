@@ -1,4 +1,4 @@
-import type { ComposeProject } from '../spec/types.js';
+import type { ComposeProject, UpdateConfig } from '../spec/types.js';
 import type { BatonEvent, Service, Task } from '../model/types.js';
 import type { ApiProblem } from './errors.js';
 
@@ -67,3 +67,25 @@ export interface ApiHooks {
 }
 
 export type { BatonEvent };
+
+/** One line of `baton service history`. */
+export interface RevisionSummary {
+  revision: number;
+  cause: 'deploy' | 'update' | 'rollback' | 'restart';
+  changes: string[];
+  image?: string;
+  createdAt: string;
+  current: boolean;
+}
+
+/** `baton service update` flags, named as `docker service update`'s. */
+export interface ServiceUpdateRequest {
+  image?: string;
+  envAdd?: string[];
+  envRm?: string[];
+  command?: string[];
+  replicas?: number;
+  force?: boolean;
+  updateConfig?: UpdateConfig;
+  rollbackConfig?: UpdateConfig;
+}

@@ -1,5 +1,5 @@
 import type { ProjectStatus } from '../api/index.js';
-import { isReady } from '../model/task.js';
+import { isReady, upToDate } from '../model/task.js';
 
 export interface Readiness {
   done: boolean;
@@ -16,14 +16,19 @@ const CRASH_LOOP_RESTARTS = 3;
  * running (and healthy when it has a healthcheck), or exited 0 when it is a
  * one-shot that is not restarted.
  */
-export function readiness(st: ProjectStatus, restartsAtStart: Map<string, number>): Readiness {
+export function readiness(st: ProjectStatus, restartsAtStart: Map<string, number>, since = ''): Readiness {
   const lines: Readiness['lines'] = [];
   let done = true;
   let failure: string | undefined;
   for (const svc of [...st.services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const want = svc.stopped ? 0 : svc.replicas;
-    const tasks = st.tasks.filter((t) => t.service === svc.name && t.slot <= want && t.revision === svc.revision);
+    const tasks = st.tasks.filter((t) => t.service === svc.name && t.slot <= want && upToDate(t, svc));
     let ok = 0;
+    const u = svc.updateStatus;
+    // An update that paused, or that failed and rolls back, will not reach what was asked.
+    if (u && !failure && (u.state === 'paused' || u.state === 'rollback_paused' || (u.state.startsWith('rollback') && u.startedAt >= since))) {
+      failure = `service "${svc.name}": ${u.message}`;
+    }
     for (const t of tasks) {
       const oneShotDone = t.state === 'complete' && t.exitCode === 0 && svc.restart.condition !== 'any';
       if (isReady(t, svc) || oneShotDone) ok++;
@@ -41,10 +46,12 @@ export function readiness(st: ProjectStatus, restartsAtStart: Map<string, number
       }
     }
     const complete = ok >= want;
-    if (!complete) done = false;
+    if (!complete || (u && (u.state === 'updating' || u.state === 'rollback_started'))) done = false;
     const waiting = tasks.find((t) => t.message && !isReady(t, svc))?.message;
     const what = svc.healthcheck ? 'Healthy' : 'Running';
-    lines.push({ service: svc.name, ok: complete, text: `${complete ? what : waiting ?? 'Starting'} ${ok}/${want}` });
+    const updating = u && (u.state === 'updating' || u.state === 'rollback_started') && !complete;
+    const doing = updating ? `${u.state === 'updating' ? 'Updating' : 'Rolling back'} (revision ${u.to}): replaced` : complete ? what : (waiting ?? 'Starting');
+    lines.push({ service: svc.name, ok: complete && !updating, text: `${doing} ${ok}/${want}` });
   }
   return { done: done && !failure, failure, lines };
 }

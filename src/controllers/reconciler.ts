@@ -1,11 +1,13 @@
 import type { EventInput, NodeInfo, Service, Task } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { newId, now } from '../model/time.js';
-import { bySlot, decideRestart, isTerminal, nextStreak } from '../model/task.js';
+import { bySlot, decideRestart, isReady, isTerminal, nextStreak, upToDate } from '../model/task.js';
 import type { Op, Store, Versioned } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
 import { schedule } from '../scheduler/index.js';
 import { dependencyGate } from './deps.js';
+import { planUpdate } from './update.js';
+import { rollbackRecord } from '../model/revision.js';
 
 /** Old tasks kept per slot for `ps -a` and restart counting, as Swarm's task history. */
 const HISTORY_PER_SLOT = 5;
@@ -149,6 +151,7 @@ export class Reconciler {
           service: svc.name,
           slot,
           revision: svc.revision,
+          specHash: svc.specHash,
           driver: svc.driver,
           desiredState: 'running',
           state: 'pending',
@@ -175,18 +178,58 @@ export class Reconciler {
         });
       };
 
+      // A rolling update decides which outdated slots may be replaced now; a failed one may roll the service back.
+      const plan = planUpdate(svc, slots, want, nowMs);
+      if (plan.wakeAt !== undefined) wake(plan.wakeAt);
+      for (const message of plan.events) events.push({ type: 'service.update', project: svc.project, service: svc.name, message });
+      if (plan.rollback) {
+        await this.rollback(svc, serviceVersions.get(svc.id)!, plan.rollback.reason, ops, events, time);
+        continue;
+      }
+      if (plan.status) {
+        ops.push({ type: 'put', kind: 'service', key: keys.service(svc.project, svc.name), value: { ...svc, updateStatus: plan.status }, expect: serviceVersions.get(svc.id)!.version });
+      }
+      const shutdown = (t: Task): void => {
+        if (t.state === 'pending' && !t.node) put({ ...t, desiredState: 'shutdown', state: 'shutdown', updatedAt: time });
+        else put({ ...t, desiredState: 'shutdown', updatedAt: time });
+      };
+
       for (let slot = 1; slot <= want; slot++) if (!slots.has(slot)) create(slot);
 
       for (const [slot, tasks] of slots) {
-        const cur = tasks[0];
         const inRange = slot <= want;
-        if (cur.desiredState === 'running') {
-          if (!inRange || cur.revision !== svc.revision) {
-            if (cur.state === 'pending' && !cur.node) put({ ...cur, desiredState: 'shutdown', state: 'shutdown', updatedAt: time });
-            else put({ ...cur, desiredState: 'shutdown', updatedAt: time });
-          } else if (cur.state === 'orphaned') {
+        const live = tasks.filter((t) => t.desiredState === 'running');
+        if (!inRange) {
+          for (const t of live) shutdown(t);
+        } else if (live.length === 0) {
+          // Replaced (stop-first update, stop/start): the slot gets a task of the current spec once the old one is gone.
+          if (isTerminal(tasks[0].state)) create(slot, tasks[0]);
+          else if (!tasks[0].node && tasks[0].state === 'pending') put({ ...tasks[0], state: 'shutdown', updatedAt: time });
+        } else {
+          const good = live.filter((t) => upToDate(t, svc));
+          const old = live.filter((t) => !upToDate(t, svc));
+          let cur: Task;
+          if (good.length > 0) {
+            cur = good[0];
+            for (const t of good.slice(1)) shutdown(t); // never two current tasks in one slot
+            // start-first: the old task leaves once its successor is ready (or at once if it is not serving anyway).
+            for (const t of old) if (isReady(cur, svc) || t.state !== 'running' || isTerminal(cur.state)) shutdown(t);
+          } else {
+            cur = old[0];
+            for (const t of old.slice(1)) shutdown(t);
+            if (plan.replace.has(slot)) {
+              if (isTerminal(cur.state)) {
+                // Ended already: replaced by the new spec whatever the restart policy says.
+                shutdown(cur);
+                create(slot, cur);
+              } else if (plan.policy.order === 'start-first' && cur.state === 'running') create(slot, cur);
+              else shutdown(cur);
+              continue;
+            }
+          }
+          if (cur.state === 'orphaned') {
             // Lost with its node or daemon, not failed: replaced whatever the restart policy.
-            put({ ...cur, desiredState: 'shutdown', updatedAt: time });
+            shutdown(cur);
             create(slot, cur);
           } else if (isTerminal(cur.state)) {
             const d = decideRestart(cur, svc.restart, nowMs);
@@ -200,11 +243,6 @@ export class Reconciler {
             const blocked = gate();
             if (blocked !== cur.blockedBy) put({ ...cur, blockedBy: blocked, message: blocked, updatedAt: time });
           }
-        } else if (inRange && isTerminal(cur.state)) {
-          // Replaced (update, stop/start): the slot gets a task of the current revision.
-          create(slot, cur);
-        } else if (!cur.node && cur.state === 'pending') {
-          put({ ...cur, state: 'shutdown', updatedAt: time });
         }
         // History: drop what is past the limit, and whole slots that are gone and done.
         // A stopped service keeps its tasks (ps -a, logs), as Compose keeps stopped containers.
@@ -242,6 +280,21 @@ export class Reconciler {
       if (events.length > 0) await this.store.appendEvents(events);
     }
     return nextWake;
+  }
+
+  /** Returns a failed service to the revision its update started from, as a new revision rolled out with rollback_config. */
+  private async rollback(svc: Service, cur: Versioned<Service>, reason: string, ops: Op[], events: EventInput[], time: string): Promise<void> {
+    const from = svc.updateStatus!.from;
+    const rec = await this.store.get('revision', keys.revision(svc.project, svc.name, from));
+    if (!rec) {
+      const message = `update paused: ${reason}; revision ${from} to roll back to is not recorded`;
+      ops.push({ type: 'put', kind: 'service', key: cur.key, value: { ...svc, updateStatus: { ...svc.updateStatus!, state: 'paused', message } }, expect: cur.version });
+      events.push({ type: 'service.update', project: svc.project, service: svc.name, message });
+      return;
+    }
+    const { service, revision } = rollbackRecord(svc, rec.value, reason, time);
+    ops.push({ type: 'put', kind: 'service', key: cur.key, value: service, expect: cur.version });
+    ops.push({ type: 'put', kind: 'revision', key: keys.revision(svc.project, svc.name, revision.revision), value: revision });
   }
 }
 

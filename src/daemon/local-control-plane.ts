@@ -68,7 +68,9 @@ export class LocalControlPlane implements ControlPlane {
           entry = { key, value: cur.value, version: cur.version };
           merged.set(key, entry);
         }
+        const firstHealthy = r.observed.health === 'healthy' && !entry.value.healthyAt;
         entry.value = { ...entry.value, ...r.observed, updatedAt: now() };
+        if (firstHealthy) entry.value.healthyAt = entry.value.updatedAt;
       }
       for (const e of merged.values()) ops.push({ type: 'put', kind: 'task', key: e.key, value: e.value, expect: e.version });
       if (ops.length === 0) return;

@@ -8,4 +8,6 @@ export const keys = {
   task: (t: Pick<Task, 'project' | 'service' | 'id'>): string => `${t.project}/${t.service}/${t.id}`,
   taskPrefix: (project: string, service?: string): string => (service ? `${project}/${service}/` : `${project}/`),
   node: (id: string): string => id,
+  revision: (project: string, service: string, revision: number): string => `${project}/${service}/${String(revision).padStart(8, '0')}`,
+  revisionPrefix: (project: string, service?: string): string => (service ? `${project}/${service}/` : `${project}/`),
 };

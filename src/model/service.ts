@@ -1,6 +1,7 @@
-import type { ComposeProject, ServiceConfig } from '../spec/types.js';
+import { createHash } from 'node:crypto';
+import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
 import { parseDuration } from '../spec/duration.js';
-import type { Healthcheck, RestartPolicy, Service, ServicePortSpec } from './types.js';
+import type { Healthcheck, RestartPolicy, Service, ServicePortSpec, UpdatePolicy } from './types.js';
 
 export class ServiceSpecError extends Error {
   constructor(readonly service: string, message: string) {
@@ -63,6 +64,36 @@ export function healthcheck(cfg: ServiceConfig): Healthcheck | undefined {
   };
 }
 
+/**
+ * `deploy.update_config` or `deploy.rollback_config` with Swarm's defaults:
+ * one task at a time, no delay, stop-first, pause on failure, 5s monitor, no failure tolerated.
+ */
+export function updatePolicy(cfg: ServiceConfig, which: 'update_config' | 'rollback_config'): UpdatePolicy {
+  const u: UpdateConfig = cfg.deploy?.[which] ?? {};
+  const key = `deploy.${which}`;
+  const parallelism = u.parallelism ?? 1;
+  if (!Number.isInteger(parallelism) || parallelism < 0) throw new ServiceSpecError(cfg.name, `${key}.parallelism: must be a whole number >= 0, got ${parallelism}`);
+  const ratio = u.max_failure_ratio ?? 0;
+  if (typeof ratio !== 'number' || ratio < 0 || ratio > 1) throw new ServiceSpecError(cfg.name, `${key}.max_failure_ratio: must be a number from 0 to 1, got ${String(ratio)}`);
+  const order = u.order ?? 'stop-first';
+  if (order !== 'stop-first' && order !== 'start-first') throw new ServiceSpecError(cfg.name, `${key}.order: expected stop-first or start-first, got "${String(order)}"`);
+  const failureAction = u.failure_action ?? 'pause';
+  if (!['pause', 'continue', 'rollback'].includes(failureAction)) {
+    throw new ServiceSpecError(cfg.name, `${key}.failure_action: expected pause, continue or rollback, got "${String(failureAction)}"`);
+  }
+  if (which === 'rollback_config' && failureAction === 'rollback') {
+    throw new ServiceSpecError(cfg.name, `${key}.failure_action: a rollback cannot itself roll back (use pause or continue)`);
+  }
+  return {
+    parallelism,
+    delayMs: ms(cfg.name, `${key}.delay`, u.delay, 0),
+    order,
+    failureAction,
+    monitorMs: ms(cfg.name, `${key}.monitor`, u.monitor, 5_000),
+    maxFailureRatio: ratio,
+  };
+}
+
 export function replicas(cfg: ServiceConfig): number {
   const n = cfg.deploy?.replicas ?? cfg.scale ?? 1;
   if (!Number.isInteger(n) || n < 0) throw new ServiceSpecError(cfg.name, `deploy.replicas: must be a whole number >= 0, got ${n}`);
@@ -112,7 +143,7 @@ export function buildService(
     return { ...p, vipPort };
   });
   const mode = cfg.deploy?.mode === 'global' ? 'global' : 'replicated';
-  const base: Omit<Service, 'revision' | 'createdAt' | 'updatedAt' | 'forceUpdate' | 'stopped'> = {
+  const base: Omit<Service, 'revision' | 'createdAt' | 'updatedAt' | 'forceUpdate' | 'stopped' | 'specHash' | 'update' | 'rollback' | 'updateStatus'> = {
     id: `${project.name}/${cfg.name}`,
     project: project.name,
     name: cfg.name,
@@ -128,25 +159,66 @@ export function buildService(
     workingDir: project.workingDir,
   };
   const prev = opts.prev;
-  const changed = !prev || specChanged(prev, base);
+  const forceUpdate = prev?.forceUpdate ?? 0;
+  const hash = specHash({ ...base, forceUpdate });
+  // The record changes (new revision) when anything but the replica count does; tasks only when the hash does.
+  const changed = !prev || recordKey(prev) !== recordKey(base);
   return {
     ...base,
     revision: prev ? (changed ? prev.revision + 1 : prev.revision) : 1,
-    forceUpdate: prev?.forceUpdate ?? 0,
+    forceUpdate,
+    specHash: hash,
+    update: updatePolicy(cfg, 'update_config'),
+    rollback: updatePolicy(cfg, 'rollback_config'),
+    ...(prev?.updateStatus ? { updateStatus: prev.updateStatus } : {}),
     stopped: false,
     createdAt: prev?.createdAt ?? opts.time,
     updatedAt: changed ? opts.time : (prev?.updatedAt ?? opts.time),
   };
 }
 
-/** Whether tasks must be replaced: anything but the replica count changed. */
-export function specChanged(prev: Service, next: Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'>): boolean {
-  const strip = (s: Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'>): string => {
-    const { deploy, scale: _scale, ...rest } = s.spec;
-    const { replicas: _r, ...deployRest } = deploy ?? {};
-    return stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir });
-  };
-  return strip(prev) !== strip(next);
+type HashInput = Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'>;
+
+function recordKey(s: HashInput): string {
+  const { scale: _scale, deploy, ...rest } = s.spec;
+  const { replicas: _r, ...deployRest } = deploy ?? {};
+  return stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir });
+}
+
+/**
+ * What makes a task differ: the spec without replicas, labels of the service
+ * and its update/rollback settings (changing how to update is not an update), plus forceUpdate.
+ */
+export function specHash(s: HashInput & Pick<Service, 'forceUpdate'>): string {
+  const { scale: _scale, deploy, ...rest } = s.spec;
+  const { replicas: _r, update_config: _u, rollback_config: _rb, labels: _l, ...deployRest } = deploy ?? {};
+  const text = stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir, force: s.forceUpdate });
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** Whether the service record differs in anything but the replica count. */
+export function specChanged(prev: HashInput, next: HashInput): boolean {
+  return recordKey(prev) !== recordKey(next);
+}
+
+/** Top-level keys of the Compose service that differ between two revisions, for `service history`. */
+export function changedKeys(prev: ServiceConfig | undefined, next: ServiceConfig): string[] {
+  if (!prev) return ['(created)'];
+  const names = new Set([...Object.keys(prev), ...Object.keys(next)]);
+  const out: string[] = [];
+  for (const k of [...names].sort()) {
+    if (k === 'name') continue;
+    const a = (prev as unknown as Record<string, unknown>)[k];
+    const b = (next as unknown as Record<string, unknown>)[k];
+    if (k === 'deploy') {
+      const da = (a ?? {}) as Record<string, unknown>;
+      const db = (b ?? {}) as Record<string, unknown>;
+      for (const dk of [...new Set([...Object.keys(da), ...Object.keys(db)])].sort()) {
+        if (stableJson(da[dk]) !== stableJson(db[dk])) out.push(`deploy.${dk}`);
+      }
+    } else if (stableJson(a) !== stableJson(b)) out.push(k);
+  }
+  return out;
 }
 
 export function stableJson(v: unknown): string {

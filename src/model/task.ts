@@ -9,6 +9,11 @@ export function isReady(t: Task, svc: Pick<Service, 'healthcheck'>): boolean {
   return t.state === 'running' && (!svc.healthcheck || t.health === 'healthy');
 }
 
+/** Whether a task was made from the service's current spec (tasks from before specHash existed compare revisions). */
+export function upToDate(t: Pick<Task, 'specHash' | 'revision'>, svc: Pick<Service, 'specHash' | 'revision'>): boolean {
+  return t.specHash !== undefined ? t.specHash === svc.specHash : t.revision === svc.revision;
+}
+
 /** Whether a task may receive traffic: running and not known to be unhealthy. */
 export function isRoutable(t: Task): boolean {
   return t.state === 'running' && t.health !== 'unhealthy' && t.health !== 'starting';

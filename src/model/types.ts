@@ -31,6 +31,8 @@ export interface Task {
   slot: number;
   /** Service.revision this task was made from. */
   revision: number;
+  /** Service.specHash this task was made from: whether it is up to date (a rollback returns to an old hash under a new revision). */
+  specHash?: string;
   node?: string;
   driver: string;
   desiredState: DesiredState;
@@ -49,6 +51,8 @@ export interface Task {
   createdAt: string;
   updatedAt: string;
   startedAt?: string;
+  /** When its healthcheck first passed. */
+  healthyAt?: string;
   finishedAt?: string;
   /** Quick failures in a row of this slot, for the crash-loop back-off. */
   streak?: number;
@@ -75,6 +79,50 @@ export interface Healthcheck {
   retries: number;
   startPeriodMs: number;
   startIntervalMs: number;
+}
+
+/** Swarm's update_config / rollback_config, resolved with Swarm's defaults. */
+export interface UpdatePolicy {
+  /** Tasks replaced at once; 0 = all. */
+  parallelism: number;
+  delayMs: number;
+  order: 'stop-first' | 'start-first';
+  failureAction: 'pause' | 'continue' | 'rollback';
+  /** How long a new task is watched for failure before it counts as updated. */
+  monitorMs: number;
+  maxFailureRatio: number;
+}
+
+export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+
+/** The update in progress (or the last one), as Swarm's UpdateStatus. */
+export interface UpdateStatus {
+  state: UpdateState;
+  /** Revision being left, and the one being rolled out. */
+  from: number;
+  to: number;
+  startedAt: string;
+  completedAt?: string;
+  message: string;
+  /** New tasks of this update that failed (ids), for max_failure_ratio. */
+  failed: string[];
+  /** When the last batch started and when it settled, for `delay`. */
+  batchAt?: string;
+  settledAt?: string;
+}
+
+/** One stored revision of a service: what `service history` lists and what a rollback returns to. */
+export interface ServiceRevision {
+  project: string;
+  service: string;
+  revision: number;
+  specHash: string;
+  cause: 'deploy' | 'update' | 'rollback' | 'restart';
+  /** Top-level keys of the Compose service that differ from the revision before. */
+  changes: string[];
+  /** The service record as deployed at this revision. */
+  record: Service;
+  createdAt: string;
 }
 
 export interface ServicePortSpec {
@@ -110,6 +158,12 @@ export interface Service {
   workingDir: string;
   /** Bumped by `baton restart` to force new tasks without a spec change. */
   forceUpdate: number;
+  /** Hash of everything that makes tasks differ (spec, driver, ports, folder, forceUpdate): tasks with another hash are outdated. */
+  specHash: string;
+  update: UpdatePolicy;
+  rollback: UpdatePolicy;
+  /** Set when a deploy changes a running service; absent for a first deploy. */
+  updateStatus?: UpdateStatus;
   createdAt: string;
   updatedAt: string;
 }
@@ -155,6 +209,7 @@ export type EventInput = Omit<BatonEvent, 'seq' | 'time'> & { time?: string };
 export interface Objects {
   project: Project;
   service: Service;
+  revision: ServiceRevision;
   task: Task;
   node: NodeInfo;
 }

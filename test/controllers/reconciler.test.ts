@@ -115,13 +115,13 @@ describe('reconciler', () => {
     await store.close();
   });
 
-  it('a new revision replaces tasks: stop first, then start', async () => {
+  it('a new spec with no update in progress (a restart) replaces tasks: stop first, then start', async () => {
     const { store, rec } = await setup(svc('web'));
     await rec.reconcile();
     const [t] = await tasks(store);
     await observe(store, t, { state: 'running' });
     const cur = (await store.get('service', 'p/web'))!;
-    await store.commit([{ type: 'put', kind: 'service', key: cur.key, value: { ...cur.value, revision: 2 }, expect: cur.version }]);
+    await store.commit([{ type: 'put', kind: 'service', key: cur.key, value: { ...cur.value, revision: 2, specHash: 'h2' }, expect: cur.version }]);
     await rec.reconcile();
     assert.deepEqual((await tasks(store)).map((x) => [x.revision, x.desiredState]), [[1, 'shutdown']]);
     await observe(store, t, { state: 'shutdown' });

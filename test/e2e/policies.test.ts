@@ -12,7 +12,8 @@ describe('restart policies and depends_on', () => {
   });
 
   it('on-failure:2 gives up after two restarts; up --wait fails naming the service', async () => {
-    sb.write('crash.yaml', `name: pol\nx-baton: {driver: process}\nservices:\n  crash:\n    command: ["sh", "-c", "echo boom >&2; exit 3"]\n    restart: on-failure:2\n`);
+    // A healthcheck that cannot pass before the crash: without one, a task that runs for a moment may count as up.
+    sb.write('crash.yaml', `name: pol\nx-baton: {driver: process}\nservices:\n  crash:\n    command: ["sh", "-c", "echo boom >&2; exit 3"]\n    restart: on-failure:2\n    healthcheck: {test: ["CMD", "true"], interval: 10s}\n`);
     const r = await sb.run(['up', '--wait', '--wait-timeout', '30', '-f', 'crash.yaml']);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /service "crash"/);

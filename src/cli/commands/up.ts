@@ -78,8 +78,10 @@ function printEndpoints(p: ComposeProject): void {
   }
 }
 
-export async function waitReady(client: ApiClient, project: string, timeoutMs: number): Promise<void> {
+export async function waitReady(client: ApiClient, project: string, timeoutMs: number, opts: { rollbackIsFailure?: boolean } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // Rollbacks that start from now on are this deploy's failure (a margin for the clock of a remote manager).
+  const since = opts.rollbackIsFailure === false ? '\uffff' : new Date(Date.now() - 1000).toISOString();
   const first = await client.status(project);
   const startRestarts = new Map(first.tasks.map((t) => [`${t.service}#${t.slot}`, t.restarts]));
   let last = '';
@@ -87,7 +89,7 @@ export async function waitReady(client: ApiClient, project: string, timeoutMs: n
   for (;;) {
     const st = await client.status(project, false, rev);
     rev = st.revision;
-    const r = readiness(st, startRestarts);
+    const r = readiness(st, startRestarts, since);
     const text = r.lines.map((l) => ` ${l.ok ? '✔' : '…'} ${l.service.padEnd(20)} ${l.text}`).join('\n');
     if (text !== last && process.stdout.isTTY) process.stdout.write(text + '\n');
     last = text;
