@@ -5,6 +5,7 @@ import { UserError } from './errors.js';
 import { upCommand } from './commands/up.js';
 import { projectCommands } from './commands/project.js';
 import { miscCommands } from './commands/misc.js';
+import { configCommand } from './commands/config.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
 
@@ -20,6 +21,7 @@ projectOptions(program);
 upCommand(program);
 projectCommands(program);
 miscCommands(program);
+configCommand(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
 function report(err: unknown): number {

@@ -35,6 +35,17 @@ function sourceFor(sources: Source[], path: Path): Source | undefined {
   return best ?? sources[sources.length - 1];
 }
 
+/** Throws every problem found so far, in file and line order. */
+function stopIfAny(problems: SpecProblem[]): void {
+  if (problems.length === 0) return;
+  const files = [...new Set(problems.map((p) => p.file))];
+  const sorted = problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => files.indexOf(a.p.file) - files.indexOf(b.p.file) || (a.p.line ?? 0) - (b.p.line ?? 0) || (a.p.col ?? 0) - (b.p.col ?? 0) || a.i - b.i)
+    .map((x) => x.p);
+  throw new SpecError(sorted);
+}
+
 export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProject> {
   const cwd = opts.cwd ?? process.cwd();
   const processEnv = opts.env ?? process.env;
@@ -101,9 +112,9 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProjec
     sources.push(src);
     if (src.value !== null) merged = mergeValues(merged, src.value, '');
   }
-  if (problems.length > 0) throw new SpecError(problems);
+  stopIfAny(problems);
   merged = applyExtends(merged as RawObj, files[0], undefined, ctx);
-  if (problems.length > 0) throw new SpecError(problems);
+  stopIfAny(problems);
   const top = stripTags(merged) as Obj;
 
   const where = (path: Path, message: string): void => fail(files[0], undefined, path, message);
@@ -139,6 +150,6 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProjec
     configs: named('configs') as ComposeProject['configs'],
   };
   checkProject(project, where);
-  if (problems.length > 0) throw new SpecError(problems);
+  stopIfAny(problems);
   return project;
 }

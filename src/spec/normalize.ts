@@ -14,7 +14,7 @@ export type Fail = (path: Path, message: string) => void;
 
 /** Expands one port entry; ranges give one entry per port, as Compose does. */
 export function parsePort(p: Json): PortConfig[] {
-  if (typeof p === 'number') return [{ target: p, protocol: 'tcp', mode: 'ingress' }];
+  if (typeof p === 'number') return [{ mode: 'ingress', target: p, protocol: 'tcp' }];
   if (typeof p === 'string') {
     const bad = (): Error => new Error(`invalid port "${p}": expected "[[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]"`);
     if (!PORT_SYNTAX.test(p)) throw bad();
@@ -36,16 +36,17 @@ export function parsePort(p: Json): PortConfig[] {
       throw new Error(`invalid port "${p}": the host range and the container range differ in size`);
     }
     return targets.map((t, i) => {
-      const pc: PortConfig = { target: t, protocol: (proto as 'tcp' | 'udp') ?? 'tcp', mode: 'ingress' };
+      // Key order as docker compose config prints it.
+      const pc = { mode: 'ingress', ...(ip ? { host_ip: ip } : {}), target: t } as PortConfig;
       if (pubs) pc.published = String(pubs.length === 2 && targets.length > 1 ? pubs[0] + i : pub);
-      if (ip) pc.host_ip = ip;
+      pc.protocol = (proto as 'tcp' | 'udp') ?? 'tcp';
       return pc;
     });
   }
   if (isObj(p)) {
-    const pc: PortConfig = { target: Number(p.target), protocol: (p.protocol as 'tcp' | 'udp') ?? 'tcp', mode: (p.mode as 'ingress' | 'host') ?? 'ingress' };
+    const pc = { mode: (p.mode as 'ingress' | 'host') ?? 'ingress', ...(p.host_ip ? { host_ip: String(p.host_ip) } : {}), target: Number(p.target) } as PortConfig;
     if (p.published !== undefined && p.published !== null && p.published !== '') pc.published = String(p.published);
-    if (p.host_ip) pc.host_ip = String(p.host_ip);
+    pc.protocol = (p.protocol as 'tcp' | 'udp') ?? 'tcp';
     if (p.name) pc.name = String(p.name);
     if (p.app_protocol) pc.app_protocol = String(p.app_protocol);
     return [pc];
