@@ -84,7 +84,8 @@ export function mergeValues(base: Raw | undefined, over: Raw, path: string): Raw
   }
   if (isRawObj(base) && isRawObj(over)) {
     const out: RawObj = { ...base };
-    for (const [k, v] of Object.entries(over)) out[k] = mergeValues(out[k], v, path ? `${path}.${k}` : k);
+    // defineProperty, so a key named "__proto__" stays a plain key.
+    for (const [k, v] of Object.entries(over)) Object.defineProperty(out, k, { value: mergeValues(Object.hasOwn(out, k) ? out[k] : undefined, v, path ? `${path}.${k}` : k), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return over;
@@ -95,9 +96,7 @@ export function stripTags(v: Raw): Json {
   if (v instanceof Tagged) return v.tag === 'reset' ? null : stripTags(v.value);
   if (Array.isArray(v)) return v.filter((x) => !(x instanceof Tagged && x.tag === 'reset')).map(stripTags);
   if (isRawObj(v)) {
-    const out: { [k: string]: Json } = {};
-    for (const [k, x] of Object.entries(v)) if (!(x instanceof Tagged && x.tag === 'reset')) out[k] = stripTags(x);
-    return out;
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => !(x instanceof Tagged && x.tag === 'reset')).map(([k, x]) => [k, stripTags(x)]));
   }
   return v as Json;
 }

@@ -1,7 +1,7 @@
 // YAML 1.2 reading with the position of every key path kept, so any later
 // stage (schema, normalization, checks) can point at the user's line.
 import { readFileSync } from 'node:fs';
-import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, visit, isAlias, type Alias, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { SpecProblem } from './types.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -55,7 +55,25 @@ const MAX_DEPTH = 200;
 
 class Walker {
   aliases = 0;
-  constructor(readonly doc: Document.Parsed, readonly src: Source, readonly problems: SpecProblem[]) {}
+  /** Anchored nodes by name, in document order: yaml's own Alias.resolve walks the whole document each time. */
+  readonly anchors = new Map<string, YamlNode[]>();
+  constructor(readonly doc: Document.Parsed, readonly src: Source, readonly problems: SpecProblem[]) {
+    visit(doc, {
+      Node: (_k, n) => {
+        const a = (n as { anchor?: string }).anchor;
+        if (a) this.anchors.set(a, [...(this.anchors.get(a) ?? []), n as YamlNode]);
+      },
+    });
+  }
+
+  /** The node an alias names: the last anchor of that name before it, as YAML defines. */
+  resolveAlias(alias: Alias): YamlNode | undefined {
+    const at = alias.range?.[0] ?? Infinity;
+    const list = this.anchors.get(alias.source) ?? [];
+    let found: YamlNode | undefined;
+    for (const n of list) if ((n.range?.[0] ?? 0) < at) found = n;
+    return found;
+  }
 
   fail(node: YamlNode | null | undefined, path: Path, message: string): void {
     const off = node?.range?.[0];
@@ -73,7 +91,7 @@ class Walker {
         this.fail(node, path, `more than ${MAX_ALIAS_EXPANSIONS} alias expansions`);
         return null;
       }
-      const target = node.resolve(this.doc);
+      const target = this.resolveAlias(node);
       if (!target) {
         this.fail(node, path, `unknown alias *${node.source}`);
         return null;
@@ -92,7 +110,7 @@ class Walker {
     } else if (isSeq(node)) {
       v = node.items.map((it, i) => this.value(it, [...path, i], depth + 1));
     } else if (isMap(node)) {
-      const out: { [k: string]: Raw } = {};
+      const out: { [k: string]: Raw } = Object.create(null) as { [k: string]: Raw };
       const merged: { [k: string]: Raw }[] = [];
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
@@ -112,6 +130,11 @@ class Walker {
           continue;
         }
         const key = k.value === null ? '' : String(k.value);
+        // Checked here, not by yaml's uniqueKeys, which compares every pair with every other.
+        if (Object.prototype.hasOwnProperty.call(out, key)) {
+          this.fail(k, [...path, key], `duplicate key "${key}": each key may appear only once in a mapping`);
+          continue;
+        }
         out[key] = this.value(pair.value, [...path, key], depth + 1);
       }
       for (const m of merged) for (const [k, x] of Object.entries(m)) if (!(k in out)) out[k] = x;
@@ -153,7 +176,7 @@ export function readSource(file: string, problems: SpecProblem[], text?: string)
       return src;
     }
   }
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, merge: true, strict: false });
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false, merge: true, strict: false });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const { line, col } = lc.linePos(e.pos[0]);
