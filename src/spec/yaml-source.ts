@@ -106,6 +106,8 @@ class Walker {
       // An unknown tag leaves the scalar as text; read it again as plain YAML.
       if (own && node.type === 'PLAIN' && typeof node.source === 'string') v = node.source === '' ? null : (parseYaml(node.source) as Json);
       if (typeof v === 'bigint') v = Number(v);
+      // Compose's YAML parser reads 0-prefixed integers as octal (mode: 0440), unlike YAML 1.2's core schema.
+      if (node.type === 'PLAIN' && typeof node.source === 'string' && /^0[0-7]+$/.test(node.source)) v = parseInt(node.source, 8);
       if (v instanceof Date || (v !== null && typeof v === 'object')) v = String(node.source ?? v);
     } else if (isSeq(node)) {
       v = node.items.map((it, i) => this.value(it, [...path, i], depth + 1));
