@@ -33,7 +33,7 @@ describe('normalization to long syntax', () => {
   it('secrets, configs, depends_on, networks, build, healthcheck', async () => {
     const dir = project({
       'compose.yaml': `${PROC}services:
-  db: {command: x, healthcheck: {test: "pg_isready"}}
+  db: {command: x, healthcheck: {test: "pg_isready"}, networks: [front]}
   web:
     build: ./app
     depends_on: {db: {condition: service_healthy}}
