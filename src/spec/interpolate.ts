@@ -1,6 +1,6 @@
 // Compose variable interpolation, and the type casts Compose applies to the
 // values interpolation turned into text.
-import { Tagged, isObj, type Json, type Path, type Raw } from './yaml-source.js';
+import { Tagged, type Json, type Path, type Raw } from './yaml-source.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -135,22 +135,39 @@ function cast(v: string, path: Path): Json {
  * held a variable is cast back where Compose expects a number or a boolean.
  */
 export function interpolateTree(v: Raw, env: Env, path: Path, fail: (path: Path, message: string) => void): Raw {
-  if (typeof v === 'string') {
-    if (!v.includes('$')) return v;
-    try {
-      return cast(interpolate(v, env), path);
-    } catch (err) {
-      fail(path, (err as Error).message);
-      return v;
+  // One path array, pushed and popped: a copy is made only for a value that holds a variable.
+  const walk = (x: Raw): Raw => {
+    if (typeof x === 'string') {
+      if (!x.includes('$')) return x;
+      try {
+        return cast(interpolate(x, env), [...path]);
+      } catch (err) {
+        fail([...path], (err as Error).message);
+        return x;
+      }
     }
-  }
-  if (v instanceof Tagged) return new Tagged(v.tag, interpolateTree(v.value, env, path, fail));
-  if (Array.isArray(v)) return v.map((x, i) => interpolateTree(x, env, [...path, i], fail));
-  if (isObj(v) || (v !== null && typeof v === 'object')) {
-    const out: { [k: string]: Raw } = {};
-    for (const [k, x] of Object.entries(v as { [k: string]: Raw })) out[k] = interpolateTree(x, env, [...path, k], fail);
-    return out;
-  }
-  return v;
+    if (x instanceof Tagged) return new Tagged(x.tag, walk(x.value));
+    if (Array.isArray(x)) {
+      const out: Raw[] = new Array(x.length);
+      for (let i = 0; i < x.length; i++) {
+        path.push(i);
+        out[i] = walk(x[i]);
+        path.pop();
+      }
+      return out;
+    }
+    if (x !== null && typeof x === 'object') {
+      const out: { [k: string]: Raw } = {};
+      for (const [k, y] of Object.entries(x)) {
+        path.push(k);
+        const r = walk(y);
+        path.pop();
+        if (k === '__proto__') Object.defineProperty(out, k, { value: r, enumerable: true, writable: true, configurable: true });
+        else out[k] = r;
+      }
+      return out;
+    }
+    return x;
+  };
+  return walk(v);
 }
-

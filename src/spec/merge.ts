@@ -91,14 +91,27 @@ export function mergeValues(base: Raw | undefined, over: Raw, path: string): Raw
   return over;
 }
 
-/** Applies the tags left after merging: `!reset` removes, `!override` keeps its value as is. */
-export function stripTags(v: Raw): Json {
-  if (v instanceof Tagged) return v.tag === 'reset' ? null : stripTags(v.value);
-  if (Array.isArray(v)) return v.filter((x) => !(x instanceof Tagged && x.tag === 'reset')).map(stripTags);
+function hasTag(v: Raw): boolean {
+  if (v instanceof Tagged) return true;
+  if (Array.isArray(v)) return v.some(hasTag);
   if (isRawObj(v)) {
-    return Object.fromEntries(Object.entries(v).filter(([, x]) => !(x instanceof Tagged && x.tag === 'reset')).map(([k, x]) => [k, stripTags(x)]));
+    for (const k in v) if (hasTag(v[k])) return true;
+  }
+  return false;
+}
+
+function strip(v: Raw): Json {
+  if (v instanceof Tagged) return v.tag === 'reset' ? null : strip(v.value);
+  if (Array.isArray(v)) return v.filter((x) => !(x instanceof Tagged && x.tag === 'reset')).map(strip);
+  if (isRawObj(v)) {
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => !(x instanceof Tagged && x.tag === 'reset')).map(([k, x]) => [k, strip(x)]));
   }
   return v as Json;
+}
+
+/** Applies the tags left after merging: `!reset` removes, `!override` keeps its value as is. A tree without tags is returned as it is. */
+export function stripTags(v: Raw): Json {
+  return hasTag(v) ? strip(v) : (v as Json);
 }
 
 export { isRawObj, type RawObj };

@@ -1,7 +1,7 @@
 // YAML 1.2 reading with the position of every key path kept, so any later
 // stage (schema, normalization, checks) can point at the user's line.
 import { readFileSync } from 'node:fs';
-import { LineCounter, visit, isAlias, type Alias, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Node as YamlNode } from 'yaml';
 import type { SpecProblem } from './types.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -53,67 +53,74 @@ export function problemAt(src: Source | undefined, file: string, path: Path, mes
 const MAX_ALIAS_EXPANSIONS = 10_000;
 const MAX_DEPTH = 200;
 
+function setKey(o: { [k: string]: Raw }, k: string, v: Raw): void {
+  // defineProperty, so a key named "__proto__" stays a plain key.
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+/**
+ * Turns the YAML tree into plain values in one pass, recording the offset of
+ * every key path on the way (not inside alias expansions: the alias is the
+ * place to point at). Anchors are indexed as met, since yaml's own
+ * Alias.resolve walks the whole document for each alias.
+ */
 class Walker {
   aliases = 0;
-  /** Anchored nodes by name, in document order: yaml's own Alias.resolve walks the whole document each time. */
-  readonly anchors = new Map<string, YamlNode[]>();
-  constructor(readonly doc: Document.Parsed, readonly src: Source, readonly problems: SpecProblem[]) {
-    visit(doc, {
-      Node: (_k, n) => {
-        const a = (n as { anchor?: string }).anchor;
-        if (a) this.anchors.set(a, [...(this.anchors.get(a) ?? []), n as YamlNode]);
-      },
-    });
-  }
+  readonly anchors = new Map<string, YamlNode>();
+  constructor(readonly src: Source, readonly problems: SpecProblem[]) {}
 
-  /** The node an alias names: the last anchor of that name before it, as YAML defines. */
-  resolveAlias(alias: Alias): YamlNode | undefined {
-    const at = alias.range?.[0] ?? Infinity;
-    const list = this.anchors.get(alias.source) ?? [];
-    let found: YamlNode | undefined;
-    for (const n of list) if ((n.range?.[0] ?? 0) < at) found = n;
-    return found;
-  }
-
-  fail(node: YamlNode | null | undefined, path: Path, message: string): void {
+  fail(node: YamlNode | null | undefined, ptext: string, message: string): void {
     const off = node?.range?.[0];
-    this.problems.push({ file: this.src.file, ...(off !== undefined ? this.src.lc.linePos(off) : position(this.src, path)), path: pathText(path), message });
+    const pos = off !== undefined ? this.src.lc.linePos(off) : {};
+    this.problems.push({ file: this.src.file, ...pos, path: ptext, message });
   }
 
-  value(node: unknown, path: Path, depth: number): Raw {
+  value(node: unknown, ptext: string, record: boolean, depth: number): Raw {
+    if (node == null) return null;
     if (depth > MAX_DEPTH) {
-      this.fail(node as YamlNode, path, `nested more than ${MAX_DEPTH} levels deep`);
+      this.fail(node as YamlNode, ptext, `nested more than ${MAX_DEPTH} levels deep`);
       return null;
     }
-    if (node == null) return null;
     if (isAlias(node)) {
       if (++this.aliases > MAX_ALIAS_EXPANSIONS) {
-        this.fail(node, path, `more than ${MAX_ALIAS_EXPANSIONS} alias expansions`);
+        this.fail(node, ptext, `more than ${MAX_ALIAS_EXPANSIONS} alias expansions`);
         return null;
       }
-      const target = this.resolveAlias(node);
+      const target = this.anchors.get(node.source);
       if (!target) {
-        this.fail(node, path, `unknown alias *${node.source}`);
+        this.fail(node, ptext, `unknown alias *${node.source}`);
         return null;
       }
-      return this.value(target, path, depth + 1);
+      return this.value(target, ptext, false, depth + 1);
     }
-    const tag = (node as YamlNode).tag;
-    const own = tag === '!reset' || tag === '!override' ? tag.slice(1) as 'reset' | 'override' : undefined;
+    const n = node as YamlNode & { anchor?: string };
+    if (record && n.anchor) this.anchors.set(n.anchor, n);
+    const tag = n.tag;
+    const own = tag === '!reset' || tag === '!override' ? (tag.slice(1) as 'reset' | 'override') : undefined;
     let v: Raw;
     if (isScalar(node)) {
       v = node.value as Json;
+      const plain = node.type === 'PLAIN' && typeof node.source === 'string' ? node.source : undefined;
       // An unknown tag leaves the scalar as text; read it again as plain YAML.
-      if (own && node.type === 'PLAIN' && typeof node.source === 'string') v = node.source === '' ? null : (parseYaml(node.source) as Json);
+      if (own && plain !== undefined) v = plain === '' ? null : (parseYaml(plain) as Json);
       if (typeof v === 'bigint') v = Number(v);
       // Compose's YAML parser reads 0-prefixed integers as octal (mode: 0440), unlike YAML 1.2's core schema.
-      if (node.type === 'PLAIN' && typeof node.source === 'string' && /^0[0-7]+$/.test(node.source)) v = parseInt(node.source, 8);
+      if (plain !== undefined && typeof v === 'number' && /^0[0-7]+$/.test(plain)) v = parseInt(plain, 8);
       if (v instanceof Date || (v !== null && typeof v === 'object')) v = String(node.source ?? v);
     } else if (isSeq(node)) {
-      v = node.items.map((it, i) => this.value(it, [...path, i], depth + 1));
+      const items = node.items;
+      const arr: Raw[] = new Array(items.length);
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i] as YamlNode | null;
+        const pt = `${ptext}[${i}]`;
+        if (record && it?.range) this.src.offsets.set(pt, it.range[0]);
+        arr[i] = this.value(it, pt, record, depth + 1);
+      }
+      v = arr;
     } else if (isMap(node)) {
-      const out: { [k: string]: Raw } = Object.create(null) as { [k: string]: Raw };
-      const merged: { [k: string]: Raw }[] = [];
+      const out: { [k: string]: Raw } = {};
+      let merged: { [k: string]: Raw }[] | undefined;
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
         const k = pair.key;
@@ -121,48 +128,30 @@ class Walker {
           // `<<` merge key: explicit keys win over merged ones, earlier merged maps over later.
           const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
           for (const s of sources) {
-            const m = this.value(s, path, depth + 1);
-            if (isObj(m)) merged.push(m);
-            else this.fail(s as YamlNode, path, 'a merge key (<<) needs a mapping or a list of mappings');
+            const m = this.value(s, ptext, false, depth + 1);
+            if (isObj(m)) (merged ??= []).push(m);
+            else this.fail(s as YamlNode, ptext, 'a merge key (<<) needs a mapping or a list of mappings');
           }
           continue;
         }
         if (!isScalar(k) || (k.value !== null && typeof k.value === 'object')) {
-          this.fail(k as YamlNode, path, 'keys must be plain text');
+          this.fail(k as YamlNode, ptext, 'keys must be plain text');
           continue;
         }
         const key = k.value === null ? '' : String(k.value);
+        const pt = ptext ? `${ptext}.${key}` : key;
         // Checked here, not by yaml's uniqueKeys, which compares every pair with every other.
         if (Object.prototype.hasOwnProperty.call(out, key)) {
-          this.fail(k, [...path, key], `duplicate key "${key}": each key may appear only once in a mapping`);
+          this.fail(k, pt, `duplicate key "${key}": each key may appear only once in a mapping`);
           continue;
         }
-        out[key] = this.value(pair.value, [...path, key], depth + 1);
+        if (record && k.range) this.src.offsets.set(pt, k.range[0]);
+        setKey(out, key, this.value(pair.value, pt, record, depth + 1));
       }
-      for (const m of merged) for (const [k, x] of Object.entries(m)) if (!(k in out)) out[k] = x;
+      if (merged) for (const m of merged) for (const [k, x] of Object.entries(m)) if (!Object.prototype.hasOwnProperty.call(out, k)) setKey(out, k, x);
       v = out;
     } else v = null;
     return own ? new Tagged(own, v) : v;
-  }
-
-  /** Records positions below a mapping value while its key's position stays the key's. */
-  recordChildren(node: YamlNode, path: Path, depth: number): void {
-    if (depth > MAX_DEPTH) return;
-    if (isSeq(node)) {
-      node.items.forEach((it, i) => {
-        const n = it as YamlNode;
-        if (n?.range) this.src.offsets.set(pathText([...path, i]), n.range[0]);
-        if (n && !isAlias(n)) this.recordChildren(n, [...path, i], depth + 1);
-      });
-    } else if (isMap(node)) {
-      for (const pair of node.items) {
-        if (!isPair(pair) || !isScalar(pair.key) || typeof pair.key.value === 'symbol') continue;
-        const key = pair.key.value === null ? '' : String(pair.key.value);
-        if (pair.key.range) this.src.offsets.set(pathText([...path, key]), pair.key.range[0]);
-        const n = pair.value as YamlNode | null;
-        if (n && !isAlias(n)) this.recordChildren(n, [...path, key], depth + 1);
-      }
-    }
   }
 }
 
@@ -188,10 +177,10 @@ export function readSource(file: string, problems: SpecProblem[], text?: string)
     return src;
   }
   const before = problems.length;
-  const w = new Walker(doc, src, problems);
+  const w = new Walker(src, problems);
   const contents = doc.contents as YamlNode | null;
-  const v = w.value(contents, [], 0);
-  if (contents) w.recordChildren(contents, [], 0);
+  if (contents?.range) src.offsets.set('', contents.range[0]);
+  const v = w.value(contents, '', true, 0);
   if (problems.length > before) return src;
   if (v === null) src.value = {};
   else if (!isObj(v)) problems.push({ file, line: 1, col: 1, path: '', message: 'a Compose file must be a mapping at the top level' });
