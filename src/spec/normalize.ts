@@ -79,7 +79,8 @@ function commandArray(v: Json | undefined, path: Path, fail: Fail): string[] | n
   }
 }
 
-function hostPath(s: string, workingDir: string): string {
+/** A host path as Compose resolves it: ~ is the home folder, relative paths start at the project folder. */
+export function hostPath(s: string, workingDir: string): string {
   if (s === '~' || s.startsWith('~/')) return join(homedir(), s.slice(1));
   return isAbsolute(s) ? s : resolve(workingDir, s);
 }

@@ -63,6 +63,7 @@ configs:
     assert.equal(p.networks.front.name, `${p.name}_front`);
     assert.equal(p.networks.default, undefined, 'nobody uses the default network');
     assert.equal(p.secrets.s.name, `${p.name}_s`);
+    assert.equal(p.secrets.s.file, join(dir, 's.txt'));
     assert.equal(p.configs.c.name, 'c', 'external resources keep their name');
   });
 
