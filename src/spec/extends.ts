@@ -1,4 +1,5 @@
 // `extends`: a service built on another, from the same file or another one.
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Tagged, type Path, type Raw, type Source } from './yaml-source.js';
 import { isRawObj, mergeValues, type RawObj } from './merge.js';
@@ -43,7 +44,7 @@ function resolveIn(scope: Scope, name: string, chain: string[], ctx: ExtendsCont
     const file = resolve(scope.dir, target.file);
     const src = ctx.read(file);
     if (!isRawObj(src.value)) {
-      ctx.fail(scope.file, scope.src, at, `cannot extend from ${file}: it did not load`);
+      ctx.fail(scope.file, scope.src, at, existsSync(file) ? `cannot extend from ${file}: it has errors (reported with it)` : `extended file ${file} not found`);
       return own;
     }
     let s = scopes.get(src);

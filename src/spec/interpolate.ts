@@ -7,8 +7,10 @@ export type Env = Record<string, string | undefined>;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
 /** Compose interpolation: $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, ${VAR?e}, ${VAR:+a}, ${VAR+a}, $$. */
-export function interpolate(text: string, env: Env): string {
+export function interpolate(text: string, env: Env, depth = 0): string {
   if (!text.includes('$')) return text;
+  // Defaults nest (${A:-${B:-c}}); a bound keeps a hostile value from exhausting the stack.
+  if (depth > 32) throw new Error(`invalid interpolation: defaults nested more than 32 levels deep`);
   let out = '';
   let i = 0;
   while (i < text.length) {
@@ -31,7 +33,7 @@ export function interpolate(text: string, env: Env): string {
         j++;
       }
       if (depth > 0) throw new Error(`invalid interpolation "${text}": "\${" is never closed (write $$ for a literal $)`);
-      out += expand(text.slice(i + 2, j), env);
+      out += expand(text.slice(i + 2, j), env, depth);
       i = j + 1;
     } else {
       const m = NAME.exec(text.slice(i + 1, i + 200));
@@ -47,23 +49,30 @@ export function interpolate(text: string, env: Env): string {
   return out;
 }
 
-function expand(body: string, env: Env): string {
-  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([\s\S]*))?$/.exec(body);
-  if (!m) throw new Error(`invalid interpolation "\${${body}}": expected \${NAME}, \${NAME:-default}, \${NAME:?error} or \${NAME:+alternative} (write $$ for a literal $)`);
-  const [, name, op, arg = ''] = m;
+function expand(body: string, env: Env, depth: number): string {
+  // Read by hand, not with one regex: a long default overflows the regex engine's stack.
+  const m = NAME.exec(body.slice(0, 256));
+  const name = m?.[0] ?? '';
+  const rest = body.slice(name.length);
+  const op = rest.startsWith(':') ? rest.slice(0, 2) : rest.slice(0, 1);
+  if (!name || (rest !== '' && !['-', '?', '+', ':-', ':?', ':+'].includes(op))) {
+    const shown = body.length > 60 ? body.slice(0, 60) + '…' : body;
+    throw new Error(`invalid interpolation "\${${shown}}": expected \${NAME}, \${NAME:-default}, \${NAME:?error} or \${NAME:+alternative} (write $$ for a literal $)`);
+  }
+  const arg = rest.slice(op.length);
   const v = env[name];
   const unset = v === undefined || (op?.startsWith(':') === true && v === '');
   switch (op) {
     case ':-':
     case '-':
-      return unset ? interpolate(arg, env) : v!;
+      return unset ? interpolate(arg, env, depth + 1) : v!;
     case ':?':
     case '?':
-      if (unset) throw new Error(`required variable ${name} is missing a value${arg ? `: ${interpolate(arg, env)}` : ''}`);
+      if (unset) throw new Error(`required variable ${name} is missing a value${arg ? `: ${interpolate(arg, env, depth + 1)}` : ''}`);
       return v!;
     case ':+':
     case '+':
-      return unset ? '' : interpolate(arg, env);
+      return unset ? '' : interpolate(arg, env, depth + 1);
     default:
       return v ?? '';
   }

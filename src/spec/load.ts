@@ -95,10 +95,8 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProjec
     read: (file) => {
       let s = extendsCache.get(file);
       if (!s) {
-        if (!existsSync(file)) {
-          s = { ...readSource(file, []), value: null };
-          problems.push({ file, path: '', message: 'extended file not found' });
-        } else s = readWith(file, env, [file]);
+        // A missing file is reported at the extends key that names it.
+        s = existsSync(file) ? readWith(file, env, [file]) : { ...readSource(file, [], ''), value: null };
         extendsCache.set(file, s);
       }
       return s;

@@ -167,7 +167,14 @@ export function readSource(file: string, problems: SpecProblem[], text?: string)
       return src;
     }
   }
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false, merge: true, strict: false });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false, merge: true, strict: false });
+  } catch (err) {
+    // The parser recurses: thousands of nested brackets exhaust the stack.
+    problems.push({ file, path: '', message: `cannot parse the file: ${(err as Error).message}` });
+    return src;
+  }
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const { line, col } = lc.linePos(e.pos[0]);
