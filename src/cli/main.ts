@@ -6,6 +6,7 @@ import { upCommand } from './commands/up.js';
 import { projectCommands } from './commands/project.js';
 import { miscCommands } from './commands/misc.js';
 import { serviceCommands } from './commands/service.js';
+import { configCommand } from './commands/config.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
 
@@ -22,6 +23,7 @@ upCommand(program);
 projectCommands(program);
 miscCommands(program);
 serviceCommands(program);
+configCommand(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
 function report(err: unknown): number {

@@ -80,7 +80,7 @@ describe('Compose loading', () => {
 
   it('normalizes ports, depends_on, environment, volumes and the default network', async () => {
     const dir = project({
-      'compose.yaml': `${PROC}services:\n  web:\n    command: x\n    ports: ["127.0.0.1:8080:80/udp", 9000, {target: 81, published: "8181"}]\n    environment: [A=1, B]\n    volumes: ["./data:/data:ro", "named:/n"]\n    depends_on: [db]\n  db:\n    command: y\n`,
+      'compose.yaml': `${PROC}services:\n  web:\n    command: x\n    ports: ["127.0.0.1:8080:80/udp", 9000, {target: 81, published: "8181"}]\n    environment: [A=1, B]\n    volumes: ["./data:/data:ro", "named:/n"]\n    depends_on: [db]\n  db:\n    command: y\nvolumes: {named: {}}\n`,
     });
     const web = (await loadProject({ cwd: dir, env: {} })).services.web;
     assert.deepEqual(web.ports, [

@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { formatConfig } from '../../spec/index.js';
 import { connection, ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { table } from '../format.js';
-import { load, projectFlags, projectOptions, type ProjectFlags } from '../project.js';
-import type { Command as Cmd } from 'commander';
 import { VERSION } from '../../version.js';
 
 export function miscCommands(program: Command): void {
@@ -62,32 +59,6 @@ export function miscCommands(program: Command): void {
         process.stdout.write(daemon ? `daemon: ${(daemon as { version: string }).version}, pid ${(daemon as { pid: number }).pid}\n` : 'daemon: not running\n');
       }
     });
-
-  projectOptions(
-    program
-      .command('config [services...]')
-      .description('Print the project as baton reads it: merged, interpolated, normalized (like docker compose config)')
-      .option('--format <format>', 'yaml or json', 'yaml')
-      .option('--services', 'print the service names')
-      .option('--profiles', 'print the profile names')
-      .option('--images', 'print the image names')
-      .option('-q, --quiet', 'only validate'),
-  ).action(async (services: string[], _o: unknown, cmd: Cmd) => {
-    const flags = projectFlags<ProjectFlags & { format: string; services?: boolean; profiles?: boolean; images?: boolean; quiet?: boolean }>(cmd);
-    const p = await load(flags);
-    if (flags.quiet) return;
-    if (flags.services) return void process.stdout.write(Object.keys(p.services).join('\n') + '\n');
-    if (flags.profiles) {
-      const all = new Set(Object.values(p.services).flatMap((s) => s.profiles ?? []));
-      return void process.stdout.write([...all].sort().join('\n') + (all.size ? '\n' : ''));
-    }
-    if (flags.images) {
-      return void process.stdout.write(Object.values(p.services).map((s) => s.image ?? `${p.name}-${s.name}`).join('\n') + '\n');
-    }
-    if (flags.format !== 'yaml' && flags.format !== 'json') throw new UserError(`--format: expected yaml or json, got "${flags.format}"`);
-    const shown = services.length === 0 ? p : { ...p, services: Object.fromEntries(Object.entries(p.services).filter(([n]) => services.includes(n))) };
-    process.stdout.write(formatConfig(shown, flags.format));
-  });
 
   program
     .command('daemon')
