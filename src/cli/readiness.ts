@@ -29,10 +29,12 @@ export function readiness(st: ProjectStatus, restartsAtStart: Map<string, number
     if (u && !failure && (u.state === 'paused' || u.state === 'rollback_paused' || (u.state.startsWith('rollback') && u.startedAt >= since))) {
       failure = `service "${svc.name}": ${u.message}`;
     }
+    // While an update runs, its own monitor judges the new tasks (pause, rollback or continue).
+    const rolling = u !== undefined && (u.state === 'updating' || u.state === 'rollback_started');
     for (const t of tasks) {
       const oneShotDone = t.state === 'complete' && t.exitCode === 0 && svc.restart.condition !== 'any';
       if (isReady(t, svc) || oneShotDone) ok++;
-      else if (!failure) {
+      else if (!failure && !rolling) {
         const startRestarts = restartsAtStart.get(`${svc.name}#${t.slot}`) ?? 0;
         if ((t.state === 'failed' || t.state === 'rejected') && (svc.restart.condition === 'none' || (t.message ?? '').startsWith('gave up'))) {
           failure = `service "${svc.name}" (slot ${t.slot}) ${t.state}: ${t.error ?? `exit code ${t.exitCode}`}`;

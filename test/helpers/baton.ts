@@ -115,6 +115,7 @@ export interface PsRow {
   pid: number | null;
   ports: { target: number; hostPort: number }[];
   restarts: number;
+  revision: number;
   startedAt: string | null;
   error: string | null;
 }
