@@ -10,6 +10,7 @@ import { now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
 import { meshRoutes } from './endpoints.js';
 import { taskArgv, taskEnvironment } from './environment.js';
+import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
 
 const HEARTBEAT_MS = 5_000;
@@ -164,10 +165,12 @@ export class Agent {
       const ports: TaskPort[] = [];
       for (const p of svc.ports) ports.push({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: await allocatePort('127.0.0.1') });
       const project = [...(this.view?.services.values() ?? [])].filter((s) => s.project === t.project);
+      const container = driver.runsContainers ? containerSpec(t, svc, this.view?.projects?.get(t.project), ports) : undefined;
       const run = await driver.start({
         task: t,
         argv: taskArgv(svc),
-        env: taskEnvironment(t, svc, ports, project, this.opts.hostEnv ?? process.env),
+        env: container ? container.env : taskEnvironment(t, svc, ports, project, this.opts.hostEnv ?? process.env),
+        container,
         workingDir: resolve(svc.workingDir, svc.spec.working_dir ?? '.'),
         user: svc.spec.user,
         stopSignal: svc.stopSignal,
@@ -190,7 +193,7 @@ export class Agent {
       if (l.task.desiredState === 'shutdown') void this.stopLocal(l);
     } catch (err) {
       this.local.delete(t.id);
-      const msg = err instanceof TaskStartError ? err.message : `could not start: ${(err as Error).message}`;
+      const msg = err instanceof TaskStartError || err instanceof ContainerSpecError ? err.message : `could not start: ${(err as Error).message}`;
       this.report(t, { state: 'rejected', error: msg, finishedAt: now() });
       void this.opts.cp.event({ type: 'task.reject', project: t.project, service: t.service, task: t.id, node: this.opts.nodeId, message: msg });
     }

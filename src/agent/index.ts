@@ -3,3 +3,4 @@ export type { AgentOptions } from './agent.js';
 export type { ControlPlane, NodeView, TaskReport, TaskObserved } from './control-plane.js';
 export { meshRoutes } from './endpoints.js';
 export { taskArgv, taskEnvironment } from './environment.js';
+export { containerSpec, ContainerSpecError, parseBytes } from './container-spec.js';

@@ -51,8 +51,8 @@ export class ApiClient {
     if (after !== undefined) q.set('after', String(after));
     return this.json('GET', `/v1/projects/${enc(project)}${q.size ? `?${q}` : ''}`);
   }
-  down(project: string): Promise<{ removed: string[] }> {
-    return this.json('DELETE', `/v1/projects/${enc(project)}`);
+  down(project: string, opts: { volumes?: boolean } = {}): Promise<{ removed: string[] }> {
+    return this.json('DELETE', `/v1/projects/${enc(project)}${opts.volumes ? '?volumes=1' : ''}`);
   }
   scale(project: string, replicas: Record<string, number>): Promise<{ changed: string[] }> {
     return this.json('POST', `/v1/projects/${enc(project)}/scale`, { replicas });

@@ -49,7 +49,7 @@ export class ApiServer {
       if (after !== null) await this.storeChange(Number(after), 10_000, req);
       sendJson(res, 200, await this.status(p.name, url.searchParams.get('all') === '1'));
     });
-    this.route('DELETE', '/v1/projects/:name', async (_q, res, p) => sendJson(res, 200, await this.down(p.name)));
+    this.route('DELETE', '/v1/projects/:name', async (_q, res, p, url) => sendJson(res, 200, await this.down(p.name, url.searchParams.get('volumes') === '1')));
     this.route('POST', '/v1/projects/:name/scale', async (req, res, p) => {
       const body = await readJson<{ replicas?: Record<string, unknown> }>(req);
       const wanted = Object.entries(body.replicas ?? {});
@@ -224,17 +224,26 @@ export class ApiServer {
     throw new ApiError(409, 'conflict', 'services kept changing; try again');
   }
 
-  /** Removes the project's services and waits until every task of it is gone. */
-  private async down(project: string): Promise<{ removed: string[] }> {
+  /**
+   * Removes the project's services, waits until every task of it is gone,
+   * then lets the drivers remove its networks (and named volumes with `volumes`).
+   * With `volumes`, a project already down still has its volumes removed, as `docker compose down -v` does.
+   */
+  private async down(project: string, volumes = false): Promise<{ removed: string[] }> {
     const p = await this.store.get('project', keys.project(project));
     const services = await this.store.list('service', keys.servicePrefix(project));
-    if (!p && services.length === 0) throw notFound(`project "${project}"`);
+    if (!p && services.length === 0) {
+      if (!volumes || !this.hooks.removeProject) throw notFound(`project "${project}"`);
+      await this.hooks.removeProject(project, { volumes });
+      return { removed: [] };
+    }
     const ops: Op[] = services.map((v) => ({ type: 'delete', kind: 'service', key: v.key }));
     for (const v of await this.store.list('revision', keys.revisionPrefix(project))) ops.push({ type: 'delete', kind: 'revision', key: v.key });
     if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
     await this.store.commit(ops);
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
     await this.tasksEnded(project, services.map((v) => v.value.name));
+    await this.hooks.removeProject?.(project, { volumes });
     return { removed: services.map((v) => v.value.name) };
   }
 

@@ -1,4 +1,4 @@
-import type { ComposeProject, UpdateConfig } from '../spec/types.js';
+import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
 import type { BatonEvent, Service, Task } from '../model/types.js';
 import type { ApiProblem } from './errors.js';
 
@@ -59,10 +59,13 @@ export interface ApiHooks {
   version: VersionInfo;
   /** Drivers this node can run; the default one first. */
   drivers(): string[];
-  defaultDriver(): string;
+  /** The driver of a service that names none (docker for an image when an engine answers, else process). */
+  defaultDriver(service: ServiceConfig): string;
   allocatePort(): Promise<number>;
   /** Problems that would stop services from running here (command not found, port taken). */
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
+  /** After `down`, once its tasks are gone: drivers remove the project's networks (and named volumes with `volumes`). */
+  removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;
 }
 
