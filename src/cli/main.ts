@@ -16,6 +16,8 @@ program
   .description('Run the Compose files you already have: on one machine or a cluster, kept alive, scaled, routed.')
   .version(VERSION, '-v, --version')
   .showHelpAfterError()
+  // Options of the program only before the command: `down -v` is --volumes, not the program's --version.
+  .enablePositionalOptions()
   .exitOverride();
 projectOptions(program);
 
