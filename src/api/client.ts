@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { BatonEvent, NodeInfo } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import type { ApiProblem } from './errors.js';
-import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
+import type { DeployResult, ExecEvent, ExecRequest, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -76,6 +76,10 @@ export class ApiClient {
     if (opts.follow) q.set('follow', '1');
     return this.stream(`/v1/projects/${enc(project)}/logs?${q}`, onEntry, opts.signal);
   }
+  /** Runs a command in a running task; output arrives through onEvent, the exit code last. */
+  exec(project: string, req: ExecRequest, onEvent: (e: ExecEvent) => void, signal?: AbortSignal): Promise<void> {
+    return this.stream(`/v1/projects/${enc(project)}/exec`, onEvent, signal, 'POST', req);
+  }
   events(opts: { project?: string; since?: number; follow?: boolean; signal?: AbortSignal }, onEvent: (e: BatonEvent) => void): Promise<void> {
     const q = new URLSearchParams();
     if (opts.project) q.set('project', opts.project);
@@ -123,10 +127,10 @@ export class ApiClient {
     return parsed as T;
   }
 
-  private async stream<T>(path: string, onItem: (item: T) => void, signal?: AbortSignal): Promise<void> {
+  private async stream<T>(path: string, onItem: (item: T) => void, signal?: AbortSignal, method = 'GET', body?: unknown): Promise<void> {
     let res: http.IncomingMessage;
     try {
-      res = await this.request('GET', path, undefined, signal);
+      res = await this.request(method, path, body, signal);
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
       throw err;

@@ -66,6 +66,9 @@ export interface ApiHooks {
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
   /** After `down`, once its tasks are gone: drivers remove the project's networks (and named volumes with `volumes`). */
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
+  /** Whether `exec` can run in this task (its driver runs containers); a sentence saying why not otherwise. */
+  canExec?(task: Task): string | undefined;
+  exec?(task: Task, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;
 }
 
@@ -92,3 +95,18 @@ export interface ServiceUpdateRequest {
   updateConfig?: UpdateConfig;
   rollbackConfig?: UpdateConfig;
 }
+
+/** `baton exec`: a command to run in one running task of a service. */
+export interface ExecRequest {
+  service: string;
+  /** The task's slot (replica number), from 1. */
+  index: number;
+  argv: string[];
+  /** KEY=VALUE */
+  env?: string[];
+  user?: string;
+  workdir?: string;
+}
+
+/** One item of an exec stream: output (base64) as it comes, then the exit code. */
+export type ExecEvent = { stream: 'stdout' | 'stderr'; data: string } | { exitCode: number | null };

@@ -7,6 +7,7 @@ import { projectCommands } from './commands/project.js';
 import { miscCommands } from './commands/misc.js';
 import { serviceCommands } from './commands/service.js';
 import { configCommand } from './commands/config.js';
+import { containerCommands } from './commands/container.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
 
@@ -26,6 +27,7 @@ projectCommands(program);
 miscCommands(program);
 serviceCommands(program);
 configCommand(program);
+containerCommands(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
 function report(err: unknown): number {

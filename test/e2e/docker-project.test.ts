@@ -92,6 +92,23 @@ volumes:
     await waitFor(async () => /reached db/.test(await baton(['logs', 'worker'])), 10_000, 'worker log through the engine');
   });
 
+  it('exec runs in a replica\'s container with its exit code; port names the published and per-replica addresses', async () => {
+    const web2 = (await running('web')).find((r) => r.slot === 2)!;
+    const id = docker('ps', '-q', '--filter', `label=com.baton.task=${web2.id}`);
+    assert.equal((await baton(['exec', '--index', '2', 'web', 'hostname'])).trim(), docker('inspect', '-f', '{{.Config.Hostname}}', id));
+    assert.match(await baton(['exec', 'worker', 'wget', '-qO-', 'http://db:5432/log']), /^up$/m);
+    const r = await sb.run(['exec', 'db', 'sh', '-c', 'echo to-stderr >&2; exit 7'], { env: env() });
+    assert.equal(r.code, 7);
+    assert.equal(r.stderr, 'to-stderr\n');
+    const bad = await sb.run(['exec', '--index', '9', 'web', 'true'], { env: env() });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /service "web" has no running task with index 9/);
+    assert.equal((await baton(['port', 'web', '80'])).trim(), `0.0.0.0:${published}`);
+    const own = (await baton(['port', '--index', '2', 'web', '80'])).trim();
+    assert.match(own, /^127\.0\.0\.1:\d+$/);
+    assert.equal((await httpGet(`http://${own}/`)).body.trim(), docker('inspect', '-f', '{{.Config.Hostname}}', id));
+  });
+
   it('a killed container is replaced', async () => {
     const before = await running('web');
     const victim = before[0];
