@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { dockerForTests } from '../helpers/docker.js';
-import { Sandbox, freePort, httpGet, waitFor, type PsRow } from '../helpers/baton.js';
+import { Sandbox, alive, freePort, httpGet, waitFor, type PsRow } from '../helpers/baton.js';
 
 const engine = await dockerForTests();
 
@@ -127,6 +127,23 @@ volumes:
     await baton(['scale', 'web=2']);
     await waitFor(() => docker('ps', '-q', '--filter', `label=${label}`, '--filter', 'label=com.baton.service=web').split('\n').filter(Boolean).length === 2, 30_000, 'two web containers');
     assert.equal((await running('web')).length, 2);
+  });
+
+  it('kill -9 of the daemon: the next one adopts the running containers instead of replacing them', async () => {
+    const before = (await ps()).filter((r) => r.state === 'running').map((r) => r.id).sort();
+    const containersBefore = containers().sort();
+    const old = sb.daemonPid()!;
+    process.kill(old, 'SIGKILL');
+    await waitFor(() => !alive(old), 5000, 'daemon to die');
+    assert.deepEqual(containers().sort(), containersBefore, 'containers live on without the daemon');
+    const after = (await ps()).filter((r) => r.state === 'running').map((r) => r.id).sort();
+    assert.notEqual(sb.daemonPid(), old);
+    assert.deepEqual(after, before, 'the same tasks run on');
+    assert.deepEqual(containers().sort(), containersBefore);
+    // Adopted containers are watched again: a kill is still seen and replaced.
+    const victim = (await running('web'))[0];
+    docker('kill', docker('ps', '-q', '--filter', `label=com.baton.task=${victim.id}`));
+    await waitFor(async () => (await running('web')).length === 2 && !(await running('web')).some((r) => r.id === victim.id), 30_000, 'the adopted replica to be replaced');
   });
 
   it('an image that is not there is refused naming the service, and the running project is untouched', async () => {
