@@ -182,7 +182,7 @@ export class Agent {
         state: 'running',
         pid: run.pid,
         pidStart: run.pidStart,
-        ports,
+        ports: run.ports ?? ports,
         startedAt: now(),
         health: svc.healthcheck ? 'starting' : 'none',
         message: undefined,

@@ -1,4 +1,4 @@
-import type { Task } from '../model/types.js';
+import type { Task, TaskPort } from '../model/types.js';
 
 /** Everything a driver needs to start one task, already resolved by the agent. */
 export interface RunSpec {
@@ -71,7 +71,11 @@ export interface ContainerSpec {
   workingDir?: string;
   hostname?: string;
   labels: Record<string, string>;
-  /** Where the engine publishes each target port (on the node; the mesh routes to it). */
+  /**
+   * The service's ports, with a node port for each: used when the node cannot
+   * reach the container's own address (rootless engines), where the engine
+   * publishes the target port there instead.
+   */
   ports: { target: number; protocol: 'tcp' | 'udp'; hostIp: string; hostPort: number }[];
   mounts: ContainerMount[];
   volumes: ContainerVolume[];
@@ -113,6 +117,8 @@ export interface RunningTask {
   pid?: number;
   /** Kernel start time of pid, to recognise it after a daemon restart. */
   pidStart?: number;
+  /** Where the task really listens, when the driver chose (a container's own address); else the ports of the RunSpec. */
+  ports?: TaskPort[];
 }
 
 export interface DriverEvents {

@@ -8,7 +8,7 @@ import { DockerDriver } from '../../src/drivers/docker/driver.js';
 import type { ContainerSpec, ExitInfo, LogLine, RunSpec } from '../../src/drivers/driver.js';
 import { LABEL, TaskStartError } from '../../src/drivers/driver.js';
 import { dockerForTests } from '../helpers/docker.js';
-import { waitFor } from '../helpers/baton.js';
+import { freePort, httpGet, waitFor } from '../helpers/baton.js';
 
 const engine = await dockerForTests();
 const project = `drv${process.pid}`;
@@ -106,7 +106,20 @@ describe('docker driver', { skip: engine.skip }, () => {
   it('joins the project network under its service name and aliases, and mounts named volumes it creates once', async () => {
     const vol = { name: `${project}_data`, external: false, labels: { [LABEL.project]: project, [LABEL.volume]: 'data' } };
     const netWith = (aliases: string[]) => [{ name: `${project}_default`, aliases, external: false, internal: false, labels: { [LABEL.project]: project } }];
-    await driver.start(spec('t-srv', { command: ['sh', '-c', 'echo kept > /data/f; exec httpd -f -p 80 -h /data'], networks: netWith(['api']), volumes: [vol], mounts: [{ type: 'volume', source: vol.name, target: '/data', readOnly: false }] }, 1, 'server'));
+    const run = await driver.start(spec('t-srv', {
+      command: ['sh', '-c', 'echo kept > /data/f; exec httpd -f -p 80 -h /data'],
+      networks: netWith(['api']),
+      volumes: [vol],
+      mounts: [{ type: 'volume', source: vol.name, target: '/data', readOnly: false }],
+      ports: [{ target: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: await freePort() }],
+    }, 1, 'server'));
+    // This host has a bridge on the network: the mesh is given the container's own address, nothing is published.
+    assert.equal(run.ports?.length, 1);
+    assert.notEqual(run.ports![0].hostIp, '127.0.0.1');
+    assert.equal(run.ports![0].hostPort, 80);
+    await waitFor(async () => (await httpGet(`http://${run.ports![0].hostIp}/f`).catch(() => ({ body: '' }))).body === 'kept\n', 10_000, 'the container answering on its address');
+    const [srv] = await byTask('t-srv');
+    assert.deepEqual(srv.Ports.filter((p) => p.PublicPort), [], 'no port published by the engine');
     await driver.start(spec('t-cli', { command: ['sleep', '600'] }, 1, 'client'));
     for (const name of ['server', 'api']) {
       const r = await driver.exec('t-cli', { shell: `wget -qO- http://${name}/f` }, 10_000);

@@ -43,7 +43,7 @@ export function containerCommands(program: Command): void {
   projectOptions(
     program
       .command('port <service> <port>')
-      .description('Print the host address of a service port: its published one, or with --index where that replica listens')
+      .description('Print the address of a service port: its published one, or with --index where baton reaches that replica')
       .option('--protocol <proto>', 'tcp or udp', 'tcp')
       .option('--index <n>', 'the address of this replica\'s own port instead of the published one'),
   ).action(async (service: string, portText: string, _o: unknown, cmd: Command) => {

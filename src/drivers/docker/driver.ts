@@ -1,7 +1,9 @@
+import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
-import type { ContainerCreateOptions, ContainerInfo, MountSettings } from 'dockerode';
+import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspectInfo } from 'dockerode';
 import type { Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume } from '../driver.js';
 import { LABEL, TaskStartError } from '../driver.js';
+import type { TaskPort } from '../../model/types.js';
 import { Demuxer, LogLines } from './stream.js';
 
 export interface DockerDriverOptions {
@@ -21,6 +23,8 @@ interface EngineError extends Error {
 interface Tracked {
   id: string;
   taskId: string;
+  /** project/service/slot: an exited container is kept (for its logs) until the next one of its slot starts. */
+  slot: string;
   /** Set when baton stopped it: its container goes once it has exited. */
   stopping: boolean;
   exited?: ExitInfo;
@@ -29,6 +33,8 @@ interface Tracked {
 }
 
 const PING_TIMEOUT_MS = 2_000;
+/** Replicas starting together look their image up once. */
+const IMAGE_CACHE_MS = 2_000;
 
 /** The socket the engine listens on, from DOCKER_HOST (unix only) or the default. */
 export function engineSocket(host = process.env.DOCKER_HOST): string {
@@ -59,7 +65,10 @@ export class DockerDriver implements Driver {
   private readonly tracked = new Map<string, Tracked>();
   private readonly handlers: DriverEvents[] = [];
   /** One creation at a time per network/volume name: replicas starting together share it. */
-  private readonly ensuring = new Map<string, Promise<void>>();
+  private readonly ensuring = new Map<string, Promise<boolean>>();
+  private readonly images = new Map<string, Promise<void>>();
+  /** Exited containers kept for their logs, by slot. */
+  private readonly kept = new Map<string, string>();
   private readonly log: (msg: string) => void;
   private closed = false;
 
@@ -100,26 +109,51 @@ export class DockerDriver implements Driver {
     }
   }
 
+  private imageOnce(image: string, policy: 'missing' | 'always' | 'never'): Promise<void> {
+    const key = `${image}\0${policy}`;
+    let p = this.images.get(key);
+    if (!p) {
+      p = this.ensureImage(image, policy);
+      this.images.set(key, p);
+      const forget = (): void => void setTimeout(() => this.images.delete(key), IMAGE_CACHE_MS).unref();
+      p.then(forget, () => this.images.delete(key));
+    }
+    return p;
+  }
+
   async start(spec: RunSpec): Promise<RunningTask> {
     const c = spec.container;
     const id = spec.task.id;
     if (!c) throw new TaskStartError('the docker driver needs an image (set image:)', 'invalid');
     try {
-      await this.ensureImage(c.image, c.pullPolicy);
+      await this.imageOnce(c.image, c.pullPolicy);
     } catch (err) {
       throw new TaskStartError(engineMessage(err), 'not-found');
     }
-    for (const n of c.networks) await this.ensureNetwork(spec.task.project, n);
-    for (const v of c.volumes) await this.ensureVolume(spec.task.project, v);
-    // An earlier exited container of this slot was kept for its logs; one per slot is enough.
-    await this.pruneSlot(spec);
-
     const [first, ...rest] = c.networks;
+    let direct = false;
+    for (const n of c.networks) {
+      const reachable = await this.ensureNetwork(spec.task.project, n);
+      if (n === first) direct = reachable;
+    }
+    for (const v of c.volumes) await this.ensureVolume(spec.task.project, v);
+    const slot = `${spec.task.project}/${spec.task.service}/${spec.task.slot}`;
+    // The slot's earlier container was kept for its logs; one per slot is enough.
+    const old = this.kept.get(slot);
+    if (old) {
+      this.kept.delete(slot);
+      await this.docker.getContainer(old).remove({ force: true }).catch(() => {});
+    }
+
+    // Ports: when this node reaches the container's network (a bridge on the host), the mesh routes
+    // straight to the container's address: no docker-proxy per port, one hop less. Otherwise (rootless
+    // engines) the engine publishes each port on the loopback port the agent chose. Either way baton's
+    // mesh serves the published port in front of all replicas, so "8080:80" works with any number of them.
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of c.ports) {
       exposed[`${p.target}/${p.protocol}`] = {};
-      bindings[`${p.target}/${p.protocol}`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
+      if (!direct) bindings[`${p.target}/${p.protocol}`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
     }
     const mounts: MountSettings[] = c.mounts.map((m) => ({
       Type: m.type,
@@ -188,14 +222,18 @@ export class DockerDriver implements Driver {
       const reason = /executable file not found|no such file or directory/i.test(msg) ? 'not-found' : /permission denied/i.test(msg) ? 'permission' : 'other';
       throw new TaskStartError(`could not start the container: ${msg}`, reason);
     }
-    this.watch(id, container.id);
+    this.watch(id, container.id, slot);
     const info = await container.inspect().catch(() => undefined);
-    return { taskId: id, pid: info?.State.Pid || undefined };
+    const ip = first ? info?.NetworkSettings.Networks[first.name]?.IPAddress : undefined;
+    let ports: TaskPort[] | undefined;
+    if (direct && ip) ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: ip, hostPort: p.target }));
+    else if (direct && c.ports.length > 0) throw new TaskStartError(`the container has no address on network "${first?.name}"`);
+    return { taskId: id, pid: info?.State.Pid || undefined, ports };
   }
 
   /** Waits for the container's exit (it may already have happened) and reports it once. */
-  private watch(taskId: string, containerId: string): Tracked {
-    const t: Tracked = { id: containerId, taskId, stopping: false, waiters: [], wait: new AbortController() };
+  private watch(taskId: string, containerId: string, slot: string): Tracked {
+    const t: Tracked = { id: containerId, taskId, slot, stopping: false, waiters: [], wait: new AbortController() };
     this.tracked.set(taskId, t);
     void this.awaitExit(t);
     return t;
@@ -232,6 +270,11 @@ export class DockerDriver implements Driver {
     t.exited = info;
     this.tracked.delete(t.taskId);
     if (t.stopping) await container.remove({ force: true }).catch(() => {});
+    else {
+      const older = this.kept.get(t.slot);
+      if (older && older !== t.id) await this.docker.getContainer(older).remove({ force: true }).catch(() => {});
+      this.kept.set(t.slot, t.id);
+    }
     for (const w of t.waiters) w();
     for (const h of this.handlers) h.exited(t.taskId, info);
   }
@@ -260,7 +303,7 @@ export class DockerDriver implements Driver {
     for (const c of mine) {
       const taskId = c.Labels[LABEL.task];
       if (taskId && wanted.has(taskId) && c.State === 'running' && !this.tracked.has(taskId)) {
-        this.watch(taskId, c.Id);
+        this.watch(taskId, c.Id, `${c.Labels[LABEL.project]}/${c.Labels[LABEL.service]}/${c.Labels[LABEL.slot]}`);
         adopted.push({ taskId });
       } else if (!taskId || !this.tracked.has(taskId)) {
         await this.docker.getContainer(c.Id).remove({ force: true }).catch((err: unknown) => this.log(`docker: removing ${c.Id.slice(0, 12)}: ${engineMessage(err)}`));
@@ -346,6 +389,7 @@ export class DockerDriver implements Driver {
   /** After `down`: the project's leftover containers and its networks go; its volumes only when asked (`down -v`). */
   async removeProject(project: string, opts: { volumes: boolean }): Promise<void> {
     const mine = { [LABEL.project]: project, [LABEL.instance]: this.opts.instance };
+    for (const slot of this.kept.keys()) if (slot.startsWith(`${project}/`)) this.kept.delete(slot);
     for (const c of await this.containers(mine)) {
       const taskId = c.Labels[LABEL.task];
       if (taskId && this.tracked.has(taskId)) continue; // still running: not ours to remove here
@@ -374,26 +418,16 @@ export class DockerDriver implements Driver {
     return this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
   }
 
-  private async pruneSlot(spec: RunSpec): Promise<void> {
-    const old = await this.containers({
-      [LABEL.project]: spec.task.project,
-      [LABEL.service]: spec.task.service,
-      [LABEL.slot]: String(spec.task.slot),
-      [LABEL.instance]: this.opts.instance,
-    });
-    for (const c of old) {
-      if (c.State === 'running' || c.State === 'restarting' || this.tracked.has(c.Labels[LABEL.task] ?? '')) continue;
-      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
-    }
-  }
-
-  private ensureNetwork(project: string, n: ContainerNetwork): Promise<void> {
+  /** Creates the network when missing; resolves whether this node reaches its containers' addresses. */
+  private ensureNetwork(project: string, n: ContainerNetwork): Promise<boolean> {
     return this.once(`network:${n.name}`, async () => {
-      const found = await this.docker.getNetwork(n.name).inspect().then(() => true, (err: unknown) => {
-        if (isStatus(err, 404)) return false;
-        throw err;
-      });
-      if (found) return;
+      const inspect = (): Promise<NetworkInspectInfo | undefined> =>
+        this.docker.getNetwork(n.name).inspect().then((x: NetworkInspectInfo) => x, (err: unknown) => {
+          if (isStatus(err, 404)) return undefined;
+          throw err;
+        });
+      const found = await inspect();
+      if (found) return reachable(found);
       if (n.external) throw new TaskStartError(`network "${n.name}" is declared external but does not exist (create it with docker network create)`, 'not-found');
       try {
         await this.docker.createNetwork({
@@ -406,27 +440,30 @@ export class DockerDriver implements Driver {
       } catch (err) {
         if (!isStatus(err, 409)) throw new TaskStartError(`could not create network "${n.name}": ${engineMessage(err)}`);
       }
+      const made = await inspect();
+      return made ? reachable(made) : false;
     });
   }
 
-  private ensureVolume(project: string, v: ContainerVolume): Promise<void> {
+  private ensureVolume(project: string, v: ContainerVolume): Promise<boolean> {
     return this.once(`volume:${v.name}`, async () => {
       const found = await this.docker.getVolume(v.name).inspect().then(() => true, (err: unknown) => {
         if (isStatus(err, 404)) return false;
         throw err;
       });
-      if (found) return;
+      if (found) return true;
       if (v.external) throw new TaskStartError(`volume "${v.name}" is declared external but does not exist (create it with docker volume create)`, 'not-found');
       try {
         await this.docker.createVolume({ Name: v.name, Driver: v.driver ?? 'local', Labels: { ...v.labels, [LABEL.project]: project, [LABEL.instance]: this.opts.instance } });
       } catch (err) {
         throw new TaskStartError(`could not create volume "${v.name}": ${engineMessage(err)}`);
       }
+      return true;
     });
   }
 
   /** Runs `make` once for concurrent callers; a failure is not remembered, so the next start tries again. */
-  private once(key: string, make: () => Promise<void>): Promise<void> {
+  private once(key: string, make: () => Promise<boolean>): Promise<boolean> {
     let p = this.ensuring.get(key);
     if (!p) {
       p = make();
@@ -437,6 +474,25 @@ export class DockerDriver implements Driver {
     }
     return p;
   }
+}
+
+/** Whether this host has an address in one of the network's IPv4 subnets: a bridge here, so its containers are routable. */
+function reachable(n: NetworkInspectInfo): boolean {
+  const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => typeof s === 'string' && s.includes('.'));
+  const mine = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
+  return subnets.some((s) => mine.some((a) => inSubnet(a, s)));
+}
+
+function ipv4(a: string): number {
+  return a.split('.').reduce((n, x) => n * 256 + Number(x), 0);
+}
+
+function inSubnet(address: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const n = Number(bits);
+  if (!Number.isInteger(n) || n < 0 || n > 32) return false;
+  const size = 2 ** (32 - n);
+  return Math.floor(ipv4(address) / size) === Math.floor(ipv4(base) / size);
 }
 
 function labelFilter(labels: Record<string, string>): string[] {
