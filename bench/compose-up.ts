@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { BIN, benchHome } from './lib.js';
 import { dockerForTests } from '../test/helpers/docker.js';
 
@@ -74,6 +75,7 @@ const running = (project: string): number =>
 
 try {
   writeFileSync(join(b.dir, 'compose.yaml'), FILE);
+  const load0 = loadavg()[0];
   b.baton(['ls']); // the daemon starts first: both sides measure the project, not Node's or Python's start-up alone
   const t = { batonUp: [] as number[], batonDown: [] as number[], composeUp: [] as number[], composeDown: [] as number[] };
   for (let i = 0; i < ROUNDS; i++) {
@@ -92,7 +94,7 @@ try {
     console.log(`  docker-compose : ${median(ct).toFixed(0)} ms   (runs: ${runs(ct)})`);
     console.log(`  ratio baton/docker-compose: ${(median(bt) / median(ct)).toFixed(2)}x${goal}`);
   };
-  console.log(`5 services, 20 containers, db healthcheck gating api and worker; median of ${ROUNDS}`);
+  console.log(`5 services, 20 containers, db healthcheck gating api and worker; median of ${ROUNDS}; load average ${loadavg()[0].toFixed(1)} (at start: ${load0.toFixed(1)})`);
   row('up (baton up -d --wait / docker-compose up -d)', t.batonUp, t.composeUp, '   (goal: <= 0.7x)');
   row('down', t.batonDown, t.composeDown, '');
 } finally {
