@@ -146,9 +146,15 @@ export class Agent {
           this.local.set(t.id, l);
           this.startProbe(l);
         } else {
+          // Adopted but no longer wanted here: not left running unwatched.
+          if (aliveIds.has(t.id)) void d.stop(t.id, { signal: 'SIGTERM', graceMs: 10_000 });
           this.report(t, { state: 'orphaned', error: 'lost when the daemon restarted', finishedAt: now(), pid: undefined });
         }
       }
+    }
+    // Tasks of a driver this daemon no longer has (no engine answers now) cannot be watched: replaced, as lost.
+    for (const t of mine.filter((x) => !this.opts.drivers.has(x.driver))) {
+      this.report(t, { state: 'orphaned', error: `driver "${t.driver}" is not available after the restart`, finishedAt: now(), pid: undefined });
     }
   }
 

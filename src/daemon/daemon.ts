@@ -64,7 +64,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const hooks: ApiHooks = {
     version: { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid },
     drivers: () => [...drivers.keys()],
-    defaultDriver: (svc) => (docker && svc.image ? 'docker' : 'process'),
+    defaultDriver: (svc) => (docker && (svc.image || svc.build) ? 'docker' : 'process'),
     allocatePort: () => allocatePort('127.0.0.1'),
     preflight: (services, ownPorts) => preflight(services, ownPorts, drivers, docker),
     removeProject: async (project, o) => {

@@ -148,10 +148,11 @@ volumes:
 
   it('an image that is not there is refused naming the service, and the running project is untouched', async () => {
     const tasks = (await ps()).map((r) => r.id).sort();
-    sb.write('compose.yaml', compose(`  broken:\n    image: baton-test/not-here:1\n`));
+    sb.write('compose.yaml', compose(`  broken:\n    image: baton-test/not-here:1\n  built:\n    build: .\n`));
     const r = await sb.run(['up', '-d'], { env: env() });
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /service "broken".*baton-test\/not-here:1/);
+    assert.match(r.stderr, /service "broken".*image "baton-test\/not-here:1" is not present on this node and could not be pulled/);
+    assert.match(r.stderr, /service "built".*build: is not supported yet/);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.deepEqual((await ps()).map((r2) => r2.id).sort(), tasks);
     sb.write('compose.yaml', compose());
