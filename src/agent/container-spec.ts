@@ -67,6 +67,17 @@ function extraHosts(svc: string, v: unknown): string[] {
   return strings(svc, 'extra_hosts', v).map((e) => (/^[^:=]+=/.test(e) ? e.replace('=', ':') : e));
 }
 
+/** `HOST[:CONTAINER[:PERMISSIONS]]`, as `docker run --device`. */
+function devices(svc: string, v: unknown): ContainerSpec['devices'] {
+  return strings(svc, 'devices', v).map((e) => {
+    const [host, container = host, permissions = 'rwm'] = e.split(':');
+    if (!host.startsWith('/') || !container.startsWith('/') || !/^[rwm]+$/.test(permissions)) {
+      throw new ContainerSpecError(svc, 'devices', `expected HOST_PATH[:CONTAINER_PATH[:rwm]], got "${e}"`);
+    }
+    return { host, container, permissions };
+  });
+}
+
 function pullPolicy(svc: string, v: unknown): ContainerSpec['pullPolicy'] {
   if (v === undefined || v === null || v === 'missing' || v === 'if_not_present' || v === 'build') return 'missing';
   if (v === 'always' || v === 'never') return v;
@@ -178,6 +189,7 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
     extraHosts: extraHosts(name, raw.extra_hosts),
     dns: strings(name, 'dns', raw.dns),
     tmpfs: strings(name, 'tmpfs', raw.tmpfs),
+    devices: devices(name, raw.devices),
     shmSizeBytes: shm,
     nanoCpus,
     memoryBytes,

@@ -93,6 +93,8 @@ export interface ContainerSpec {
   extraHosts: string[];
   dns: string[];
   tmpfs: string[];
+  /** Host devices: `devices:` entries. */
+  devices: { host: string; container: string; permissions: string }[];
   shmSizeBytes?: number;
   nanoCpus?: number;
   memoryBytes?: number;

@@ -22,7 +22,7 @@ describe('container spec from a Compose service', () => {
       networks: { default: null, back: { aliases: ['api'] } },
       volumes: [{ type: 'volume', source: 'data', target: '/d' }, { type: 'volume', source: 'ext', target: '/e', read_only: true }, { type: 'bind', source: '/host', target: '/b' }, { type: 'tmpfs', target: '/t', tmpfs: { size: '1m' } }],
       init: true, read_only: true, cap_add: ['NET_ADMIN'], cap_drop: ['ALL'], privileged: false, ulimits: { nofile: { soft: 100, hard: 200 }, nproc: 50 },
-      sysctls: ['net.core.somaxconn=1024'], extra_hosts: ['db=10.0.0.1', 'x:10.0.0.2'], dns: '1.1.1.1', tmpfs: ['/run'], shm_size: '64m',
+      sysctls: ['net.core.somaxconn=1024'], extra_hosts: ['db=10.0.0.1', 'x:10.0.0.2'], dns: '1.1.1.1', tmpfs: ['/run'], shm_size: '64m', devices: ['/dev/fuse', '/dev/sda:/dev/xvda:r'],
       deploy: { resources: { limits: { cpus: '0.5', memory: '128M', pids: 100 } } }, pull_policy: 'never', logging: { driver: 'json-file', options: { 'max-size': '1m' } },
     });
     const c = containerSpec(task, svc, project(), [{ target: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 40000 }]);
@@ -42,6 +42,7 @@ describe('container spec from a Compose service', () => {
     assert.deepEqual(c.extraHosts, ['db:10.0.0.1', 'x:10.0.0.2']);
     assert.deepEqual(c.dns, ['1.1.1.1']);
     assert.equal(c.shmSizeBytes, 64 * 1024 * 1024);
+    assert.deepEqual(c.devices, [{ host: '/dev/fuse', container: '/dev/fuse', permissions: 'rwm' }, { host: '/dev/sda', container: '/dev/xvda', permissions: 'r' }]);
     assert.equal(c.nanoCpus, 5e8);
     assert.equal(c.memoryBytes, 128 * 1024 * 1024);
     assert.equal(c.pidsLimit, 100);
@@ -62,6 +63,7 @@ describe('container spec from a Compose service', () => {
     bad({ volumes: [{ type: 'volume', source: 'undeclared', target: '/x' }] }, /volume "undeclared" is not declared/);
     bad({ image: undefined }, /image/);
     bad({ ulimits: { nofile: 'many' } }, /ulimits\.nofile/);
+    bad({ devices: ['fuse'] }, /devices: expected HOST_PATH/);
   });
 
   it('parses Compose byte sizes', () => {

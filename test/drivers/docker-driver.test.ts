@@ -39,6 +39,7 @@ function spec(id: string, c: Partial<ContainerSpec> & { command?: string[] }, sl
       extraHosts: [],
       dns: [],
       tmpfs: [],
+      devices: [],
       ...c,
     },
   };
@@ -80,6 +81,52 @@ describe('docker driver', { skip: engine.skip }, () => {
     assert.equal(c.Labels[LABEL.instance], instance);
     const info = await engine.docker.getContainer(c.Id).inspect();
     assert.equal(info.HostConfig.RestartPolicy?.Name, 'no', "restarts are baton's, not the engine's");
+  });
+
+  it('gives the engine the Compose container options', async () => {
+    await driver.start(spec('t-opts', {
+      command: ['sleep', '600'],
+      hostname: 'opts-host',
+      workingDir: '/tmp',
+      env: { A: 'b' },
+      init: true,
+      readOnly: true,
+      capDrop: ['NET_RAW'],
+      capAdd: ['SYS_PTRACE'],
+      ulimits: [{ name: 'nofile', soft: 512, hard: 1024 }],
+      extraHosts: ['db.example:10.1.2.3'],
+      dns: ['10.0.0.53'],
+      tmpfs: ['/scratch:size=1m'],
+      mounts: [{ type: 'tmpfs', target: '/t2', readOnly: false, tmpfsSize: 2 * 1024 * 1024 }],
+      shmSizeBytes: 8 * 1024 * 1024,
+      nanoCpus: 5e8,
+      memoryBytes: 64 * 1024 * 1024,
+      pidsLimit: 50,
+      labels: { ...spec('t-opts', {}).container!.labels, team: 'blue' },
+    }));
+    const [c] = await byTask('t-opts');
+    const info = await engine.docker.getContainer(c.Id).inspect();
+    assert.equal(info.Config.Hostname, 'opts-host');
+    assert.equal(info.Config.WorkingDir, '/tmp');
+    assert.ok(info.Config.Env.includes('A=b'));
+    assert.equal(info.Config.Labels.team, 'blue');
+    const h = info.HostConfig as typeof info.HostConfig & { Init?: boolean; PidsLimit?: number; NanoCpus?: number; ReadonlyRootfs?: boolean };
+    assert.equal(h.Init, true);
+    assert.equal(h.ReadonlyRootfs, true);
+    assert.deepEqual(h.CapDrop, ['NET_RAW']);
+    assert.deepEqual(h.CapAdd, ['SYS_PTRACE']);
+    assert.deepEqual(h.Ulimits, [{ Name: 'nofile', Soft: 512, Hard: 1024 }]);
+    assert.deepEqual(h.ExtraHosts, ['db.example:10.1.2.3']);
+    assert.deepEqual(h.Dns, ['10.0.0.53']);
+    assert.equal(h.ShmSize, 8 * 1024 * 1024);
+    assert.equal(h.NanoCpus, 5e8);
+    assert.equal(h.Memory, 64 * 1024 * 1024);
+    assert.equal(h.PidsLimit, 50);
+    // And inside: read-only root, writable tmpfs, the extra host.
+    assert.notEqual((await driver.exec('t-opts', { shell: 'touch /x' }, 10_000)).exitCode, 0);
+    assert.equal((await driver.exec('t-opts', { shell: 'touch /scratch/x && touch /t2/x' }, 10_000)).exitCode, 0);
+    assert.match((await driver.exec('t-opts', { argv: ['cat', '/etc/hosts'] }, 10_000)).output, /10\.1\.2\.3\s+db\.example/);
+    await driver.stop('t-opts', { signal: 'SIGTERM', graceMs: 5_000 });
   });
 
   it('rejects an image that is not there, naming it', async () => {

@@ -191,6 +191,7 @@ export class DockerDriver implements Driver {
         ExtraHosts: c.extraHosts,
         Dns: c.dns,
         Tmpfs: tmpfs,
+        Devices: c.devices.map((x) => ({ PathOnHost: x.host, PathInContainer: x.container, CgroupPermissions: x.permissions })),
         ...(c.shmSizeBytes !== undefined ? { ShmSize: c.shmSizeBytes } : {}),
         ...(c.nanoCpus !== undefined ? { NanoCpus: c.nanoCpus } : {}),
         ...(c.memoryBytes !== undefined ? { Memory: c.memoryBytes } : {}),
