@@ -177,10 +177,11 @@ export class ApiServer {
     if (!p && services.length === 0) throw notFound(`project "${project}"`);
     let tasks = (await this.store.list('task', keys.taskPrefix(project))).map((v) => v.value);
     if (!all) {
-      // Like `docker compose ps`: one line per slot, its newest task.
+      // Like `docker compose ps`: one line per slot, its newest task that should run (a rolled-back
+      // slot's newest task is the failed one it left), else its newest.
       const bySvc = new Map<string, Task[]>();
       for (const t of tasks) bySvc.set(t.service, [...(bySvc.get(t.service) ?? []), t]);
-      tasks = [...bySvc.values()].flatMap((list) => [...bySlot(list).values()].map((l) => l[0]));
+      tasks = [...bySvc.values()].flatMap((list) => [...bySlot(list).values()].map((l) => l.find((t) => t.desiredState === 'running') ?? l[0]));
     }
     tasks.sort((a, b) => (a.service === b.service ? a.slot - b.slot : a.service < b.service ? -1 : 1));
     return { project, revision: await this.store.revision(), services, tasks };
