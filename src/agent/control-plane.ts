@@ -1,4 +1,4 @@
-import type { EventInput, NodeInfo, Service, Task } from '../model/types.js';
+import type { EventInput, NodeInfo, Service, Task, TaskFileRef } from '../model/types.js';
 
 /** What an agent sees of the cluster. */
 export interface NodeView {
@@ -29,4 +29,11 @@ export interface ControlPlane {
   subscribe(onView: (v: NodeView) => void): Promise<() => void>;
   report(reports: TaskReport[]): Promise<void>;
   event(e: EventInput): Promise<void>;
+  /** The values of a service's secrets and configs, decrypted for delivery to a task on this node. */
+  taskFiles(svc: Service): Promise<TaskFile[]>;
+}
+
+export interface TaskFile {
+  ref: TaskFileRef;
+  content: Buffer;
 }

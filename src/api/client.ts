@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { BatonEvent, NodeInfo } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
+import type { FileSources } from '../spec/sources.js';
+import type { BlobKind, BlobSummary } from './blobs.js';
 import type { ApiProblem } from './errors.js';
 import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
@@ -41,8 +43,20 @@ export class ApiClient {
   projects(): Promise<ProjectSummary[]> {
     return this.json('GET', '/v1/projects');
   }
-  deploy(project: ComposeProject, removeOrphans = false): Promise<DeployResult> {
-    return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans });
+  deploy(project: ComposeProject, removeOrphans = false, sources?: FileSources): Promise<DeployResult> {
+    return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans, sources });
+  }
+  createBlob(kind: BlobKind, name: string, value: Buffer): Promise<BlobSummary> {
+    return this.json('POST', `/v1/${kind}s`, { name, data: value.toString('base64') });
+  }
+  listBlobs(kind: BlobKind): Promise<BlobSummary[]> {
+    return this.json('GET', `/v1/${kind}s`);
+  }
+  inspectBlob(kind: BlobKind, name: string): Promise<BlobSummary[]> {
+    return this.json('GET', `/v1/${kind}s/${enc(name)}`);
+  }
+  removeBlob(kind: BlobKind, name: string): Promise<{ removed: string }> {
+    return this.json('DELETE', `/v1/${kind}s/${enc(name)}`);
   }
   /** With `after`, waits (up to 10s) until something changed past that store revision. */
   status(project: string, all = false, after?: number): Promise<ProjectStatus> {

@@ -8,6 +8,7 @@ import { now } from '../model/time.js';
 import type { Op, Store } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
 import { deployProject } from './deploy.js';
+import { createBlob, inspectBlob, listBlobs, projectBlobs, removeBlob } from './blobs.js';
 import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
@@ -41,8 +42,14 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/deploy', async (req, res, p) => {
       const body = await readJson<DeployRequest>(req);
       if (body.project?.name !== p.name) throw badRequest(`project name in the body ("${body.project?.name}") differs from the URL ("${p.name}")`);
-      sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true));
+      sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true, body.sources));
     });
+    for (const kind of ['secret', 'config'] as const) {
+      this.route('GET', `/v1/${kind}s`, async (_q, res) => sendJson(res, 200, await listBlobs(store, kind)));
+      this.route('POST', `/v1/${kind}s`, async (req, res) => sendJson(res, 201, await createBlob(store, hooks, kind, await readJson(req))));
+      this.route('GET', `/v1/${kind}s/:name`, async (_q, res, p) => sendJson(res, 200, await inspectBlob(store, kind, p.name)));
+      this.route('DELETE', `/v1/${kind}s/:name`, async (_q, res, p) => sendJson(res, 200, await removeBlob(store, kind, p.name)));
+    }
     this.route('GET', '/v1/projects/:name', async (req, res, p, url) => {
       // ?after=REV is a long poll: answer once the store has moved past REV (or after 10s), so waiting clients need not spin.
       const after = url.searchParams.get('after');
@@ -233,6 +240,8 @@ export class ApiServer {
     const ops: Op[] = services.map((v) => ({ type: 'delete', kind: 'service', key: v.key }));
     for (const v of await this.store.list('revision', keys.revisionPrefix(project))) ops.push({ type: 'delete', kind: 'revision', key: v.key });
     if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
+    // Running tasks already have their files; the project's own secret and config versions go with it.
+    ops.push(...(await projectBlobs(this.store, project)));
     await this.store.commit(ops);
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
     await this.tasksEnded(project, services.map((v) => v.value.name));

@@ -1,9 +1,12 @@
 import type { ComposeProject, UpdateConfig } from '../spec/types.js';
-import type { BatonEvent, Service, Task } from '../model/types.js';
+import type { BatonEvent, SealedValue, Service, Task } from '../model/types.js';
+import type { FileSources } from '../spec/sources.js';
 import type { ApiProblem } from './errors.js';
 
 export interface DeployRequest {
   project: ComposeProject;
+  /** Values of the project's file and environment secrets and configs (base64), sent beside the spec, never inside it. */
+  sources?: FileSources;
   removeOrphans?: boolean;
 }
 
@@ -61,6 +64,10 @@ export interface ApiHooks {
   drivers(): string[];
   defaultDriver(): string;
   allocatePort(): Promise<number>;
+  /** A version id for a secret or config value (a keyed hash). */
+  blobVersion(value: Buffer): string;
+  /** Encrypts a secret value for the store, bound to the key it is stored under. */
+  seal(value: Buffer, key: string): SealedValue;
   /** Problems that would stop services from running here (command not found, port taken). */
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;

@@ -10,11 +10,12 @@ import { createHollowDriver, createProcessDriver } from '../drivers/index.js';
 import { Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service } from '../model/types.js';
 import { openSqliteStore } from '../store/index.js';
-import { taskArgv } from '../agent/index.js';
+import { taskArgv, taskFilesRoot } from '../agent/index.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { acquirePidfile } from './pidfile.js';
 import { paths } from './home.js';
 import { VERSION } from '../version.js';
+import { SecretBox } from '../secrets/index.js';
 import { resolveCommand } from '../drivers/index.js';
 import { resolve } from 'node:path';
 
@@ -53,8 +54,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ['hollow', createHollowDriver()],
   ]);
   const mesh = new Mesh({ log });
-  const cp = new LocalControlPlane(store);
-  const agent = new Agent({ nodeId, cp, drivers, mesh, log });
+  const box = SecretBox.openOrCreate(p.secretKey);
+  const cp = new LocalControlPlane(store, box);
+  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance) });
   const reconciler = new Reconciler(store, log);
 
   const hooks: ApiHooks = {
@@ -62,6 +64,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     drivers: () => [...drivers.keys()],
     defaultDriver: () => 'process',
     allocatePort: () => allocatePort('127.0.0.1'),
+    blobVersion: (value) => box.version(value),
+    seal: (value, key) => box.seal(value, key),
     preflight: (services, ownPorts) => preflight(services, ownPorts, drivers),
     logs: async (task, o, onLine) => {
       const d = drivers.get(task.driver);

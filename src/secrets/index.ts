@@ -1,0 +1,1 @@
+export { SecretBox, SecretIntegrityError, SecretKeyError } from './box.js';
