@@ -3,6 +3,7 @@ import type { BatonEvent, NodeInfo } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import type { FileSources } from '../spec/sources.js';
 import type { BlobKind, BlobSummary } from './blobs.js';
+import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
 import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
@@ -45,6 +46,15 @@ export class ApiClient {
   }
   deploy(project: ComposeProject, removeOrphans = false, sources?: FileSources): Promise<DeployResult> {
     return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans, sources });
+  }
+  createToken(role: string, name?: string): Promise<TokenSummary & { token: string }> {
+    return this.json('POST', '/v1/tokens', { role, name });
+  }
+  listTokens(): Promise<TokenSummary[]> {
+    return this.json('GET', '/v1/tokens');
+  }
+  removeToken(id: string): Promise<{ removed: string }> {
+    return this.json('DELETE', `/v1/tokens/${enc(id)}`);
   }
   createBlob(kind: BlobKind, name: string, value: Buffer): Promise<BlobSummary> {
     return this.json('POST', `/v1/${kind}s`, { name, data: value.toString('base64') });

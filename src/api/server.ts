@@ -1,7 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { chmodSync, unlinkSync } from 'node:fs';
-import { timingSafeEqual } from 'node:crypto';
-import type { Service, Task } from '../model/types.js';
+import type { Role, Service, Task } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { bySlot, isTerminal } from '../model/task.js';
 import { now } from '../model/time.js';
@@ -12,6 +11,8 @@ import { createBlob, inspectBlob, listBlobs, projectBlobs, removeBlob } from './
 import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
+import { allows, routeRole } from './routes.js';
+import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
 import type { ApiHooks, DeployRequest, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
@@ -22,6 +23,7 @@ interface RouteDef {
   pattern: RegExp;
   names: string[];
   handler: Handler;
+  role: Role;
 }
 
 const DOWN_TIMEOUT_MS = 120_000;
@@ -88,12 +90,15 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
+    this.route('GET', '/v1/tokens', async (_q, res) => sendJson(res, 200, await listTokens(store)));
+    this.route('POST', '/v1/tokens', async (req, res) => sendJson(res, 201, await createToken(store, await readJson(req))));
+    this.route('DELETE', '/v1/tokens/:id', async (_q, res, p) => sendJson(res, 200, await removeToken(store, p.id)));
   }
 
   private route(method: string, path: string, handler: Handler): void {
     const names: string[] = [];
     const pattern = new RegExp('^' + path.replace(/:(\w+)/g, (_m, n: string) => (names.push(n), '([^/]+)')) + '$');
-    this.routes.push({ method, pattern, names, handler });
+    this.routes.push({ method, pattern, names, handler, role: routeRole(method, path) });
   }
 
   listenUnix(path: string): Promise<void> {
@@ -138,11 +143,13 @@ export class ApiServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, token: string | undefined): Promise<void> {
     try {
-      if (token !== undefined && !authorized(req, token)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+      // The unix socket is owner-only: whoever reaches it is the owner, an admin. TCP callers show a token.
+      const role: Role = token === undefined ? 'admin' : await roleOf(req, this.store, token);
       const url = new URL(req.url ?? '/', 'http://baton');
       for (const r of this.routes) {
         const m = r.pattern.exec(url.pathname);
         if (!m || r.method !== req.method) continue;
+        if (!allows(role, r.role)) throw new ApiError(403, 'forbidden', `${req.method} ${url.pathname} needs the ${r.role} role; this token is ${role}`);
         const params: Params = {};
         r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
         await r.handler(req, res, params, url);
@@ -326,9 +333,3 @@ export class ApiServer {
   }
 }
 
-function authorized(req: IncomingMessage, token: string): boolean {
-  const h = req.headers.authorization ?? '';
-  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
-}

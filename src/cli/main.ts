@@ -8,6 +8,7 @@ import { miscCommands } from './commands/misc.js';
 import { serviceCommands } from './commands/service.js';
 import { configCommand } from './commands/config.js';
 import { secretCommand } from './commands/blobs.js';
+import { tokenCommand } from './commands/token.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
 
@@ -26,6 +27,7 @@ miscCommands(program);
 serviceCommands(program);
 configCommand(program);
 secretCommand(program);
+tokenCommand(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
 function report(err: unknown): number {

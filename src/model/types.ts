@@ -250,6 +250,19 @@ export interface ConfigRecord extends BlobRecord {
   data: string;
 }
 
+/** What a token may do: viewers read, deployers also deploy and scale, admins also manage secrets and tokens. */
+export type Role = 'viewer' | 'deployer' | 'admin';
+
+/** An API token; only a hash of its secret part is kept. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: Role;
+  /** sha256 of the secret part, hex. */
+  hash: string;
+  createdAt: string;
+}
+
 export interface Objects {
   project: Project;
   service: Service;
@@ -258,6 +271,7 @@ export interface Objects {
   node: NodeInfo;
   secret: SecretRecord;
   config: ConfigRecord;
+  token: ApiToken;
 }
 
 export type Kind = keyof Objects;

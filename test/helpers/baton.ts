@@ -30,11 +30,11 @@ export class Sandbox {
   }
 
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: this.home, ...extra };
+    const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: this.home };
     delete env.BATON_HOST;
     delete env.COMPOSE_PROJECT_NAME;
     delete env.COMPOSE_PROFILES;
-    return env;
+    return { ...env, ...extra };
   }
 
   write(name: string, text: string): string {
