@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { BatonEvent, NodeInfo } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import type { FileSources } from '../spec/sources.js';
@@ -10,9 +11,11 @@ import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, RevisionSum
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
   socketPath?: string;
-  /** http://host:port of a remote one. */
+  /** https://host:port of a remote one. */
   url?: string;
   token?: string;
+  /** PEM of the certificate (or its CA) the remote daemon must present. */
+  ca?: string;
 }
 
 /** The daemon answered with an error: its code, message and problems. */
@@ -119,15 +122,18 @@ export class ApiClient {
     if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
     const opts: http.RequestOptions = { method, path, headers, signal };
     if (this.target.socketPath) opts.socketPath = this.target.socketPath;
-    else if (this.target.url) {
+    let secure = false;
+    if (!this.target.socketPath && this.target.url) {
       const u = new URL(this.target.url);
-      Object.assign(opts, { host: u.hostname, port: u.port || 80 });
+      secure = u.protocol === 'https:';
+      Object.assign(opts, { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || (secure ? 443 : 80) });
+      if (secure && this.target.ca) Object.assign(opts, { ca: this.target.ca });
     }
     return new Promise((resolve, reject) => {
-      const req = http.request(opts, resolve);
+      const req = (secure ? https : http).request(opts, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.name === 'AbortError') reject(err);
-        else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET'].includes(err.code ?? '')) reject(new ApiUnreachableError(this.describe(), err));
+        else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EPROTO', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'].includes(err.code ?? '')) reject(new ApiUnreachableError(this.describe(), err));
         else reject(err);
       });
       req.end(payload);

@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import { chmodSync, unlinkSync } from 'node:fs';
 import type { Role, Service, Task } from '../model/types.js';
 import { keys } from '../model/keys.js';
@@ -117,9 +118,11 @@ export class ApiServer {
     });
   }
 
-  listenTcp(host: string, port: number, token: string): Promise<void> {
+  /** The API on TCP: TLS only, and every request shows a token. */
+  listenTcp(host: string, port: number, token: string, tls: { cert: string; key: string }): Promise<void> {
     if (!token) throw new Error('a TCP listener needs a token');
-    const server = this.makeServer(token);
+    const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (req, res) => void this.dispatch(req, res, token));
+    this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());

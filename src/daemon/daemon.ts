@@ -16,6 +16,7 @@ import { acquirePidfile } from './pidfile.js';
 import { paths } from './home.js';
 import { VERSION } from '../version.js';
 import { SecretBox } from '../secrets/index.js';
+import { serverTls } from './tls.js';
 import { resolveCommand } from '../drivers/index.js';
 import { resolve } from 'node:path';
 
@@ -24,6 +25,9 @@ export interface DaemonOptions {
   /** host:port for a TCP listener (needs token). */
   listen?: string;
   token?: string;
+  /** PEM files for the TCP listener; without them the daemon makes its own (in <home>/tls). */
+  tlsCert?: string;
+  tlsKey?: string;
   log?: (msg: string) => void;
 }
 
@@ -80,7 +84,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await api.listenUnix(p.socket);
   if (opts.listen) {
     const [host, port] = splitHostPort(opts.listen);
-    await api.listenTcp(host, port, opts.token ?? '');
+    const tls = await serverTls(opts.home, host, { cert: opts.tlsCert, key: opts.tlsKey });
+    await api.listenTcp(host, port, opts.token ?? '', tls);
+    log(`TCP API on https://${opts.listen}; clients verify it with BATON_TLS_CA=${tls.certPath}`);
   }
   log(`baton daemon ${VERSION} ready: pid ${process.pid}, home ${opts.home}, socket ${p.socket}${opts.listen ? `, tcp ${opts.listen}` : ''}`);
 

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { ROUTES, allows, ROLES } from '../../src/api/routes.js';
 import type { Role } from '../../src/model/types.js';
-import { Sandbox, freePort, waitFor } from '../helpers/baton.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sandbox, freePort, tlsCall, waitFor } from '../helpers/baton.js';
 
 const DAEMON_TOKEN = `bootstrap-${process.pid}-x`;
 
@@ -15,16 +17,10 @@ describe('API roles', () => {
   let base = '';
   const tokens = new Map<Role, string>();
 
-  const call = async (method: string, path: string, token?: string): Promise<number> => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
-      body: method === 'POST' ? '{}' : undefined,
-      signal: AbortSignal.timeout(15_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  let ca = '';
+  const call = async (method: string, path: string, token?: string): Promise<number> =>
+    (await tlsCall(base + path, { method, token, ca, body: method === 'POST' ? '{}' : undefined })).status;
+  const overTcp = (token: string): Record<string, string> => ({ BATON_HOST: base, BATON_TOKEN: token, BATON_TLS_CA: join(sb.home, 'tls', 'server.crt') });
   /** Store revision and event count: what a refused request must leave as it was. */
   const state = async (): Promise<string> => {
     const events = await sb.ok(['events', '--since', '0', '--no-follow', '--json']);
@@ -35,10 +31,11 @@ describe('API roles', () => {
 
   before(async () => {
     const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
+    base = `https://127.0.0.1:${port}`;
     daemon = sb.spawn(['daemon', '--listen', `127.0.0.1:${port}`, '--token', DAEMON_TOKEN]);
     await waitFor(async () => {
       try {
+        ca = readFileSync(join(sb.home, 'tls', 'server.crt'), 'utf8');
         return (await call('GET', '/v1/version', DAEMON_TOKEN)) === 200;
       } catch {
         return false;
@@ -90,18 +87,29 @@ describe('API roles', () => {
     for (const r of ROUTES) if (/secrets|tokens|configs/.test(r.path) && r.method !== 'GET') assert.equal(r.role, 'admin');
   });
 
+  it('speaks TLS only, with a certificate the client can pin', async () => {
+    await assert.rejects(fetch(base.replace('https:', 'http:') + '/v1/version', { headers: { authorization: `Bearer ${DAEMON_TOKEN}` } }));
+    await assert.rejects(tlsCall(`${base}/v1/version`, { token: DAEMON_TOKEN }), /self-signed|self signed/);
+    const bad = await sb.run(['ls'], { env: { BATON_HOST: base.replace('https:', 'http:'), BATON_TOKEN: DAEMON_TOKEN } });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /BATON_HOST: expected https:\/\/HOST:PORT/);
+    const unpinned = await sb.run(['ls'], { env: { BATON_HOST: base, BATON_TOKEN: DAEMON_TOKEN } });
+    assert.equal(unpinned.code, 1);
+    assert.match(unpinned.stderr, /cannot reach the baton daemon .*self.signed/);
+  });
+
   it('a revoked token is refused; the token list never shows a token', async () => {
     const viewer = tokens.get('viewer')!;
     assert.equal(await call('GET', '/v1/projects', viewer), 200);
     const ls = await sb.ok(['token', 'ls']);
-    for (const t of tokens.values()) assert.ok(!ls.includes(t.split('_')[2]), 'a token secret is listed');
+    for (const t of tokens.values()) assert.ok(!ls.includes(t.slice('btk_000000000000_'.length)), 'a token secret is listed');
     const id = viewer.split('_')[1];
     await sb.ok(['token', 'rm', id]);
     assert.equal(await call('GET', '/v1/projects', viewer), 401);
     // The CLI works over TCP with a token, as it does on the socket.
-    const out = await sb.ok(['ls', '--format', 'json'], { env: { BATON_HOST: base, BATON_TOKEN: tokens.get('deployer')! } });
+    const out = await sb.ok(['ls', '--format', 'json'], { env: overTcp(tokens.get('deployer')!) });
     assert.deepEqual(JSON.parse(out), []);
-    const denied = await sb.run(['secret', 'create', 'x', '-'], { env: { BATON_HOST: base, BATON_TOKEN: tokens.get('deployer')! }, input: 'v' });
+    const denied = await sb.run(['secret', 'create', 'x', '-'], { env: overTcp(tokens.get('deployer')!), input: 'v' });
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /needs the admin role; this token is deployer/);
   });
