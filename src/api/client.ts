@@ -50,6 +50,12 @@ export class ApiClient {
   deploy(project: ComposeProject, removeOrphans = false, sources?: FileSources): Promise<DeployResult> {
     return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans, sources });
   }
+  autolock(enable: boolean): Promise<{ unlockKey?: string }> {
+    return this.json('POST', '/v1/autolock', { enable });
+  }
+  unlock(key: string): Promise<{ unlocked: boolean }> {
+    return this.json('POST', '/v1/unlock', { key });
+  }
   createToken(role: string, name?: string): Promise<TokenSummary & { token: string }> {
     return this.json('POST', '/v1/tokens', { role, name });
   }

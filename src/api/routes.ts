@@ -36,6 +36,7 @@ export const ROUTES: readonly RouteRole[] = [
   { method: 'GET', path: '/v1/tokens', role: 'admin' },
   { method: 'POST', path: '/v1/tokens', role: 'admin' },
   { method: 'DELETE', path: '/v1/tokens/:id', role: 'admin' },
+  { method: 'POST', path: '/v1/autolock', role: 'admin' },
 ];
 
 const RANK: Record<Role, number> = { viewer: 1, deployer: 2, admin: 3 };

@@ -91,6 +91,13 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
+    this.route('POST', '/v1/autolock', async (req, res) => {
+      const body = await readJson<{ enable?: unknown }>(req);
+      if (typeof body.enable !== 'boolean') throw badRequest('enable: expected true or false');
+      const r = hooks.autolock(body.enable);
+      await store.appendEvents([{ type: 'autolock', message: `autolock turned ${body.enable ? 'on' : 'off'}` }]);
+      sendJson(res, 200, r);
+    });
     this.route('GET', '/v1/tokens', async (_q, res) => sendJson(res, 200, await listTokens(store)));
     this.route('POST', '/v1/tokens', async (req, res) => sendJson(res, 201, await createToken(store, await readJson(req))));
     this.route('DELETE', '/v1/tokens/:id', async (_q, res, p) => sendJson(res, 200, await removeToken(store, p.id)));

@@ -68,6 +68,8 @@ export interface ApiHooks {
   blobVersion(value: Buffer): string;
   /** Encrypts a secret value for the store, bound to the key it is stored under. */
   seal(value: Buffer, key: string): SealedValue;
+  /** Autolock on: the cluster key is kept locked under a new unlock key, returned once. Off: kept in the clear. */
+  autolock(enable: boolean): { unlockKey?: string };
   /** Problems that would stop services from running here (command not found, port taken). */
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;

@@ -9,6 +9,7 @@ import { serviceCommands } from './commands/service.js';
 import { configCommand } from './commands/config.js';
 import { secretCommand } from './commands/blobs.js';
 import { tokenCommand } from './commands/token.js';
+import { autolockCommands } from './commands/autolock.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
 
@@ -28,6 +29,7 @@ serviceCommands(program);
 configCommand(program);
 secretCommand(program);
 tokenCommand(program);
+autolockCommands(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
 function report(err: unknown): number {

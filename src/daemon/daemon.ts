@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Agent } from '../agent/index.js';
@@ -15,7 +15,8 @@ import { LocalControlPlane } from './local-control-plane.js';
 import { acquirePidfile } from './pidfile.js';
 import { paths } from './home.js';
 import { VERSION } from '../version.js';
-import { SecretBox } from '../secrets/index.js';
+import { SecretBox, readKeyFile } from '../secrets/index.js';
+import { waitForUnlock } from './locked.js';
 import { serverTls } from './tls.js';
 import { resolveCommand } from '../drivers/index.js';
 import { resolve } from 'node:path';
@@ -58,18 +59,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ['hollow', createHollowDriver()],
   ]);
   const mesh = new Mesh({ log });
-  const box = SecretBox.openOrCreate(p.secretKey);
+  const version = { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid };
+  // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.
+  const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
+  const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
   const cp = new LocalControlPlane(store, box);
   const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance) });
   const reconciler = new Reconciler(store, log);
 
   const hooks: ApiHooks = {
-    version: { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid },
+    version,
     drivers: () => [...drivers.keys()],
     defaultDriver: () => 'process',
     allocatePort: () => allocatePort('127.0.0.1'),
     blobVersion: (value) => box.version(value),
     seal: (value, key) => box.seal(value, key),
+    autolock: (enable) => {
+      if (!enable) {
+        box.unlockTo(p.secretKey);
+        return {};
+      }
+      return { unlockKey: box.lockTo(p.secretKey) };
+    },
     preflight: (services, ownPorts) => preflight(services, ownPorts, drivers),
     logs: async (task, o, onLine) => {
       const d = drivers.get(task.driver);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { SealedValue } from '../model/types.js';
 
@@ -10,6 +10,47 @@ export class SecretIntegrityError extends Error {
     super(`${what}: cannot be decrypted with this cluster's key (the key changed or the stored value was altered)`);
     this.name = 'SecretIntegrityError';
   }
+}
+
+export class WrongUnlockKeyError extends Error {
+  constructor() {
+    super('wrong unlock key');
+    this.name = 'WrongUnlockKeyError';
+  }
+}
+
+export interface LockedKey extends SealedValue {
+  salt: string;
+}
+
+/** What a key file holds: the key, or the key locked under an unlock key. */
+export function readKeyFile(path: string): { kind: 'plain'; key: Buffer } | { kind: 'locked'; locked: LockedKey } {
+  const text = readFileSync(path, 'utf8').trim();
+  if (text.startsWith('{')) {
+    let o: Partial<LockedKey> & { locked?: unknown };
+    try {
+      o = JSON.parse(text) as Partial<LockedKey>;
+    } catch {
+      throw new SecretKeyError(path, 'not a key file');
+    }
+    if (o.locked !== 1 || !o.salt || !o.iv || !o.tag || !o.data) throw new SecretKeyError(path, 'not a key file');
+    return { kind: 'locked', locked: { salt: o.salt, iv: o.iv, tag: o.tag, data: o.data } };
+  }
+  const key = Buffer.from(text, 'base64');
+  if (key.length !== KEY_BYTES) throw new SecretKeyError(path, `expected a base64 ${KEY_BYTES}-byte key`);
+  return { kind: 'plain', key };
+}
+
+function writeWhole(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
 }
 
 /** The key file exists but is not a key. */
@@ -35,20 +76,35 @@ export class SecretBox {
 
   /** The key at `path`, made (0600, written whole before it is visible) when there is none. */
   static openOrCreate(path: string): SecretBox {
-    if (!existsSync(path)) {
-      const tmp = `${path}.${process.pid}.tmp`;
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, randomBytes(KEY_BYTES).toString('base64') + '\n');
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
+    if (!existsSync(path)) writeWhole(path, randomBytes(KEY_BYTES).toString('base64') + '\n');
+    const k = readKeyFile(path);
+    if (k.kind === 'locked') throw new SecretKeyError(path, 'the key is locked (autolock): unlock it first');
+    return new SecretBox(k.key);
+  }
+
+  /** Autolock: writes the key encrypted under a new unlock key, which is returned (and kept nowhere). */
+  lockTo(path: string): string {
+    const unlockKey = `BTNKEY-${randomBytes(24).toString('base64url')}`;
+    const salt = randomBytes(16);
+    const wrap = new SecretBox(scryptSync(unlockKey, salt, KEY_BYTES));
+    const sealed = wrap.seal(this.key, 'baton cluster key');
+    writeWhole(path, JSON.stringify({ locked: 1, salt: salt.toString('base64'), ...sealed }) + '\n');
+    return unlockKey;
+  }
+
+  /** Autolock off: the key in the clear (0600) again. */
+  unlockTo(path: string): void {
+    writeWhole(path, this.key.toString('base64') + '\n');
+  }
+
+  /** The box of a locked key file, given its unlock key; SecretIntegrityError when the unlock key is wrong. */
+  static unlock(locked: LockedKey, unlockKey: string): SecretBox {
+    const wrap = new SecretBox(scryptSync(unlockKey.trim(), Buffer.from(locked.salt, 'base64'), KEY_BYTES));
+    try {
+      return new SecretBox(wrap.open(locked, 'baton cluster key'));
+    } catch {
+      throw new WrongUnlockKeyError();
     }
-    const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
-    if (key.length !== KEY_BYTES) throw new SecretKeyError(path, `expected a base64 ${KEY_BYTES}-byte key`);
-    return new SecretBox(key);
   }
 
   seal(plain: Buffer, boundTo: string): SealedValue {
