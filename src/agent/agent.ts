@@ -10,6 +10,7 @@ import { now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
 import { meshRoutes } from './endpoints.js';
 import { taskArgv, taskEnvironment } from './environment.js';
+import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
 import { pruneTaskFiles, removeTaskFiles, writeTaskFiles } from './task-files.js';
 
@@ -169,10 +170,14 @@ export class Agent {
       for (const p of svc.ports) ports.push({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: await allocatePort('127.0.0.1') });
       const project = [...(this.view?.services.values() ?? [])].filter((s) => s.project === t.project);
       const written = (svc.files ?? []).length > 0 ? writeTaskFiles(this.opts.filesRoot, t.id, await this.opts.cp.taskFiles(svc)) : undefined;
+      const container = driver.runsContainers ? containerSpec(t, svc, this.view?.projects?.get(t.project), ports) : undefined;
+      // A container sees its secrets and configs at their targets, bind-mounted read-only from the task's folder.
+      if (container && written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
       const run = await driver.start({
         task: t,
         argv: taskArgv(svc),
-        env: { ...taskEnvironment(t, svc, ports, project, this.opts.hostEnv ?? process.env), ...written?.env },
+        env: container ? container.env : { ...taskEnvironment(t, svc, ports, project, this.opts.hostEnv ?? process.env), ...written?.env },
+        container,
         ...(written ? { files: { dir: written.dir, entries: written.files } } : {}),
         workingDir: resolve(svc.workingDir, svc.spec.working_dir ?? '.'),
         user: svc.spec.user,
@@ -197,7 +202,7 @@ export class Agent {
     } catch (err) {
       this.local.delete(t.id);
       removeTaskFiles(this.opts.filesRoot, t.id);
-      const msg = err instanceof TaskStartError ? err.message : `could not start: ${(err as Error).message}`;
+      const msg = err instanceof TaskStartError || err instanceof ContainerSpecError ? err.message : `could not start: ${(err as Error).message}`;
       this.report(t, { state: 'rejected', error: msg, finishedAt: now() });
       void this.opts.cp.event({ type: 'task.reject', project: t.project, service: t.service, task: t.id, node: this.opts.nodeId, message: msg });
     }

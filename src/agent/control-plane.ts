@@ -1,4 +1,4 @@
-import type { EventInput, NodeInfo, Service, Task, TaskFileRef } from '../model/types.js';
+import type { EventInput, NodeInfo, Project, Service, Task, TaskFileRef } from '../model/types.js';
 
 /** What an agent sees of the cluster. */
 export interface NodeView {
@@ -6,6 +6,8 @@ export interface NodeView {
   tasks: Task[];
   /** Services by id (`project/name`). */
   services: Map<string, Service>;
+  /** Projects by name: their networks and volumes, for container drivers. */
+  projects?: Map<string, Project>;
 }
 
 /** Observed fields only: an agent never writes desired state. */

@@ -6,7 +6,7 @@ import type { FileSources } from '../spec/sources.js';
 import type { BlobKind, BlobSummary } from './blobs.js';
 import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
-import type { DeployResult, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
+import type { DeployResult, ExecEvent, ExecRequest, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -84,8 +84,8 @@ export class ApiClient {
     if (after !== undefined) q.set('after', String(after));
     return this.json('GET', `/v1/projects/${enc(project)}${q.size ? `?${q}` : ''}`);
   }
-  down(project: string): Promise<{ removed: string[] }> {
-    return this.json('DELETE', `/v1/projects/${enc(project)}`);
+  down(project: string, opts: { volumes?: boolean } = {}): Promise<{ removed: string[] }> {
+    return this.json('DELETE', `/v1/projects/${enc(project)}${opts.volumes ? '?volumes=1' : ''}`);
   }
   scale(project: string, replicas: Record<string, number>): Promise<{ changed: string[] }> {
     return this.json('POST', `/v1/projects/${enc(project)}/scale`, { replicas });
@@ -108,6 +108,10 @@ export class ApiClient {
     if (opts.tail !== undefined) q.set('tail', String(opts.tail));
     if (opts.follow) q.set('follow', '1');
     return this.stream(`/v1/projects/${enc(project)}/logs?${q}`, onEntry, opts.signal);
+  }
+  /** Runs a command in a running task; output arrives through onEvent, the exit code last. */
+  exec(project: string, req: ExecRequest, onEvent: (e: ExecEvent) => void, signal?: AbortSignal): Promise<void> {
+    return this.stream(`/v1/projects/${enc(project)}/exec`, onEvent, signal, 'POST', req);
   }
   events(opts: { project?: string; since?: number; follow?: boolean; signal?: AbortSignal }, onEvent: (e: BatonEvent) => void): Promise<void> {
     const q = new URLSearchParams();
@@ -159,10 +163,10 @@ export class ApiClient {
     return parsed as T;
   }
 
-  private async stream<T>(path: string, onItem: (item: T) => void, signal?: AbortSignal): Promise<void> {
+  private async stream<T>(path: string, onItem: (item: T) => void, signal?: AbortSignal, method = 'GET', body?: unknown): Promise<void> {
     let res: http.IncomingMessage;
     try {
-      res = await this.request('GET', path, undefined, signal);
+      res = await this.request(method, path, body, signal);
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
       throw err;

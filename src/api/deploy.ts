@@ -46,7 +46,7 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
   for (const v of prevServices.values()) for (const f of v.value.files ?? []) currentFiles.set(`${f.kind}:${f.source}`, f.key);
 
   for (const cfg of Object.values(compose.services)) {
-    const driver = serviceDriver(cfg, compose, hooks.defaultDriver());
+    const driver = serviceDriver(cfg, compose, hooks.defaultDriver(cfg));
     if (!drivers.includes(driver)) {
       problems.push({ service: cfg.name, path: `services.${cfg.name}.x-baton.driver`, message: `driver "${driver}" is not available here (available: ${drivers.join(', ')})` });
       continue;

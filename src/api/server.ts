@@ -14,7 +14,7 @@ import { ApiError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
-import type { ApiHooks, DeployRequest, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, DeployRequest, ExecEvent, ExecRequest, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -59,7 +59,7 @@ export class ApiServer {
       if (after !== null) await this.storeChange(Number(after), 10_000, req);
       sendJson(res, 200, await this.status(p.name, url.searchParams.get('all') === '1'));
     });
-    this.route('DELETE', '/v1/projects/:name', async (_q, res, p) => sendJson(res, 200, await this.down(p.name)));
+    this.route('DELETE', '/v1/projects/:name', async (_q, res, p, url) => sendJson(res, 200, await this.down(p.name, url.searchParams.get('volumes') === '1')));
     this.route('POST', '/v1/projects/:name/scale', async (req, res, p) => {
       const body = await readJson<{ replicas?: Record<string, unknown> }>(req);
       const wanted = Object.entries(body.replicas ?? {});
@@ -89,6 +89,7 @@ export class ApiServer {
       sendJson(res, 200, await updateService(store, hooks, p.name, p.service, await readJson<ServiceUpdateRequest>(req)));
     });
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
+    this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
     this.route('POST', '/v1/autolock', async (req, res) => {
@@ -249,11 +250,19 @@ export class ApiServer {
     throw new ApiError(409, 'conflict', 'services kept changing; try again');
   }
 
-  /** Removes the project's services and waits until every task of it is gone. */
-  private async down(project: string): Promise<{ removed: string[] }> {
+  /**
+   * Removes the project's services, waits until every task of it is gone,
+   * then lets the drivers remove its networks (and named volumes with `volumes`).
+   * With `volumes`, a project already down still has its volumes removed, as `docker compose down -v` does.
+   */
+  private async down(project: string, volumes = false): Promise<{ removed: string[] }> {
     const p = await this.store.get('project', keys.project(project));
     const services = await this.store.list('service', keys.servicePrefix(project));
-    if (!p && services.length === 0) throw notFound(`project "${project}"`);
+    if (!p && services.length === 0) {
+      if (!volumes || !this.hooks.removeProject) throw notFound(`project "${project}"`);
+      await this.hooks.removeProject(project, { volumes });
+      return { removed: [] };
+    }
     const ops: Op[] = services.map((v) => ({ type: 'delete', kind: 'service', key: v.key }));
     for (const v of await this.store.list('revision', keys.revisionPrefix(project))) ops.push({ type: 'delete', kind: 'revision', key: v.key });
     if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
@@ -262,6 +271,7 @@ export class ApiServer {
     await this.store.commit(ops);
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
     await this.tasksEnded(project, services.map((v) => v.value.name));
+    await this.hooks.removeProject?.(project, { volumes });
     return { removed: services.map((v) => v.value.name) };
   }
 
@@ -275,6 +285,32 @@ export class ApiServer {
       if (left.length === 0) return;
       await this.storeChange(await this.store.revision(), 1000, undefined);
     }
+  }
+
+  /** Runs a command in a running task, streaming its output, then its exit code. */
+  private async exec(req: IncomingMessage, res: ServerResponse, project: string, body: ExecRequest): Promise<void> {
+    if (typeof body.service !== 'string' || !body.service) throw badRequest('service: required');
+    if (!Array.isArray(body.argv) || body.argv.length === 0 || !body.argv.every((a) => typeof a === 'string')) throw badRequest('argv: give the command to run');
+    const index = body.index ?? 1;
+    if (!Number.isInteger(index) || index < 1) throw badRequest(`index: expected a whole number from 1, got ${String(index)}`);
+    const st = await this.status(project, false);
+    if (!st.services.some((s) => s.name === body.service)) throw notFound(`service "${body.service}" in project "${project}"`);
+    const task = st.tasks.find((t) => t.service === body.service && t.slot === index && t.desiredState === 'running' && t.state === 'running');
+    if (!task) throw new ApiError(409, 'not-running', `service "${body.service}" has no running task with index ${index}`);
+    const why = this.hooks.exec ? this.hooks.canExec?.(task) : 'this daemon cannot exec';
+    if (why) throw new ApiError(400, 'exec-unsupported', `service "${body.service}": ${why}`);
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    const write = ndjson(res);
+    let exitCode: number | null = null;
+    try {
+      exitCode = await this.hooks.exec!(task, { ...body, index }, (stream, data) => write({ stream, data: data.toString('base64') } satisfies ExecEvent), ac.signal);
+    } catch (err) {
+      write({ stream: 'stderr', data: Buffer.from(`exec failed: ${(err as Error).message}\n`).toString('base64') } satisfies ExecEvent);
+      exitCode = 126;
+    }
+    write({ exitCode } satisfies ExecEvent);
+    res.end();
   }
 
   private async logs(req: IncomingMessage, res: ServerResponse, project: string, url: URL): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ComposeProject, UpdateConfig } from '../spec/types.js';
+import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
 import type { BatonEvent, SealedValue, Service, Task } from '../model/types.js';
 import type { FileSources } from '../spec/sources.js';
 import type { ApiProblem } from './errors.js';
@@ -62,7 +62,8 @@ export interface ApiHooks {
   version: VersionInfo;
   /** Drivers this node can run; the default one first. */
   drivers(): string[];
-  defaultDriver(): string;
+  /** The driver of a service that names none (docker for an image when an engine answers, else process). */
+  defaultDriver(service: ServiceConfig): string;
   allocatePort(): Promise<number>;
   /** A version id for a secret or config value (a keyed hash). */
   blobVersion(value: Buffer): string;
@@ -72,6 +73,11 @@ export interface ApiHooks {
   autolock(enable: boolean): { unlockKey?: string };
   /** Problems that would stop services from running here (command not found, port taken). */
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
+  /** After `down`, once its tasks are gone: drivers remove the project's networks (and named volumes with `volumes`). */
+  removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
+  /** Whether `exec` can run in this task (its driver runs containers); a sentence saying why not otherwise. */
+  canExec?(task: Task): string | undefined;
+  exec?(task: Task, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;
 }
 
@@ -98,3 +104,18 @@ export interface ServiceUpdateRequest {
   updateConfig?: UpdateConfig;
   rollbackConfig?: UpdateConfig;
 }
+
+/** `baton exec`: a command to run in one running task of a service. */
+export interface ExecRequest {
+  service: string;
+  /** The task's slot (replica number), from 1. */
+  index: number;
+  argv: string[];
+  /** KEY=VALUE */
+  env?: string[];
+  user?: string;
+  workdir?: string;
+}
+
+/** One item of an exec stream: output (base64) as it comes, then the exit code. */
+export type ExecEvent = { stream: 'stdout' | 'stderr'; data: string } | { exitCode: number | null };

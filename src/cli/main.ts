@@ -10,6 +10,7 @@ import { configCommand } from './commands/config.js';
 import { secretCommand } from './commands/blobs.js';
 import { tokenCommand } from './commands/token.js';
 import { autolockCommands } from './commands/autolock.js';
+import { containerCommands } from './commands/container.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
 
@@ -19,6 +20,8 @@ program
   .description('Run the Compose files you already have: on one machine or a cluster, kept alive, scaled, routed.')
   .version(VERSION, '-v, --version')
   .showHelpAfterError()
+  // Options of the program only before the command: `down -v` is --volumes, not the program's --version.
+  .enablePositionalOptions()
   .exitOverride();
 projectOptions(program);
 
@@ -30,6 +33,7 @@ configCommand(program);
 secretCommand(program);
 tokenCommand(program);
 autolockCommands(program);
+containerCommands(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
 function report(err: unknown): number {

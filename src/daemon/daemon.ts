@@ -6,11 +6,11 @@ import { ApiServer } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
 import { Reconciler } from '../controllers/index.js';
 import type { Driver } from '../drivers/driver.js';
-import { createHollowDriver, createProcessDriver } from '../drivers/index.js';
+import { createDockerDriver, createHollowDriver, createProcessDriver, type DockerDriver } from '../drivers/index.js';
 import { Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service } from '../model/types.js';
 import { openSqliteStore } from '../store/index.js';
-import { taskArgv, taskFilesRoot } from '../agent/index.js';
+import { containerSpec, ContainerSpecError, taskArgv, taskFilesRoot } from '../agent/index.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { acquirePidfile } from './pidfile.js';
 import { paths } from './home.js';
@@ -58,6 +58,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ['process', createProcessDriver({ home: opts.home, instance })],
     ['hollow', createHollowDriver()],
   ]);
+  // The docker driver only when an engine answers now; without one, image services are refused by name at deploy.
+  let docker: DockerDriver | undefined = createDockerDriver({ instance, log });
+  if (await docker.available()) drivers.set('docker', docker);
+  else docker = undefined;
   const mesh = new Mesh({ log });
   const version = { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid };
   // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.
@@ -70,7 +74,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const hooks: ApiHooks = {
     version,
     drivers: () => [...drivers.keys()],
-    defaultDriver: () => 'process',
+    defaultDriver: (svc) => (docker && svc.image ? 'docker' : 'process'),
     allocatePort: () => allocatePort('127.0.0.1'),
     blobVersion: (value) => box.version(value),
     seal: (value, key) => box.seal(value, key),
@@ -81,7 +85,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       }
       return { unlockKey: box.lockTo(p.secretKey) };
     },
-    preflight: (services, ownPorts) => preflight(services, ownPorts, drivers),
+    preflight: (services, ownPorts) => preflight(services, ownPorts, drivers, docker),
+    removeProject: async (project, o) => {
+      for (const d of drivers.values()) await d.removeProject?.(project, o);
+    },
+    canExec: (task) => (drivers.get(task.driver)?.execStream ? undefined : `exec needs a container; it runs on the ${task.driver} driver`),
+    exec: (task, req, onOutput, signal) =>
+      drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput),
     logs: async (task, o, onLine) => {
       const d = drivers.get(task.driver);
       if (!d) return;
@@ -126,9 +136,10 @@ function splitHostPort(s: string): [string, number] {
 }
 
 /** What would stop a service from running on this node, found before anything is stored. */
-async function preflight(services: Service[], ownPorts: Set<number>, drivers: Map<string, Driver>): Promise<ApiProblem[]> {
+async function preflight(services: Service[], ownPorts: Set<number>, drivers: Map<string, Driver>, docker: DockerDriver | undefined): Promise<ApiProblem[]> {
   const problems: ApiProblem[] = [];
   for (const svc of services) {
+    if (svc.driver === 'docker' && docker) problems.push(...(await containerPreflight(svc, docker)));
     if (svc.driver === 'process') {
       const argv = taskArgv(svc);
       if (argv.length === 0) {
@@ -148,4 +159,26 @@ async function preflight(services: Service[], ownPorts: Set<number>, drivers: Ma
     }
   }
   return problems;
+}
+
+/** An image service: its Compose keys map onto a container, and its image is here (or pullable) before anything is applied. */
+async function containerPreflight(svc: Service, docker: DockerDriver): Promise<ApiProblem[]> {
+  const at = (key: string): string => `services.${svc.name}.${key}`;
+  if (!svc.spec.image) {
+    const why = svc.spec.build ? 'build: is not supported yet; build the image with docker build and name it in image:' : 'the docker driver needs an image';
+    return [{ service: svc.name, path: at('image'), message: why }];
+  }
+  let policy: 'missing' | 'always' | 'never';
+  try {
+    policy = containerSpec({ id: 'preflight', project: svc.project, service: svc.name, slot: 1 }, svc, undefined, []).pullPolicy;
+  } catch (err) {
+    if (err instanceof ContainerSpecError) return [{ service: svc.name, path: at(err.key), message: err.message }];
+    throw err;
+  }
+  try {
+    await docker.ensureImage(svc.spec.image, policy);
+  } catch (err) {
+    return [{ service: svc.name, path: at('image'), message: (err as Error).message }];
+  }
+  return [];
 }

@@ -1,5 +1,5 @@
 import type { ControlPlane, NodeView, TaskFile, TaskReport } from '../agent/control-plane.js';
-import type { EventInput, NodeInfo, Service, Task } from '../model/types.js';
+import type { EventInput, NodeInfo, Project, Service, Task } from '../model/types.js';
 import type { SecretBox } from '../secrets/index.js';
 import { keys } from '../model/keys.js';
 import { now } from '../model/time.js';
@@ -40,11 +40,13 @@ export class LocalControlPlane implements ControlPlane {
       const services = new Map<string, Service>();
       for (const v of await this.store.list('service')) services.set(v.value.id, v.value);
       const tasks = (await this.store.list('task')).map((v) => v.value);
-      if (!closed) onView({ tasks, services });
+      const projects = new Map<string, Project>();
+      for (const v of await this.store.list('project')) projects.set(v.value.name, v.value);
+      if (!closed) onView({ tasks, services, projects });
     };
     const rev = await this.store.revision();
     const unwatch = this.store.watch(rev, (events) => {
-      if (!events.some((e) => e.kind === 'task' || e.kind === 'service')) return;
+      if (!events.some((e) => e.kind === 'task' || e.kind === 'service' || e.kind === 'project')) return;
       if (!timer) timer = setTimeout(() => void build(), 3);
     });
     await build();

@@ -16,6 +16,89 @@ export interface RunSpec {
    * each at its target; the process driver hands the folder to the task's user.
    */
   files?: { dir: string; entries: { kind: 'secret' | 'config'; hostPath: string; target: string; uid?: number; gid?: number }[] };
+  /** For container drivers: what to run and how; the process driver ignores it. */
+  container?: ContainerSpec;
+}
+
+/** Labels that mark what baton created, so it finds its own again and never touches anything else. */
+export const LABEL = {
+  project: 'com.baton.project',
+  service: 'com.baton.service',
+  slot: 'com.baton.slot',
+  task: 'com.baton.task',
+  instance: 'com.baton.instance',
+  network: 'com.baton.network',
+  volume: 'com.baton.volume',
+} as const;
+
+/** A network a container joins: created by the driver when missing, unless external. */
+export interface ContainerNetwork {
+  /** The engine's name for it (`<project>_default`, or as the Compose file names it). */
+  name: string;
+  /** Names this container answers to on it, besides its service name. */
+  aliases: string[];
+  external: boolean;
+  internal: boolean;
+  driver?: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerMount {
+  type: 'volume' | 'bind' | 'tmpfs';
+  /** Engine volume name (`<project>_<name>`), host path, or none (anonymous volume, tmpfs). */
+  source?: string;
+  target: string;
+  readOnly: boolean;
+  /** tmpfs size in bytes. */
+  tmpfsSize?: number;
+}
+
+/** A named volume a container uses: created once when missing, unless external. */
+export interface ContainerVolume {
+  name: string;
+  external: boolean;
+  driver?: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * A Compose service as a container, already resolved by the agent: names are
+ * the engine's, sizes in bytes, durations in ms. Entrypoint and command stay
+ * undefined to keep the image's own.
+ */
+export interface ContainerSpec {
+  image: string;
+  /** missing (default), always, never; `build` is not run by the driver. */
+  pullPolicy: 'missing' | 'always' | 'never';
+  entrypoint?: string[];
+  command?: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  hostname?: string;
+  labels: Record<string, string>;
+  /** Where the engine publishes each target port (on the node; the mesh routes to it). */
+  ports: { target: number; protocol: 'tcp' | 'udp'; hostIp: string; hostPort: number }[];
+  mounts: ContainerMount[];
+  volumes: ContainerVolume[];
+  /** The first one is joined at creation, the others right after. */
+  networks: ContainerNetwork[];
+  /** The service name: every container answers to it on each of its networks. */
+  serviceAlias: string;
+  init?: boolean;
+  readOnly?: boolean;
+  privileged?: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  ulimits: { name: string; soft: number; hard: number }[];
+  sysctls: Record<string, string>;
+  extraHosts: string[];
+  dns: string[];
+  tmpfs: string[];
+  shmSizeBytes?: number;
+  nanoCpus?: number;
+  memoryBytes?: number;
+  pidsLimit?: number;
+  logging?: { driver: string; options: Record<string, string> };
 }
 
 export interface ExitInfo {
@@ -48,6 +131,8 @@ export interface DriverEvents {
  */
 export interface Driver {
   readonly name: string;
+  /** Runs containers: the agent then fills RunSpec.container from the Compose service. */
+  readonly runsContainers?: boolean;
   /** Whether this driver can run on this node now (engine reachable, etc.). */
   available(): Promise<boolean>;
   /** Starts the task; rejects with TaskStartError when it cannot (no such command, etc.). */
@@ -68,6 +153,20 @@ export interface Driver {
   remove(taskId: string): Promise<void>;
   on(events: DriverEvents): void;
   close(): Promise<void>;
+  /**
+   * Once no task of a project runs any more (`down`): removes what the driver
+   * made for the project besides tasks (networks; named volumes with `volumes`).
+   */
+  removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
+  /** `baton exec`: runs a command in a running task, streaming its output; resolves with its exit code. */
+  execStream?(taskId: string, argv: string[], opts: ExecOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<number | null>;
+}
+
+export interface ExecOptions {
+  env?: string[];
+  user?: string;
+  workingDir?: string;
+  signal?: AbortSignal;
 }
 
 export class TaskStartError extends Error {

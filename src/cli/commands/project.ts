@@ -138,13 +138,13 @@ export function projectCommands(program: Command): void {
     program
       .command('down')
       .description('Stop and remove the services of a project')
-      .option('-v, --volumes', 'also remove named volumes (the process driver creates none)')
+      .option('-v, --volumes', 'also remove the named volumes the project created')
       .option('--remove-orphans', 'accepted for Compose compatibility: every service of the project is removed'),
   ).action(async (_o: unknown, cmd: Command) => {
     const flags = projectFlags<ProjectFlags & { volumes?: boolean }>(cmd);
     const name = await projectName(flags);
     const client = await ensureDaemon();
-    const r = await client.down(name);
+    const r = await client.down(name, { volumes: flags.volumes === true });
     for (const n of r.removed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Removed\n`);
   });
 }

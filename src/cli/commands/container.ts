@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { ensureDaemon } from '../connect.js';
+import { UserError } from '../errors.js';
+import { projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function index(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--index: expected a replica number from 1, got "${text}"`);
+  return n;
+}
+
+/** `exec` and `port`: commands about one service's running containers, named as in `docker compose`. */
+export function containerCommands(program: Command): void {
+  projectOptions(
+    program
+      .command('exec <service> <command...>')
+      .description('Run a command in a running container of a service')
+      .option('--index <n>', 'which replica (default 1)')
+      .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
+      .option('-u, --user <user>', 'run as this user')
+      .option('-w, --workdir <dir>', 'working directory inside the container')
+      .option('-T, --no-tty', 'accepted for Compose compatibility: output is never a TTY')
+      // Everything after the service belongs to the command: `baton exec web ls -la`.
+      .passThroughOptions(),
+  ).action(async (service: string, argv: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { index?: string; env?: string[]; user?: string; workdir?: string }>(cmd);
+    for (const e of flags.env ?? []) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UserError(`--env: expected KEY=VALUE, got "${e}"`);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    let code: number | null = null;
+    const ac = new AbortController();
+    process.once('SIGINT', () => ac.abort());
+    await client.exec(name, { service, index: index(flags.index) ?? 1, argv, env: flags.env, user: flags.user, workdir: flags.workdir }, (e) => {
+      if ('exitCode' in e) code = e.exitCode;
+      else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
+    }, ac.signal);
+    process.exitCode = code ?? 1;
+  });
+
+  projectOptions(
+    program
+      .command('port <service> <port>')
+      .description('Print the host address of a service port: its published one, or with --index where that replica listens')
+      .option('--protocol <proto>', 'tcp or udp', 'tcp')
+      .option('--index <n>', 'the address of this replica\'s own port instead of the published one'),
+  ).action(async (service: string, portText: string, _o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { protocol: string; index?: string }>(cmd);
+    const target = Number(portText);
+    if (!Number.isInteger(target) || target < 1 || target > 65535) throw new UserError(`port: expected a port number, got "${portText}"`);
+    if (flags.protocol !== 'tcp' && flags.protocol !== 'udp') throw new UserError(`--protocol: expected tcp or udp, got "${flags.protocol}"`);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const st = await client.status(name);
+    const svc = st.services.find((s) => s.name === service);
+    if (!svc) throw new UserError(`no such service in project "${name}": ${service}`);
+    const n = index(flags.index);
+    if (n !== undefined) {
+      const t = st.tasks.find((x) => x.service === service && x.slot === n && x.state === 'running');
+      const p = t?.ports.find((x) => x.target === target && x.protocol === flags.protocol);
+      if (!t) throw new UserError(`service "${service}" has no running replica ${n}`);
+      if (!p) throw new UserError(`service "${service}": port ${target}/${flags.protocol} is neither published nor exposed`);
+      process.stdout.write(`${p.hostIp}:${p.hostPort}\n`);
+      return;
+    }
+    const p = svc.ports.find((x) => x.target === target && x.protocol === flags.protocol);
+    if (p?.published === undefined) throw new UserError(`service "${service}": port ${target}/${flags.protocol} is not published`);
+    process.stdout.write(`${p.hostIp ?? '0.0.0.0'}:${p.published}\n`);
+  });
+}

@@ -1,0 +1,464 @@
+import Docker from 'dockerode';
+import type { ContainerCreateOptions, ContainerInfo, MountSettings } from 'dockerode';
+import type { Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume } from '../driver.js';
+import { LABEL, TaskStartError } from '../driver.js';
+import { Demuxer, LogLines } from './stream.js';
+
+export interface DockerDriverOptions {
+  /** Only objects carrying this instance label are ever adopted or removed: other daemons' and the user's stay untouched. */
+  instance: string;
+  /** `unix:///path` or a socket path; default: $DOCKER_HOST, then /var/run/docker.sock. */
+  host?: string;
+  log?: (msg: string) => void;
+}
+
+/** An engine error as dockerode gives it. */
+interface EngineError extends Error {
+  statusCode?: number;
+  json?: { message?: string } | null;
+}
+
+interface Tracked {
+  id: string;
+  taskId: string;
+  /** Set when baton stopped it: its container goes once it has exited. */
+  stopping: boolean;
+  exited?: ExitInfo;
+  waiters: (() => void)[];
+  wait: AbortController;
+}
+
+const PING_TIMEOUT_MS = 2_000;
+
+/** The socket the engine listens on, from DOCKER_HOST (unix only) or the default. */
+export function engineSocket(host = process.env.DOCKER_HOST): string {
+  if (!host) return '/var/run/docker.sock';
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  if (host.startsWith('/')) return host;
+  throw new Error(`DOCKER_HOST "${host}": only unix:// sockets are supported`);
+}
+
+function engineMessage(err: unknown): string {
+  const e = err as EngineError;
+  return (e.json?.message ?? e.message ?? String(err)).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '').trim();
+}
+
+const isStatus = (err: unknown, code: number): boolean => (err as EngineError).statusCode === code;
+
+/**
+ * Runs tasks as containers through the Docker Engine API (Docker, or
+ * Podman's compatible socket). Restarts are baton's, not the engine's (restart
+ * policy "no"), so a crash is seen and counted as for every other driver.
+ * Every container, network and volume it creates carries baton's labels and
+ * this daemon's instance label; nothing else is ever touched.
+ */
+export class DockerDriver implements Driver {
+  readonly name = 'docker';
+  readonly runsContainers = true;
+  readonly docker: Docker;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly handlers: DriverEvents[] = [];
+  /** One creation at a time per network/volume name: replicas starting together share it. */
+  private readonly ensuring = new Map<string, Promise<void>>();
+  private readonly log: (msg: string) => void;
+  private closed = false;
+
+  constructor(private readonly opts: DockerDriverOptions) {
+    this.docker = new Docker({ socketPath: engineSocket(opts.host) });
+    this.log = opts.log ?? (() => {});
+  }
+
+  async available(): Promise<boolean> {
+    try {
+      await withTimeout(this.docker.ping(), PING_TIMEOUT_MS);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  on(events: DriverEvents): void {
+    this.handlers.push(events);
+  }
+
+  /** Whether the image is here; pulls it when the policy allows and it is not (or always). Throws a message for the user. */
+  async ensureImage(image: string, policy: 'missing' | 'always' | 'never'): Promise<void> {
+    const present = await this.docker.getImage(image).inspect().then(() => true, (err: unknown) => {
+      if (isStatus(err, 404)) return false;
+      throw err;
+    });
+    if (present && policy !== 'always') return;
+    if (!present && policy === 'never') throw new Error(`image "${image}" is not present on this node (pull_policy: never)`);
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+      });
+    } catch (err) {
+      if (present) return; // "always" with no registry reachable: the local copy will do
+      throw new Error(`image "${image}" is not present on this node and could not be pulled: ${engineMessage(err)}`);
+    }
+  }
+
+  async start(spec: RunSpec): Promise<RunningTask> {
+    const c = spec.container;
+    const id = spec.task.id;
+    if (!c) throw new TaskStartError('the docker driver needs an image (set image:)', 'invalid');
+    try {
+      await this.ensureImage(c.image, c.pullPolicy);
+    } catch (err) {
+      throw new TaskStartError(engineMessage(err), 'not-found');
+    }
+    for (const n of c.networks) await this.ensureNetwork(spec.task.project, n);
+    for (const v of c.volumes) await this.ensureVolume(spec.task.project, v);
+    // An earlier exited container of this slot was kept for its logs; one per slot is enough.
+    await this.pruneSlot(spec);
+
+    const [first, ...rest] = c.networks;
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of c.ports) {
+      exposed[`${p.target}/${p.protocol}`] = {};
+      bindings[`${p.target}/${p.protocol}`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
+    }
+    const mounts: MountSettings[] = c.mounts.map((m) => ({
+      Type: m.type,
+      Target: m.target,
+      ReadOnly: m.readOnly,
+      Source: m.source ?? '', // empty: an anonymous volume, or tmpfs
+      ...(m.type === 'tmpfs' && m.tmpfsSize ? { TmpfsOptions: { SizeBytes: m.tmpfsSize, Mode: 0o1777 } } : {}),
+    }));
+    const tmpfs = Object.fromEntries(c.tmpfs.map((t) => {
+      const i = t.indexOf(':');
+      return i < 0 ? [t, ''] : [t.slice(0, i), t.slice(i + 1)];
+    }));
+    const create: ContainerCreateOptions = {
+      name: `${spec.task.project}-${spec.task.service}-${spec.task.slot}-${id}`,
+      Image: c.image,
+      Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
+      Labels: { ...c.labels, [LABEL.instance]: this.opts.instance },
+      ExposedPorts: exposed,
+      StopSignal: spec.stopSignal,
+      StopTimeout: Math.ceil(spec.stopGraceMs / 1000),
+      // baton probes health itself (through exec), so the image's own check would only cost CPU.
+      Healthcheck: { Test: ['NONE'] },
+      HostConfig: {
+        RestartPolicy: { Name: 'no' },
+        PortBindings: bindings,
+        Mounts: mounts,
+        NetworkMode: first?.name ?? 'none',
+        Init: c.init,
+        ReadonlyRootfs: c.readOnly,
+        Privileged: c.privileged,
+        CapAdd: c.capAdd,
+        CapDrop: c.capDrop,
+        Ulimits: c.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+        Sysctls: c.sysctls,
+        ExtraHosts: c.extraHosts,
+        Dns: c.dns,
+        Tmpfs: tmpfs,
+        ...(c.shmSizeBytes !== undefined ? { ShmSize: c.shmSizeBytes } : {}),
+        ...(c.nanoCpus !== undefined ? { NanoCpus: c.nanoCpus } : {}),
+        ...(c.memoryBytes !== undefined ? { Memory: c.memoryBytes } : {}),
+        ...(c.pidsLimit !== undefined ? { PidsLimit: c.pidsLimit } : {}),
+        ...(c.logging ? { LogConfig: { Type: c.logging.driver, Config: c.logging.options } } : {}),
+      },
+      NetworkingConfig: first ? { EndpointsConfig: { [first.name]: { Aliases: [c.serviceAlias, ...first.aliases] } } } : undefined,
+    };
+    if (c.entrypoint !== undefined) create.Entrypoint = c.entrypoint;
+    if (c.command !== undefined) create.Cmd = c.command;
+    if (c.workingDir) create.WorkingDir = c.workingDir;
+    if (c.hostname) create.Hostname = c.hostname;
+    if (spec.user) create.User = spec.user;
+
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(create);
+    } catch (err) {
+      throw new TaskStartError(`could not create the container: ${engineMessage(err)}`, isStatus(err, 404) ? 'not-found' : 'invalid');
+    }
+    try {
+      for (const n of rest) {
+        await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: [c.serviceAlias, ...n.aliases] } });
+      }
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => {});
+      const msg = engineMessage(err);
+      const reason = /executable file not found|no such file or directory/i.test(msg) ? 'not-found' : /permission denied/i.test(msg) ? 'permission' : 'other';
+      throw new TaskStartError(`could not start the container: ${msg}`, reason);
+    }
+    this.watch(id, container.id);
+    const info = await container.inspect().catch(() => undefined);
+    return { taskId: id, pid: info?.State.Pid || undefined };
+  }
+
+  /** Waits for the container's exit (it may already have happened) and reports it once. */
+  private watch(taskId: string, containerId: string): Tracked {
+    const t: Tracked = { id: containerId, taskId, stopping: false, waiters: [], wait: new AbortController() };
+    this.tracked.set(taskId, t);
+    void this.awaitExit(t);
+    return t;
+  }
+
+  private async awaitExit(t: Tracked): Promise<void> {
+    const container = this.docker.getContainer(t.id);
+    let info: ExitInfo;
+    for (;;) {
+      try {
+        // "not-running" answers at once for a container that already exited: no exit is missed between start and wait.
+        const r = (await container.wait({ condition: 'not-running', abortSignal: t.wait.signal })) as { StatusCode: number; Error?: { Message?: string } | null };
+        const state = await container.inspect().then((x) => x.State, () => undefined);
+        info = { exitCode: r.StatusCode, signal: null };
+        if (state?.OOMKilled) info.error = `killed: out of memory (exit code ${r.StatusCode})`;
+        else if (r.Error?.Message) info.error = r.Error.Message;
+        break;
+      } catch (err) {
+        if (this.closed || t.wait.signal.aborted) return;
+        // The wait broke (engine restarting, connection lost): look again, then wait again.
+        const state = await container.inspect().then((x) => x.State, (e: unknown) => (isStatus(e, 404) ? null : undefined));
+        if (state === null) {
+          info = { exitCode: null, signal: null, error: 'container was removed outside baton' };
+          break;
+        }
+        if (state && !state.Running) {
+          info = { exitCode: state.ExitCode, signal: null };
+          break;
+        }
+        this.log(`docker: waiting for ${t.id.slice(0, 12)}: ${engineMessage(err)}; retrying`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    t.exited = info;
+    this.tracked.delete(t.taskId);
+    if (t.stopping) await container.remove({ force: true }).catch(() => {});
+    for (const w of t.waiters) w();
+    for (const h of this.handlers) h.exited(t.taskId, info);
+  }
+
+  async stop(taskId: string, opts: { signal: string; graceMs: number }): Promise<void> {
+    const t = this.tracked.get(taskId);
+    if (!t || t.exited) return;
+    t.stopping = true;
+    const gone = new Promise<void>((resolve) => t.waiters.push(resolve));
+    const container = this.docker.getContainer(t.id);
+    await container.kill({ signal: opts.signal }).catch(() => {});
+    const timer = setTimeout(() => void container.kill({ signal: 'SIGKILL' }).catch(() => {}), Math.max(0, opts.graceMs));
+    await gone;
+    clearTimeout(timer);
+  }
+
+  /**
+   * After a daemon restart: containers keep running without baton (the
+   * engine holds their output), so those the store still knows are watched
+   * again; every other container of this instance is removed.
+   */
+  async recover(known: RunningTask[]): Promise<RunningTask[]> {
+    const wanted = new Set(known.map((k) => k.taskId));
+    const mine = await this.containers({ [LABEL.instance]: this.opts.instance });
+    const adopted: RunningTask[] = [];
+    for (const c of mine) {
+      const taskId = c.Labels[LABEL.task];
+      if (taskId && wanted.has(taskId) && c.State === 'running' && !this.tracked.has(taskId)) {
+        this.watch(taskId, c.Id);
+        adopted.push({ taskId });
+      } else if (!taskId || !this.tracked.has(taskId)) {
+        await this.docker.getContainer(c.Id).remove({ force: true }).catch((err: unknown) => this.log(`docker: removing ${c.Id.slice(0, 12)}: ${engineMessage(err)}`));
+      }
+    }
+    return adopted;
+  }
+
+  async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string }> {
+    const argv = 'argv' in probe ? probe.argv : ['/bin/sh', '-c', probe.shell];
+    let output = '';
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    try {
+      const code = await this.execStream(taskId, argv, { signal: ac.signal }, (_s, d) => {
+        if (output.length < 4096) output += d.toString('utf8').slice(0, 4096 - output.length);
+      });
+      return { exitCode: ac.signal.aborted ? null : code, output };
+    } catch (err) {
+      return { exitCode: ac.signal.aborted ? null : 127, output: engineMessage(err) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async execStream(taskId: string, argv: string[], opts: ExecOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<number | null> {
+    const t = this.tracked.get(taskId);
+    if (!t) throw new Error('task is not running here');
+    const container = this.docker.getContainer(t.id);
+    const exec = await container.exec({ Cmd: argv, AttachStdout: true, AttachStderr: true, Env: opts.env, User: opts.user, WorkingDir: opts.workingDir });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    await new Promise<void>((resolve) => {
+      const demux = new Demuxer(onOutput);
+      const abort = (): void => {
+        stream.destroy();
+        resolve();
+      };
+      opts.signal?.addEventListener('abort', abort, { once: true });
+      stream.on('data', (d: Buffer) => demux.push(d));
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    if (opts.signal?.aborted) return null;
+    const info = await exec.inspect();
+    return info.ExitCode ?? null;
+  }
+
+  async logs(taskId: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal }, onLine: (l: LogLine) => void): Promise<void> {
+    const found = await this.containers({ [LABEL.task]: taskId, [LABEL.instance]: this.opts.instance });
+    if (found.length === 0 || opts.signal?.aborted) return;
+    const container = this.docker.getContainer(found[0].Id);
+    const lines = new LogLines(onLine);
+    const demux = new Demuxer((s, d) => lines.push(s, d));
+    const base = { stdout: true, stderr: true, timestamps: true, tail: opts.tail ?? ('all' as unknown as number) };
+    if (!opts.follow) {
+      demux.push(await container.logs({ ...base, follow: false }));
+      lines.flush();
+      return;
+    }
+    const stream = (await container.logs({ ...base, follow: true })) as NodeJS.ReadableStream & { destroy(): void };
+    await new Promise<void>((resolve) => {
+      const abort = (): void => {
+        stream.destroy();
+        resolve();
+      };
+      if (opts.signal?.aborted) return abort();
+      opts.signal?.addEventListener('abort', abort, { once: true });
+      stream.on('data', (d: Buffer) => demux.push(d));
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    lines.flush();
+  }
+
+  async remove(taskId: string): Promise<void> {
+    for (const c of await this.containers({ [LABEL.task]: taskId, [LABEL.instance]: this.opts.instance })) {
+      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    }
+  }
+
+  /** After `down`: the project's leftover containers and its networks go; its volumes only when asked (`down -v`). */
+  async removeProject(project: string, opts: { volumes: boolean }): Promise<void> {
+    const mine = { [LABEL.project]: project, [LABEL.instance]: this.opts.instance };
+    for (const c of await this.containers(mine)) {
+      const taskId = c.Labels[LABEL.task];
+      if (taskId && this.tracked.has(taskId)) continue; // still running: not ours to remove here
+      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    }
+    const networks = await this.docker.listNetworks({ filters: { label: labelFilter(mine) } });
+    for (const n of networks) {
+      await this.docker.getNetwork(n.Id).remove().catch((err: unknown) => this.log(`docker: removing network ${n.Name}: ${engineMessage(err)}`));
+      this.ensuring.delete(`network:${n.Name}`);
+    }
+    if (!opts.volumes) return;
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: labelFilter(mine) } });
+    for (const v of Volumes ?? []) {
+      await this.docker.getVolume(v.Name).remove().catch((err: unknown) => this.log(`docker: removing volume ${v.Name}: ${engineMessage(err)}`));
+      this.ensuring.delete(`volume:${v.Name}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.tracked.values()) t.wait.abort();
+    this.handlers.length = 0;
+  }
+
+  private containers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    return this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
+  }
+
+  private async pruneSlot(spec: RunSpec): Promise<void> {
+    const old = await this.containers({
+      [LABEL.project]: spec.task.project,
+      [LABEL.service]: spec.task.service,
+      [LABEL.slot]: String(spec.task.slot),
+      [LABEL.instance]: this.opts.instance,
+    });
+    for (const c of old) {
+      if (c.State === 'running' || c.State === 'restarting' || this.tracked.has(c.Labels[LABEL.task] ?? '')) continue;
+      await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    }
+  }
+
+  private ensureNetwork(project: string, n: ContainerNetwork): Promise<void> {
+    return this.once(`network:${n.name}`, async () => {
+      const found = await this.docker.getNetwork(n.name).inspect().then(() => true, (err: unknown) => {
+        if (isStatus(err, 404)) return false;
+        throw err;
+      });
+      if (found) return;
+      if (n.external) throw new TaskStartError(`network "${n.name}" is declared external but does not exist (create it with docker network create)`, 'not-found');
+      try {
+        await this.docker.createNetwork({
+          Name: n.name,
+          CheckDuplicate: true,
+          Driver: n.driver ?? 'bridge',
+          Internal: n.internal,
+          Labels: { ...n.labels, [LABEL.project]: project, [LABEL.instance]: this.opts.instance },
+        });
+      } catch (err) {
+        if (!isStatus(err, 409)) throw new TaskStartError(`could not create network "${n.name}": ${engineMessage(err)}`);
+      }
+    });
+  }
+
+  private ensureVolume(project: string, v: ContainerVolume): Promise<void> {
+    return this.once(`volume:${v.name}`, async () => {
+      const found = await this.docker.getVolume(v.name).inspect().then(() => true, (err: unknown) => {
+        if (isStatus(err, 404)) return false;
+        throw err;
+      });
+      if (found) return;
+      if (v.external) throw new TaskStartError(`volume "${v.name}" is declared external but does not exist (create it with docker volume create)`, 'not-found');
+      try {
+        await this.docker.createVolume({ Name: v.name, Driver: v.driver ?? 'local', Labels: { ...v.labels, [LABEL.project]: project, [LABEL.instance]: this.opts.instance } });
+      } catch (err) {
+        throw new TaskStartError(`could not create volume "${v.name}": ${engineMessage(err)}`);
+      }
+    });
+  }
+
+  /** Runs `make` once for concurrent callers; a failure is not remembered, so the next start tries again. */
+  private once(key: string, make: () => Promise<void>): Promise<void> {
+    let p = this.ensuring.get(key);
+    if (!p) {
+      p = make();
+      this.ensuring.set(key, p);
+      p.catch(() => this.ensuring.delete(key));
+      // Done is not forever: the object may be removed behind our back (down, docker rm); look again next time.
+      void p.then(() => setTimeout(() => this.ensuring.delete(key), 1_000).unref(), () => {});
+    }
+    return p;
+  }
+}
+
+function labelFilter(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+export function createDockerDriver(opts: DockerDriverOptions): DockerDriver {
+  return new DockerDriver(opts);
+}

@@ -1,0 +1,176 @@
+// End to end with the real CLI, a real daemon and a real Docker engine:
+// a healthchecked db with a named volume, 3 web replicas behind a published
+// port, and a worker that reaches db by its service name.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { dockerForTests } from '../helpers/docker.js';
+import { Sandbox, alive, freePort, httpGet, waitFor, type PsRow } from '../helpers/baton.js';
+
+const engine = await dockerForTests();
+
+describe('a docker project end to end', { skip: engine.skip }, () => {
+  const sb = new Sandbox();
+  const project = `dk${process.pid}`;
+  const label = `com.baton.project=${project}`;
+  let published = 0;
+  const env = (): Record<string, string> => ({ DOCKER_HOST: engine.host });
+  const baton = (args: string[]): Promise<string> => sb.ok(args, { env: env() });
+  const docker = (...args: string[]): string => execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: engine.host }, encoding: 'utf8' }).trim();
+  const containers = (service?: string): string[] =>
+    docker('ps', '-aq', '--filter', `label=${label}`, ...(service ? ['--filter', `label=com.baton.service=${service}`] : [])).split('\n').filter(Boolean);
+  const ps = async (): Promise<PsRow[]> => JSON.parse(await baton(['ps', '--format', 'json'])) as PsRow[];
+  const running = async (service: string): Promise<PsRow[]> => (await ps()).filter((r) => r.service === service && r.state === 'running');
+  const compose = (extra = ''): string => `name: ${project}
+services:
+  db:
+    image: ${engine.image}
+    command: ["sh", "-c", "echo up >> /data/log; exec httpd -f -p 5432 -h /data"]
+    init: true
+    volumes: ["dbdata:/data"]
+    healthcheck:
+      test: ["CMD", "wget", "-qO-", "http://127.0.0.1:5432/log"]
+      interval: 1s
+      retries: 3
+    restart: always
+  web:
+    image: ${engine.image}
+    command: ["sh", "-c", "hostname > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+    init: true
+    ports: ["${published}:80"]
+    deploy:
+      replicas: 3
+      restart_policy: {condition: any, delay: 200ms}
+    depends_on:
+      db: {condition: service_healthy}
+  worker:
+    image: ${engine.image}
+    command: ["sh", "-c", "while true; do wget -qO- http://db:5432/log >/dev/null && echo reached db; sleep 1; done"]
+    init: true
+    restart: always
+${extra}
+volumes:
+  dbdata: {}
+`;
+
+  before(async () => {
+    published = await freePort();
+    sb.write('compose.yaml', compose());
+  });
+
+  after(async () => {
+    await sb.run(['down', '-v'], { env: env() });
+    await sb.cleanup();
+    for (const id of containers()) docker('rm', '-f', id);
+    await engine.release();
+  });
+
+  it('up --wait runs every service in containers: db healthy, 3 web replicas behind the published port', async () => {
+    const out = await baton(['up', '-d', '--wait']);
+    assert.match(out, /db\s+Healthy 1\/1/);
+    const rows = await ps();
+    assert.deepEqual(rows.filter((r) => r.service === 'web' && r.state === 'running').map((r) => r.slot).sort(), [1, 2, 3]);
+    assert.ok(rows.every((r) => (r as PsRow & { driver: string }).driver === 'docker'), 'image services default to the docker driver');
+    assert.equal(rows.find((r) => r.service === 'db')!.health, 'healthy');
+    assert.equal(containers('web').length, 3);
+    assert.equal(containers().length, 5);
+    const inspect = JSON.parse(docker('inspect', containers('web')[0])) as { Config: { Labels: Record<string, string> }; HostConfig: { RestartPolicy: { Name: string } } }[];
+    assert.equal(inspect[0].Config.Labels['com.baton.service'], 'web');
+    assert.equal(inspect[0].HostConfig.RestartPolicy.Name, 'no');
+    // Every replica answers on the one published port.
+    const hosts = new Set<string>();
+    for (let i = 0; i < 12 && hosts.size < 3; i++) hosts.add((await httpGet(`http://127.0.0.1:${published}/`)).body.trim());
+    assert.equal(hosts.size, 3, `all 3 replicas answer: ${[...hosts].join(', ')}`);
+  });
+
+  it('service names resolve between containers, all replicas together', async () => {
+    const worker = containers('worker')[0];
+    const answer = docker('exec', worker, 'nslookup', 'web');
+    const addresses = answer.split('\n').filter((l) => /^Address: \d/.test(l));
+    assert.equal(addresses.length, 3, answer);
+    assert.equal(docker('exec', worker, 'wget', '-qO-', 'http://db:5432/log'), 'up');
+    await waitFor(async () => /reached db/.test(await baton(['logs', 'worker'])), 10_000, 'worker log through the engine');
+  });
+
+  it('exec runs in a replica\'s container with its exit code; port names the published and per-replica addresses', async () => {
+    const web2 = (await running('web')).find((r) => r.slot === 2)!;
+    const id = docker('ps', '-q', '--filter', `label=com.baton.task=${web2.id}`);
+    assert.equal((await baton(['exec', '--index', '2', 'web', 'hostname'])).trim(), docker('inspect', '-f', '{{.Config.Hostname}}', id));
+    assert.match(await baton(['exec', 'worker', 'wget', '-qO-', 'http://db:5432/log']), /^up$/m);
+    const r = await sb.run(['exec', 'db', 'sh', '-c', 'echo to-stderr >&2; exit 7'], { env: env() });
+    assert.equal(r.code, 7);
+    assert.equal(r.stderr, 'to-stderr\n');
+    const bad = await sb.run(['exec', '--index', '9', 'web', 'true'], { env: env() });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /service "web" has no running task with index 9/);
+    assert.equal((await baton(['port', 'web', '80'])).trim(), `0.0.0.0:${published}`);
+    const own = (await baton(['port', '--index', '2', 'web', '80'])).trim();
+    assert.match(own, /^127\.0\.0\.1:\d+$/);
+    assert.equal((await httpGet(`http://${own}/`)).body.trim(), docker('inspect', '-f', '{{.Config.Hostname}}', id));
+  });
+
+  it('a killed container is replaced', async () => {
+    const before = await running('web');
+    const victim = before[0];
+    const id = docker('ps', '-q', '--filter', `label=com.baton.task=${victim.id}`);
+    docker('kill', id);
+    await waitFor(async () => {
+      const now = await running('web');
+      return now.length === 3 && !now.some((r) => r.id === victim.id);
+    }, 30_000, 'a new web task in place of the killed one');
+    const replaced = (await running('web')).find((r) => r.slot === victim.slot)!;
+    assert.ok(replaced.restarts >= 1);
+    assert.equal(docker('ps', '-q', '--filter', `label=com.baton.task=${replaced.id}`).length > 0, true);
+  });
+
+  it('scale changes the number of containers', async () => {
+    await baton(['scale', 'web=2']);
+    await waitFor(() => docker('ps', '-q', '--filter', `label=${label}`, '--filter', 'label=com.baton.service=web').split('\n').filter(Boolean).length === 2, 30_000, 'two web containers');
+    assert.equal((await running('web')).length, 2);
+  });
+
+  it('kill -9 of the daemon: the next one adopts the running containers instead of replacing them', async () => {
+    const before = (await ps()).filter((r) => r.state === 'running').map((r) => r.id).sort();
+    const containersBefore = containers().sort();
+    const old = sb.daemonPid()!;
+    process.kill(old, 'SIGKILL');
+    await waitFor(() => !alive(old), 5000, 'daemon to die');
+    assert.deepEqual(containers().sort(), containersBefore, 'containers live on without the daemon');
+    const after = (await ps()).filter((r) => r.state === 'running').map((r) => r.id).sort();
+    assert.notEqual(sb.daemonPid(), old);
+    assert.deepEqual(after, before, 'the same tasks run on');
+    assert.deepEqual(containers().sort(), containersBefore);
+    // Adopted containers are watched again: a kill is still seen and replaced.
+    const victim = (await running('web'))[0];
+    docker('kill', docker('ps', '-q', '--filter', `label=com.baton.task=${victim.id}`));
+    await waitFor(async () => (await running('web')).length === 2 && !(await running('web')).some((r) => r.id === victim.id), 30_000, 'the adopted replica to be replaced');
+  });
+
+  it('an image that is not there is refused naming the service, and the running project is untouched', async () => {
+    const tasks = (await ps()).map((r) => r.id).sort();
+    sb.write('compose.yaml', compose(`  broken:\n    image: baton-test/not-here:1\n`));
+    const r = await sb.run(['up', '-d'], { env: env() });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /service "broken".*baton-test\/not-here:1/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual((await ps()).map((r2) => r2.id).sort(), tasks);
+    sb.write('compose.yaml', compose());
+  });
+
+  it('down keeps the named volume, and its data is there after the next up', async () => {
+    await baton(['down']);
+    assert.deepEqual(containers(), []);
+    assert.equal(docker('network', 'ls', '-q', '--filter', `label=${label}`), '', 'the project network is removed');
+    assert.equal(docker('volume', 'ls', '-q', '--filter', `label=${label}`), `${project}_dbdata`);
+    await baton(['up', '-d', '--wait']);
+    assert.equal(docker('exec', containers('db')[0], 'cat', '/data/log'), 'up\nup');
+  });
+
+  it('down -v leaves no container, network or volume of the project', async () => {
+    await baton(['down', '-v']);
+    assert.deepEqual(containers(), []);
+    assert.equal(docker('network', 'ls', '-q', '--filter', `label=${label}`), '');
+    assert.equal(docker('volume', 'ls', '-q', '--filter', `label=${label}`), '');
+    assert.equal(docker('volume', 'ls', '-q', '--filter', `name=${project}`), '');
+  });
+});
