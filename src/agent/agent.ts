@@ -12,6 +12,7 @@ import { meshRoutes } from './endpoints.js';
 import { taskArgv, taskEnvironment } from './environment.js';
 import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
+import { pruneTaskFiles, removeTaskFiles, writeTaskFiles } from './task-files.js';
 
 const HEARTBEAT_MS = 5_000;
 
@@ -32,6 +33,8 @@ export interface AgentOptions {
   log?: (msg: string) => void;
   /** Environment the host basics (PATH, HOME...) come from. */
   hostEnv?: NodeJS.ProcessEnv;
+  /** Where tasks' secret and config files are written (memory-backed when the host allows). */
+  filesRoot: string;
 }
 
 /**
@@ -156,6 +159,7 @@ export class Agent {
     for (const t of mine.filter((x) => !this.opts.drivers.has(x.driver))) {
       this.report(t, { state: 'orphaned', error: `driver "${t.driver}" is not available after the restart`, finishedAt: now(), pid: undefined });
     }
+    pruneTaskFiles(this.opts.filesRoot, new Set(this.local.keys()));
   }
 
   private async startTask(t: Task, svc: Service): Promise<void> {
@@ -171,12 +175,16 @@ export class Agent {
       const ports: TaskPort[] = [];
       for (const p of svc.ports) ports.push({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: await allocatePort('127.0.0.1') });
       const project = [...(this.view?.services.values() ?? [])].filter((s) => s.project === t.project);
+      const written = (svc.files ?? []).length > 0 ? writeTaskFiles(this.opts.filesRoot, t.id, await this.opts.cp.taskFiles(svc)) : undefined;
       const container = driver.runsContainers ? containerSpec(t, svc, this.view?.projects?.get(t.project), ports) : undefined;
+      // A container sees its secrets and configs at their targets, bind-mounted read-only from the task's folder.
+      if (container && written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
       const run = await driver.start({
         task: t,
         argv: taskArgv(svc),
-        env: container ? container.env : taskEnvironment(t, svc, ports, project, this.opts.hostEnv ?? process.env),
+        env: container ? container.env : { ...taskEnvironment(t, svc, ports, project, this.opts.hostEnv ?? process.env), ...written?.env },
         container,
+        ...(written ? { files: { dir: written.dir, entries: written.files } } : {}),
         workingDir: resolve(svc.workingDir, svc.spec.working_dir ?? '.'),
         user: svc.spec.user,
         stopSignal: svc.stopSignal,
@@ -199,6 +207,7 @@ export class Agent {
       if (l.task.desiredState === 'shutdown') void this.stopLocal(l);
     } catch (err) {
       this.local.delete(t.id);
+      removeTaskFiles(this.opts.filesRoot, t.id);
       const msg = err instanceof TaskStartError || err instanceof ContainerSpecError ? err.message : `could not start: ${(err as Error).message}`;
       this.report(t, { state: 'rejected', error: msg, finishedAt: now() });
       void this.opts.cp.event({ type: 'task.reject', project: t.project, service: t.service, task: t.id, node: this.opts.nodeId, message: msg });
@@ -246,6 +255,7 @@ export class Agent {
     l.phase = 'gone';
     l.probe?.stop();
     this.local.delete(taskId);
+    removeTaskFiles(this.opts.filesRoot, taskId);
     // Stopped with the daemon: not the task's failure; the next daemon replaces it.
     if (this.closed) {
       this.report(l.task, { state: 'orphaned', error: 'stopped with the daemon', exitCode: info.exitCode, finishedAt: now(), pid: undefined });

@@ -1,4 +1,4 @@
-import type { EventInput, NodeInfo, Project, Service, Task } from '../model/types.js';
+import type { EventInput, NodeInfo, Project, Service, Task, TaskFileRef } from '../model/types.js';
 
 /** What an agent sees of the cluster. */
 export interface NodeView {
@@ -31,4 +31,11 @@ export interface ControlPlane {
   subscribe(onView: (v: NodeView) => void): Promise<() => void>;
   report(reports: TaskReport[]): Promise<void>;
   event(e: EventInput): Promise<void>;
+  /** The values of a service's secrets and configs, decrypted for delivery to a task on this node. */
+  taskFiles(svc: Service): Promise<TaskFile[]>;
+}
+
+export interface TaskFile {
+  ref: TaskFileRef;
+  content: Buffer;
 }

@@ -3,4 +3,6 @@ export type { AgentOptions } from './agent.js';
 export type { ControlPlane, NodeView, TaskReport, TaskObserved } from './control-plane.js';
 export { meshRoutes } from './endpoints.js';
 export { taskArgv, taskEnvironment } from './environment.js';
+export { taskFilesRoot, containerTarget } from './task-files.js';
+export type { TaskFile } from './control-plane.js';
 export { containerSpec, ContainerSpecError, parseBytes } from './container-spec.js';

@@ -1,15 +1,21 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { BatonEvent, NodeInfo } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
+import type { FileSources } from '../spec/sources.js';
+import type { BlobKind, BlobSummary } from './blobs.js';
+import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
 import type { DeployResult, ExecEvent, ExecRequest, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
   socketPath?: string;
-  /** http://host:port of a remote one. */
+  /** https://host:port of a remote one. */
   url?: string;
   token?: string;
+  /** PEM of the certificate (or its CA) the remote daemon must present. */
+  ca?: string;
 }
 
 /** The daemon answered with an error: its code, message and problems. */
@@ -41,8 +47,35 @@ export class ApiClient {
   projects(): Promise<ProjectSummary[]> {
     return this.json('GET', '/v1/projects');
   }
-  deploy(project: ComposeProject, removeOrphans = false): Promise<DeployResult> {
-    return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans });
+  deploy(project: ComposeProject, removeOrphans = false, sources?: FileSources): Promise<DeployResult> {
+    return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans, sources });
+  }
+  autolock(enable: boolean): Promise<{ unlockKey?: string }> {
+    return this.json('POST', '/v1/autolock', { enable });
+  }
+  unlock(key: string): Promise<{ unlocked: boolean }> {
+    return this.json('POST', '/v1/unlock', { key });
+  }
+  createToken(role: string, name?: string): Promise<TokenSummary & { token: string }> {
+    return this.json('POST', '/v1/tokens', { role, name });
+  }
+  listTokens(): Promise<TokenSummary[]> {
+    return this.json('GET', '/v1/tokens');
+  }
+  removeToken(id: string): Promise<{ removed: string }> {
+    return this.json('DELETE', `/v1/tokens/${enc(id)}`);
+  }
+  createBlob(kind: BlobKind, name: string, value: Buffer): Promise<BlobSummary> {
+    return this.json('POST', `/v1/${kind}s`, { name, data: value.toString('base64') });
+  }
+  listBlobs(kind: BlobKind): Promise<BlobSummary[]> {
+    return this.json('GET', `/v1/${kind}s`);
+  }
+  inspectBlob(kind: BlobKind, name: string): Promise<BlobSummary[]> {
+    return this.json('GET', `/v1/${kind}s/${enc(name)}`);
+  }
+  removeBlob(kind: BlobKind, name: string): Promise<{ removed: string }> {
+    return this.json('DELETE', `/v1/${kind}s/${enc(name)}`);
   }
   /** With `after`, waits (up to 10s) until something changed past that store revision. */
   status(project: string, all = false, after?: number): Promise<ProjectStatus> {
@@ -99,15 +132,18 @@ export class ApiClient {
     if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
     const opts: http.RequestOptions = { method, path, headers, signal };
     if (this.target.socketPath) opts.socketPath = this.target.socketPath;
-    else if (this.target.url) {
+    let secure = false;
+    if (!this.target.socketPath && this.target.url) {
       const u = new URL(this.target.url);
-      Object.assign(opts, { host: u.hostname, port: u.port || 80 });
+      secure = u.protocol === 'https:';
+      Object.assign(opts, { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || (secure ? 443 : 80) });
+      if (secure && this.target.ca) Object.assign(opts, { ca: this.target.ca });
     }
     return new Promise((resolve, reject) => {
-      const req = http.request(opts, resolve);
+      const req = (secure ? https : http).request(opts, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.name === 'AbortError') reject(err);
-        else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET'].includes(err.code ?? '')) reject(new ApiUnreachableError(this.describe(), err));
+        else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EPROTO', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'].includes(err.code ?? '')) reject(new ApiUnreachableError(this.describe(), err));
         else reject(err);
       });
       req.end(payload);

@@ -1,4 +1,6 @@
 import type { ComposeProject } from '../spec/types.js';
+import type { FileSources } from '../spec/sources.js';
+import { resolveFiles, unusedProjectBlobs } from './blobs.js';
 import type { Project, Service } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { buildService, serviceDriver, ServiceSpecError, targetPorts } from '../model/service.js';
@@ -15,7 +17,7 @@ const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
  * every check that could fail has passed: a rejected deploy changes nothing.
  * Services whose spec is unchanged keep their revision, so their tasks live on.
  */
-export async function deployProject(store: Store, hooks: ApiHooks, compose: ComposeProject, removeOrphans = false): Promise<DeployResult> {
+export async function deployProject(store: Store, hooks: ApiHooks, compose: ComposeProject, removeOrphans = false, sources: FileSources = { secrets: {}, configs: {} }): Promise<DeployResult> {
   if (!compose || typeof compose !== 'object' || typeof compose.name !== 'string' || !compose.services) {
     throw badRequest('project: expected a normalized Compose project with name and services');
   }
@@ -38,6 +40,10 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
   const ownPorts = new Set<number>();
   for (const v of prevServices.values()) for (const p of v.value.ports) if (p.published !== undefined) ownPorts.add(p.published);
   const publishedHere = new Map<string, string>();
+  // New versions of secrets and configs are written in the same commit as the services that use them.
+  const blobOps: Op[] = [];
+  const currentFiles = new Map<string, string>();
+  for (const v of prevServices.values()) for (const f of v.value.files ?? []) currentFiles.set(`${f.kind}:${f.source}`, f.key);
 
   for (const cfg of Object.values(compose.services)) {
     const driver = serviceDriver(cfg, compose, hooks.defaultDriver(cfg));
@@ -60,7 +66,8 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
           publishedHere.set(`${p.published}/${p.protocol}`, cfg.name);
         }
       }
-      const svc = withUpdate(buildService(compose, cfg, { driver, vipPorts, prev, time }), prev, time);
+      const files = await resolveFiles(store, hooks, compose, cfg, sources, currentFiles, blobOps, problems);
+      const svc = withUpdate(buildService(compose, cfg, { driver, vipPorts, files, prev, time }), prev, time);
       services.push(svc);
     } catch (err) {
       if (err instanceof ServiceSpecError) problems.push({ service: err.service, message: err.message });
@@ -81,7 +88,7 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
     createdAt: prevProject?.value.createdAt ?? time,
     updatedAt: time,
   };
-  const ops: Op[] = [{ type: 'put', kind: 'project', key: projectKey, value: project, expect: prevProject?.version ?? 0 }];
+  const ops: Op[] = [{ type: 'put', kind: 'project', key: projectKey, value: project, expect: prevProject?.version ?? 0 }, ...blobOps];
   const result: DeployResult = { project: compose.name, revision: project.revision, created: [], updated: [], unchanged: [], removed: [], orphans: [] };
   for (const svc of services) {
     const prev = prevServices.get(svc.name);
@@ -105,6 +112,10 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
       result.removed.push(name);
     } else result.orphans.push(name);
   }
+  const inUse = new Set(services.flatMap((s) => s.files.map((f) => f.key)));
+  for (const [name, prev] of prevServices) if (!compose.services[name] && !removeOrphans) for (const f of prev.value.files ?? []) inUse.add(f.key);
+  const written = new Set(blobOps.map((o) => o.key));
+  ops.push(...(await unusedProjectBlobs(store, compose.name, inUse)).filter((o) => !written.has(o.key)));
   await store.commit(ops);
   await store.appendEvents([{ type: 'project.deploy', project: compose.name, message: `revision ${project.revision}: ${describe(result)}` }]);
   return result;

@@ -1,16 +1,19 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import { chmodSync, unlinkSync } from 'node:fs';
-import { timingSafeEqual } from 'node:crypto';
-import type { Service, Task } from '../model/types.js';
+import type { Role, Service, Task } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { bySlot, isTerminal } from '../model/task.js';
 import { now } from '../model/time.js';
 import type { Op, Store } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
 import { deployProject } from './deploy.js';
+import { createBlob, inspectBlob, listBlobs, projectBlobs, removeBlob } from './blobs.js';
 import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
+import { allows, routeRole } from './routes.js';
+import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
 import type { ApiHooks, DeployRequest, ExecEvent, ExecRequest, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
@@ -21,6 +24,7 @@ interface RouteDef {
   pattern: RegExp;
   names: string[];
   handler: Handler;
+  role: Role;
 }
 
 const DOWN_TIMEOUT_MS = 120_000;
@@ -41,8 +45,14 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/deploy', async (req, res, p) => {
       const body = await readJson<DeployRequest>(req);
       if (body.project?.name !== p.name) throw badRequest(`project name in the body ("${body.project?.name}") differs from the URL ("${p.name}")`);
-      sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true));
+      sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true, body.sources));
     });
+    for (const kind of ['secret', 'config'] as const) {
+      this.route('GET', `/v1/${kind}s`, async (_q, res) => sendJson(res, 200, await listBlobs(store, kind)));
+      this.route('POST', `/v1/${kind}s`, async (req, res) => sendJson(res, 201, await createBlob(store, hooks, kind, await readJson(req))));
+      this.route('GET', `/v1/${kind}s/:name`, async (_q, res, p) => sendJson(res, 200, await inspectBlob(store, kind, p.name)));
+      this.route('DELETE', `/v1/${kind}s/:name`, async (_q, res, p) => sendJson(res, 200, await removeBlob(store, kind, p.name)));
+    }
     this.route('GET', '/v1/projects/:name', async (req, res, p, url) => {
       // ?after=REV is a long poll: answer once the store has moved past REV (or after 10s), so waiting clients need not spin.
       const after = url.searchParams.get('after');
@@ -82,12 +92,22 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
+    this.route('POST', '/v1/autolock', async (req, res) => {
+      const body = await readJson<{ enable?: unknown }>(req);
+      if (typeof body.enable !== 'boolean') throw badRequest('enable: expected true or false');
+      const r = hooks.autolock(body.enable);
+      await store.appendEvents([{ type: 'autolock', message: `autolock turned ${body.enable ? 'on' : 'off'}` }]);
+      sendJson(res, 200, r);
+    });
+    this.route('GET', '/v1/tokens', async (_q, res) => sendJson(res, 200, await listTokens(store)));
+    this.route('POST', '/v1/tokens', async (req, res) => sendJson(res, 201, await createToken(store, await readJson(req))));
+    this.route('DELETE', '/v1/tokens/:id', async (_q, res, p) => sendJson(res, 200, await removeToken(store, p.id)));
   }
 
   private route(method: string, path: string, handler: Handler): void {
     const names: string[] = [];
     const pattern = new RegExp('^' + path.replace(/:(\w+)/g, (_m, n: string) => (names.push(n), '([^/]+)')) + '$');
-    this.routes.push({ method, pattern, names, handler });
+    this.routes.push({ method, pattern, names, handler, role: routeRole(method, path) });
   }
 
   listenUnix(path: string): Promise<void> {
@@ -106,9 +126,11 @@ export class ApiServer {
     });
   }
 
-  listenTcp(host: string, port: number, token: string): Promise<void> {
+  /** The API on TCP: TLS only, and every request shows a token. */
+  listenTcp(host: string, port: number, token: string, tls: { cert: string; key: string }): Promise<void> {
     if (!token) throw new Error('a TCP listener needs a token');
-    const server = this.makeServer(token);
+    const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (req, res) => void this.dispatch(req, res, token));
+    this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -132,11 +154,13 @@ export class ApiServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, token: string | undefined): Promise<void> {
     try {
-      if (token !== undefined && !authorized(req, token)) throw new ApiError(401, 'unauthorized', 'a valid bearer token is required');
+      // The unix socket is owner-only: whoever reaches it is the owner, an admin. TCP callers show a token.
+      const role: Role = token === undefined ? 'admin' : await roleOf(req, this.store, token);
       const url = new URL(req.url ?? '/', 'http://baton');
       for (const r of this.routes) {
         const m = r.pattern.exec(url.pathname);
         if (!m || r.method !== req.method) continue;
+        if (!allows(role, r.role)) throw new ApiError(403, 'forbidden', `${req.method} ${url.pathname} needs the ${r.role} role; this token is ${role}`);
         const params: Params = {};
         r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
         await r.handler(req, res, params, url);
@@ -178,10 +202,11 @@ export class ApiServer {
     if (!p && services.length === 0) throw notFound(`project "${project}"`);
     let tasks = (await this.store.list('task', keys.taskPrefix(project))).map((v) => v.value);
     if (!all) {
-      // Like `docker compose ps`: one line per slot, its newest task.
+      // Like `docker compose ps`: one line per slot, its newest task that should run (a rolled-back
+      // slot's newest task is the failed one it left), else its newest.
       const bySvc = new Map<string, Task[]>();
       for (const t of tasks) bySvc.set(t.service, [...(bySvc.get(t.service) ?? []), t]);
-      tasks = [...bySvc.values()].flatMap((list) => [...bySlot(list).values()].map((l) => l[0]));
+      tasks = [...bySvc.values()].flatMap((list) => [...bySlot(list).values()].map((l) => l.find((t) => t.desiredState === 'running') ?? l[0]));
     }
     tasks.sort((a, b) => (a.service === b.service ? a.slot - b.slot : a.service < b.service ? -1 : 1));
     return { project, revision: await this.store.revision(), services, tasks };
@@ -241,6 +266,8 @@ export class ApiServer {
     const ops: Op[] = services.map((v) => ({ type: 'delete', kind: 'service', key: v.key }));
     for (const v of await this.store.list('revision', keys.revisionPrefix(project))) ops.push({ type: 'delete', kind: 'revision', key: v.key });
     if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
+    // Running tasks already have their files; the project's own secret and config versions go with it.
+    ops.push(...(await projectBlobs(this.store, project)));
     await this.store.commit(ops);
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
     await this.tasksEnded(project, services.map((v) => v.value.name));
@@ -352,9 +379,3 @@ export class ApiServer {
   }
 }
 
-function authorized(req: IncomingMessage, token: string): boolean {
-  const h = req.headers.authorization ?? '';
-  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
-}

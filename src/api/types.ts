@@ -1,9 +1,12 @@
 import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
-import type { BatonEvent, Service, Task } from '../model/types.js';
+import type { BatonEvent, SealedValue, Service, Task } from '../model/types.js';
+import type { FileSources } from '../spec/sources.js';
 import type { ApiProblem } from './errors.js';
 
 export interface DeployRequest {
   project: ComposeProject;
+  /** Values of the project's file and environment secrets and configs (base64), sent beside the spec, never inside it. */
+  sources?: FileSources;
   removeOrphans?: boolean;
 }
 
@@ -62,6 +65,12 @@ export interface ApiHooks {
   /** The driver of a service that names none (docker for an image when an engine answers, else process). */
   defaultDriver(service: ServiceConfig): string;
   allocatePort(): Promise<number>;
+  /** A version id for a secret or config value (a keyed hash). */
+  blobVersion(value: Buffer): string;
+  /** Encrypts a secret value for the store, bound to the key it is stored under. */
+  seal(value: Buffer, key: string): SealedValue;
+  /** Autolock on: the cluster key is kept locked under a new unlock key, returned once. Off: kept in the clear. */
+  autolock(enable: boolean): { unlockKey?: string };
   /** Problems that would stop services from running here (command not found, port taken). */
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
   /** After `down`, once its tasks are gone: drivers remove the project's networks (and named volumes with `volumes`). */

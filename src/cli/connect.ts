@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { UserError } from './errors.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
@@ -18,7 +19,19 @@ export function batonHome(): string {
 /** BATON_HOST (http://host:port, with BATON_TOKEN) for a remote daemon; else the local one's socket. */
 export function connection(): Connection {
   const host = process.env.BATON_HOST;
-  if (host) return { client: new ApiClient({ url: host, token: process.env.BATON_TOKEN }) };
+  if (host) {
+    if (!/^https:\/\//.test(host)) throw new UserError(`BATON_HOST: expected https://HOST:PORT (the TCP API speaks TLS only), got "${host}"`);
+    const caFile = process.env.BATON_TLS_CA;
+    let ca: string | undefined;
+    if (caFile) {
+      try {
+        ca = readFileSync(caFile, 'utf8');
+      } catch (err) {
+        throw new UserError(`BATON_TLS_CA: ${caFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      }
+    }
+    return { client: new ApiClient({ url: host, token: process.env.BATON_TOKEN, ca }) };
+  }
   const home = batonHome();
   return { client: new ApiClient({ socketPath: join(home, 'baton.sock') }), home };
 }

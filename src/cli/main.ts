@@ -7,6 +7,9 @@ import { projectCommands } from './commands/project.js';
 import { miscCommands } from './commands/misc.js';
 import { serviceCommands } from './commands/service.js';
 import { configCommand } from './commands/config.js';
+import { secretCommand } from './commands/blobs.js';
+import { tokenCommand } from './commands/token.js';
+import { autolockCommands } from './commands/autolock.js';
 import { containerCommands } from './commands/container.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
@@ -27,6 +30,9 @@ projectCommands(program);
 miscCommands(program);
 serviceCommands(program);
 configCommand(program);
+secretCommand(program);
+tokenCommand(program);
+autolockCommands(program);
 containerCommands(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
@@ -38,7 +44,7 @@ function report(err: unknown): number {
   }
   if (err instanceof ApiRequestError) {
     process.stderr.write(`error: ${err.message}\n`);
-    for (const p of err.problems) process.stderr.write(`  - ${p.service ? `service "${p.service}": ` : ''}${p.message}\n`);
+    for (const p of err.problems) process.stderr.write(`  - ${p.service ? `service "${p.service}": ` : ''}${p.path ? `${p.path}: ` : ''}${p.message}\n`);
     return 1;
   }
   if (err instanceof UserError || err instanceof ApiUnreachableError) {

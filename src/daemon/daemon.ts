@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Agent } from '../agent/index.js';
@@ -10,11 +10,14 @@ import { createDockerDriver, createHollowDriver, createProcessDriver, type Docke
 import { Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service } from '../model/types.js';
 import { openSqliteStore } from '../store/index.js';
-import { containerSpec, ContainerSpecError, taskArgv } from '../agent/index.js';
+import { containerSpec, ContainerSpecError, taskArgv, taskFilesRoot } from '../agent/index.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { acquirePidfile } from './pidfile.js';
 import { paths } from './home.js';
 import { VERSION } from '../version.js';
+import { SecretBox, readKeyFile } from '../secrets/index.js';
+import { waitForUnlock } from './locked.js';
+import { serverTls } from './tls.js';
 import { resolveCommand } from '../drivers/index.js';
 import { resolve } from 'node:path';
 
@@ -23,6 +26,9 @@ export interface DaemonOptions {
   /** host:port for a TCP listener (needs token). */
   listen?: string;
   token?: string;
+  /** PEM files for the TCP listener; without them the daemon makes its own (in <home>/tls). */
+  tlsCert?: string;
+  tlsKey?: string;
   log?: (msg: string) => void;
 }
 
@@ -57,15 +63,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   if (await docker.available()) drivers.set('docker', docker);
   else docker = undefined;
   const mesh = new Mesh({ log });
-  const cp = new LocalControlPlane(store);
-  const agent = new Agent({ nodeId, cp, drivers, mesh, log });
+  const version = { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid };
+  // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.
+  const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
+  const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
+  const cp = new LocalControlPlane(store, box);
+  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance) });
   const reconciler = new Reconciler(store, log);
 
   const hooks: ApiHooks = {
-    version: { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid },
+    version,
     drivers: () => [...drivers.keys()],
     defaultDriver: (svc) => (docker && (svc.image || svc.build) ? 'docker' : 'process'),
     allocatePort: () => allocatePort('127.0.0.1'),
+    blobVersion: (value) => box.version(value),
+    seal: (value, key) => box.seal(value, key),
+    autolock: (enable) => {
+      if (!enable) {
+        box.unlockTo(p.secretKey);
+        return {};
+      }
+      return { unlockKey: box.lockTo(p.secretKey) };
+    },
     preflight: (services, ownPorts) => preflight(services, ownPorts, drivers, docker),
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
@@ -86,7 +105,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await api.listenUnix(p.socket);
   if (opts.listen) {
     const [host, port] = splitHostPort(opts.listen);
-    await api.listenTcp(host, port, opts.token ?? '');
+    const tls = await serverTls(opts.home, host, { cert: opts.tlsCert, key: opts.tlsKey });
+    await api.listenTcp(host, port, opts.token ?? '', tls);
+    log(`TCP API on https://${opts.listen}; clients verify it with BATON_TLS_CA=${tls.certPath}`);
   }
   log(`baton daemon ${VERSION} ready: pid ${process.pid}, home ${opts.home}, socket ${p.socket}${opts.listen ? `, tcp ${opts.listen}` : ''}`);
 

@@ -12,4 +12,5 @@ export const paths = (home: string) => ({
   db: join(home, 'state.db'),
   log: join(home, 'daemon.log'),
   logs: join(home, 'logs'),
+  secretKey: join(home, 'secrets.key'),
 });

@@ -1,5 +1,6 @@
-import type { ControlPlane, NodeView, TaskReport } from '../agent/control-plane.js';
+import type { ControlPlane, NodeView, TaskFile, TaskReport } from '../agent/control-plane.js';
 import type { EventInput, NodeInfo, Project, Service, Task } from '../model/types.js';
+import type { SecretBox } from '../secrets/index.js';
 import { keys } from '../model/keys.js';
 import { now } from '../model/time.js';
 import type { Op, Store } from '../store/store.js';
@@ -9,7 +10,7 @@ const MAX_TRIES = 20;
 
 /** The agent's link to the control plane when both live in one process: the store itself. */
 export class LocalControlPlane implements ControlPlane {
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store, private readonly box: SecretBox) {}
 
   async register(node: NodeInfo): Promise<void> {
     const cur = await this.store.get('node', keys.node(node.id));
@@ -88,5 +89,21 @@ export class LocalControlPlane implements ControlPlane {
 
   async event(e: EventInput): Promise<void> {
     await this.store.appendEvents([e]);
+  }
+
+  async taskFiles(svc: Service): Promise<TaskFile[]> {
+    const out: TaskFile[] = [];
+    for (const ref of svc.files ?? []) {
+      if (ref.kind === 'secret') {
+        const rec = await this.store.get('secret', ref.key);
+        if (!rec) throw new Error(`secret "${ref.source}" (version ${ref.key}) is no longer stored`);
+        out.push({ ref, content: this.box.open(rec.value.sealed, ref.key) });
+      } else {
+        const rec = await this.store.get('config', ref.key);
+        if (!rec) throw new Error(`config "${ref.source}" (version ${ref.key}) is no longer stored`);
+        out.push({ ref, content: Buffer.from(rec.value.data, 'base64') });
+      }
+    }
+    return out;
   }
 }

@@ -11,6 +11,11 @@ export interface RunSpec {
   user?: string;
   stopSignal: string;
   stopGraceMs: number;
+  /**
+   * Secrets and configs the agent wrote on this host: a container driver mounts
+   * each at its target; the process driver hands the folder to the task's user.
+   */
+  files?: { dir: string; entries: { kind: 'secret' | 'config'; hostPath: string; target: string; uid?: number; gid?: number }[] };
   /** For container drivers: what to run and how; the process driver ignores it. */
   container?: ContainerSpec;
 }

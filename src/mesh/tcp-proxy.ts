@@ -15,8 +15,9 @@
  *   64 KiB) so a backend that resets or closes before answering (killed mid
  *   request) costs the client nothing: the bytes are replayed to the next
  *   backend. A clean close (FIN) is taken at its word, without a replay,
- *   when the client had sent nothing (an idle timeout) or had already
- *   half-closed (the request may have been acted on).
+ *   when the client had already half-closed (the request may have been
+ *   acted on), or had sent nothing for a second (an idle timeout); a silent
+ *   connection closed sooner than that is a dead backend, and the next is tried.
  * - With no backend at all (or all of them failing), a new connection is held
  *   up to `holdMs` (default 2 s) waiting for `apply` to bring one: during a
  *   restart backends come back quickly, and a held connection beats a refused
@@ -99,6 +100,9 @@ export interface MeshOptions {
   udpIdleMs?: number;
   log?: (msg: string) => void;
 }
+
+/** A backend closing a silent connection sooner than this after it opened is taken as dead, not idle. */
+const QUICK_CLOSE_MS = 1000;
 
 /** Client bytes kept for a replay while no backend has answered yet. */
 const REPLAY_MAX = 64 * 1024;
@@ -482,6 +486,7 @@ export class Mesh {
     replay: { chunks: Buffer[]; bytes: number; ended: boolean },
     answered: () => void,
   ): Promise<'answered' | 'failed' | 'client-gone'> {
+    const openedAt = Date.now();
     return new Promise((resolve) => {
       const finish = (o: 'answered' | 'failed' | 'client-gone'): void => {
         upstream.off('data', onFirst);
@@ -503,6 +508,9 @@ export class Mesh {
       // sending (it may have been acted on), the close is the answer: passed through, no replay.
       const onUpEnd = (): void => {
         if (replay.bytes > 0 && !replay.ended) return finish('failed');
+        // Closed at once with nothing said either way: not an idle timeout but a backend that died
+        // (killed just as the client connected, before its request arrived): the next one is tried.
+        if (replay.bytes === 0 && !replay.ended && Date.now() - openedAt < QUICK_CLOSE_MS) return finish('failed');
         finish('answered');
         answered();
       };

@@ -9,5 +9,8 @@ export const keys = {
   taskPrefix: (project: string, service?: string): string => (service ? `${project}/${service}/` : `${project}/`),
   node: (id: string): string => id,
   revision: (project: string, service: string, revision: number): string => `${project}/${service}/${String(revision).padStart(8, '0')}`,
+  /** Secrets and configs: `${scope}/${name}/${version}`; scope is a project or "_" for created ones. */
+  blob: (scope: string, name: string, version: string): string => `${scope}/${name}/${version}`,
+  blobPrefix: (scope: string, name?: string): string => (name ? `${scope}/${name}/` : `${scope}/`),
   revisionPrefix: (project: string, service?: string): string => (service ? `${project}/${service}/` : `${project}/`),
 };

@@ -10,7 +10,7 @@ export function revisionRecord(svc: Service, prev: Service | undefined, cause: S
     revision: svc.revision,
     specHash: svc.specHash,
     cause,
-    changes: cause === 'restart' ? ['(forced restart)'] : changedKeys(prev?.spec, svc.spec),
+    changes: cause === 'restart' ? ['(forced restart)'] : withFileChanges(changedKeys(prev?.spec, svc.spec), prev, svc),
     record: record as Service,
     createdAt: time,
   };
@@ -49,4 +49,15 @@ export function rollbackRecord(svc: Service, rec: ServiceRevision, reason: strin
     },
   };
   return { service, revision: { ...revisionRecord(service, svc, 'rollback', time) } };
+}
+
+/** A secret or config whose value changed shows as a change of `secrets`/`configs`, though the spec reads the same. */
+function withFileChanges(changes: string[], prev: Service | undefined, svc: Service): string[] {
+  if (!prev) return changes;
+  const out = [...changes];
+  for (const [kind, key] of [['secret', 'secrets'], ['config', 'configs']] as const) {
+    const ids = (s: Service): string => (s.files ?? []).filter((f) => f.kind === kind).map((f) => `${f.key}>${f.target}`).sort().join(',');
+    if (!out.includes(key) && ids(prev) !== ids(svc)) out.push(key);
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
 import { parseDuration } from '../spec/duration.js';
-import type { Healthcheck, RestartPolicy, Service, ServicePortSpec, UpdatePolicy } from './types.js';
+import type { Healthcheck, RestartPolicy, Service, ServicePortSpec, TaskFileRef, UpdatePolicy } from './types.js';
 
 export class ServiceSpecError extends Error {
   constructor(readonly service: string, message: string) {
@@ -135,7 +135,7 @@ export function envName(service: string): string {
 export function buildService(
   project: ComposeProject,
   cfg: ServiceConfig,
-  opts: { driver: string; vipPorts: Map<string, number>; prev?: Service; time: string },
+  opts: { driver: string; vipPorts: Map<string, number>; files?: TaskFileRef[]; prev?: Service; time: string },
 ): Service {
   const ports: ServicePortSpec[] = targetPorts(cfg).map((p) => {
     const vipPort = opts.vipPorts.get(`${p.target}/${p.protocol}`);
@@ -155,6 +155,7 @@ export function buildService(
     stopSignal: cfg.stop_signal ?? 'SIGTERM',
     stopGraceMs: ms(cfg.name, 'stop_grace_period', cfg.stop_grace_period, 10_000),
     ports,
+    files: opts.files ?? [],
     spec: cfg,
     workingDir: project.workingDir,
   };
@@ -177,12 +178,15 @@ export function buildService(
   };
 }
 
-type HashInput = Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'>;
+type HashInput = Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'> & { files?: TaskFileRef[] };
+
+// Records stored before secrets existed carry no files; hashing [] as absent keeps their tasks current.
+const filesPart = (s: HashInput): { files?: TaskFileRef[] } => (s.files && s.files.length > 0 ? { files: s.files } : {});
 
 function recordKey(s: HashInput): string {
   const { scale: _scale, deploy, ...rest } = s.spec;
   const { replicas: _r, ...deployRest } = deploy ?? {};
-  return stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir });
+  return stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir, ...filesPart(s) });
 }
 
 /**
@@ -192,7 +196,7 @@ function recordKey(s: HashInput): string {
 export function specHash(s: HashInput & Pick<Service, 'forceUpdate'>): string {
   const { scale: _scale, deploy, ...rest } = s.spec;
   const { replicas: _r, update_config: _u, rollback_config: _rb, labels: _l, ...deployRest } = deploy ?? {};
-  const text = stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir, force: s.forceUpdate });
+  const text = stableJson({ spec: rest, deploy: deployRest, driver: s.driver, ports: s.ports, dir: s.workingDir, force: s.forceUpdate, ...filesPart(s) });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 

@@ -152,6 +152,8 @@ export interface Service {
   stopSignal: string;
   stopGraceMs: number;
   ports: ServicePortSpec[];
+  /** Secrets and configs delivered as files, each at a fixed version. */
+  files: TaskFileRef[];
   /** The normalized Compose service this was made from. */
   spec: ServiceConfig;
   /** The project folder: the default working directory of process tasks. */
@@ -206,12 +208,70 @@ export interface BatonEvent {
 
 export type EventInput = Omit<BatonEvent, 'seq' | 'time'> & { time?: string };
 
+/** A secret or config value as a task gets it: a file. */
+export interface TaskFileRef {
+  kind: 'secret' | 'config';
+  /** The key under the project's top-level secrets:/configs:. */
+  source: string;
+  /** Store key of the exact version delivered: a changed value is a new version, and rolls the service. */
+  key: string;
+  /** Where the file goes: a relative target is under /run/secrets (secrets) or / (configs). */
+  target: string;
+  uid?: string;
+  gid?: string;
+  mode?: number;
+}
+
+/** AES-256-GCM output, base64 parts. */
+export interface SealedValue {
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+/**
+ * One immutable version of a named secret or config. `scope` is the project
+ * it came from, or "_" for those made with `baton secret|config create`
+ * (what `external: true` refers to).
+ */
+export interface BlobRecord {
+  name: string;
+  scope: string;
+  /** Keyed hash of the value: equal values, equal versions, without revealing the value. */
+  version: string;
+  size: number;
+  createdAt: string;
+}
+export interface SecretRecord extends BlobRecord {
+  sealed: SealedValue;
+}
+export interface ConfigRecord extends BlobRecord {
+  /** base64; configs are not secret. */
+  data: string;
+}
+
+/** What a token may do: viewers read, deployers also deploy and scale, admins also manage secrets and tokens. */
+export type Role = 'viewer' | 'deployer' | 'admin';
+
+/** An API token; only a hash of its secret part is kept. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: Role;
+  /** sha256 of the secret part, hex. */
+  hash: string;
+  createdAt: string;
+}
+
 export interface Objects {
   project: Project;
   service: Service;
   revision: ServiceRevision;
   task: Task;
   node: NodeInfo;
+  secret: SecretRecord;
+  config: ConfigRecord;
+  token: ApiToken;
 }
 
 export type Kind = keyof Objects;

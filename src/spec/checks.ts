@@ -47,7 +47,8 @@ export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | '
     for (const [dep, d] of Object.entries(svc.depends_on)) {
       if (!p.services[dep]) {
         if (d.required) fail(at('depends_on', dep), `depends on undefined service "${dep}"${Object.keys(p.services).length ? ` (services: ${Object.keys(p.services).slice(0, 10).join(', ')})` : ''}`);
-      } else if (d.condition === 'service_healthy' && !p.services[dep].healthcheck) {
+      } else if (d.condition === 'service_healthy' && !p.services[dep].healthcheck && !p.services[dep].image) {
+        // An image may bring its own HEALTHCHECK; a service without one cannot.
         fail(at('depends_on', dep), `condition service_healthy, but service "${dep}" has no healthcheck`);
       }
     }

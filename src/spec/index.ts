@@ -9,3 +9,5 @@ export { shellSplit } from './shell.js';
 export { parseDotenv } from './dotenv.js';
 export { normalizeProjectName } from './discover.js';
 export { SCHEMA_SOURCE } from './schema.js';
+export { fileSources, MAX_SOURCE_BYTES, type FileSources } from './sources.js';
+export { locateKey, type KeyPosition } from './locate.js';

@@ -13,6 +13,8 @@ import { interpolateTree, type Env } from './interpolate.js';
 import { mergeValues, stripTags, type RawObj } from './merge.js';
 import { hostPath, normalizeService } from './normalize.js';
 import { checkProject } from './checks.js';
+import { readFileSources } from './sources.js';
+import { rememberLocator } from './locate.js';
 import { validateSchema } from './schema.js';
 import { isObj, pathText, problemAt, readSource, type Obj, type Path, type Raw, type Source } from './yaml-source.js';
 import type { ComposeProject, LoadOptions, ServiceConfig, SpecProblem } from './types.js';
@@ -151,5 +153,12 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProjec
   };
   checkProject(project, where);
   stopIfAny(problems);
+  rememberLocator(project, (path) => {
+    const { file, line, col } = problemAt(sourceFor(sources, path), files[0], path, '');
+    return { file, line, col };
+  });
+  // Read now, where a problem has a position; reported only when the values are asked for (up), not by ps or config.
+  const sourceProblems: SpecProblem[] = [];
+  readFileSources(project, env, (path, message) => sourceProblems.push(problemAt(sourceFor(sources, path), files[0], path, message)), () => stopIfAny(sourceProblems));
   return project;
 }

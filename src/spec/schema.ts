@@ -44,6 +44,7 @@ function overlay(s: Schema): void {
     develop: { type: 'object' },
     gpus: { oneOf: [{ type: 'string', enum: ['all'] }, { type: 'array', items: { type: 'object' } }] },
     label_file: strOrList,
+    pre_start: { type: 'array', items: { type: 'object' } },
     post_start: { type: 'array', items: { type: 'object' } },
     pre_stop: { type: 'array', items: { type: 'object' } },
     uts: str,
@@ -62,7 +63,15 @@ function overlay(s: Schema): void {
       ],
     },
     mem_swappiness: { type: ['integer', 'string'] },
+    // `daily`, `weekly` and `every_<duration>` came with Compose 2.3x.
+    pull_policy: {
+      oneOf: [
+        { type: 'string', enum: ['always', 'never', 'if_not_present', 'build', 'missing', 'refresh', 'daily', 'weekly'] },
+        { type: 'string', pattern: '^every_[0-9]+(ns|us|ms|s|m|h|d|w)([0-9]+(ns|us|ms|s|m|h))*$' },
+      ],
+    },
   });
+  props.models = { type: 'object', patternProperties: { '^[a-zA-Z0-9._-]+$': { type: 'object' } }, additionalProperties: false };
   const dep = (svc.depends_on.oneOf as Schema[])[1].patternProperties as Record<string, Schema>;
   for (const d of Object.values(dep)) Object.assign(d.properties as Schema, { required: bool, restart: bool });
   const portObj = (svc.ports.items as Schema).oneOf as Schema[];

@@ -2,7 +2,9 @@
 // with Ctrl-C, and the TCP API's token, each against a real daemon.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, alive, freePort, waitFor } from '../helpers/baton.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sandbox, alive, freePort, tlsCall, waitFor } from '../helpers/baton.js';
 
 describe('restart policies and depends_on', () => {
   const sb = new Sandbox();
@@ -99,21 +101,22 @@ describe('attached up and the TCP API', () => {
     const other = new Sandbox();
     const daemon = other.spawn(['daemon', '--listen', `127.0.0.1:${port}`, '--token', 's3cret']);
     try {
+      const url = `https://127.0.0.1:${port}/v1/projects`;
+      const caFile = join(other.home, 'tls', 'server.crt');
+      let ca = '';
       await waitFor(async () => {
         try {
-          await fetch(`http://127.0.0.1:${port}/v1/version`);
+          ca = readFileSync(caFile, 'utf8');
+          await tlsCall(url, { ca });
           return true;
         } catch {
           return false;
         }
       }, 15_000, 'tcp api');
-      const no = await fetch(`http://127.0.0.1:${port}/v1/projects`);
-      assert.equal(no.status, 401);
-      const wrong = await fetch(`http://127.0.0.1:${port}/v1/projects`, { headers: { authorization: 'Bearer nope' } });
-      assert.equal(wrong.status, 401);
-      const yes = await fetch(`http://127.0.0.1:${port}/v1/projects`, { headers: { authorization: 'Bearer s3cret' } });
-      assert.equal(yes.status, 200);
-      const ls = await other.ok(['ls', '--format', 'json'], { env: { BATON_HOST: `http://127.0.0.1:${port}`, BATON_TOKEN: 's3cret' } });
+      assert.equal((await tlsCall(url, { ca })).status, 401);
+      assert.equal((await tlsCall(url, { ca, token: 'nope' })).status, 401);
+      assert.equal((await tlsCall(url, { ca, token: 's3cret' })).status, 200);
+      const ls = await other.ok(['ls', '--format', 'json'], { env: { BATON_HOST: `https://127.0.0.1:${port}`, BATON_TOKEN: 's3cret', BATON_TLS_CA: caFile } });
       assert.deepEqual(JSON.parse(ls), []);
       const r = await sb.run(['daemon', '--listen', `127.0.0.1:${port + 1}`]);
       assert.equal(r.code, 1);

@@ -105,16 +105,16 @@ services:
 
   it('kill -9 of one replica: restarted, and the published port answers throughout', async () => {
     const before = (await sb.ps()).find((r) => r.service === 'web' && r.slot === 2)!;
-    let failures = 0;
+    const failures: string[] = [];
     let requests = 0;
     let stop = false;
     const loop = (async () => {
       while (!stop) {
         try {
           const r = await httpGet(`http://127.0.0.1:${published}/`);
-          if (r.status !== 200) failures++;
-        } catch {
-          failures++;
+          if (r.status !== 200) failures.push(`HTTP ${r.status}`);
+        } catch (err) {
+          failures.push((err as Error).message);
         }
         requests++;
       }
@@ -129,7 +129,7 @@ services:
     stop = true;
     await loop;
     assert.ok(requests > 20, `made ${requests} requests`);
-    assert.equal(failures, 0, `${failures} of ${requests} requests failed`);
+    assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed`);
   });
 
   it('scale up and down keeps stable slots', async () => {

@@ -118,15 +118,24 @@ describe('rolling updates', () => {
 
   it('a version failing its healthcheck rolls back by itself, the client sees no failure, up --wait says why', async () => {
     const loop = clientLoop(url);
-    const r = await up('broken', 4, 'parallelism: 1, order: start-first, monitor: 2s, failure_action: rollback');
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /service "web": rolling back to revision \d+: task of slot \d+ failed: unhealthy/);
-    await waitFor(async () => {
-      const rows = live(await sb.ps());
-      return rows.length === 4 && rows.every((x) => x.health === 'healthy');
-    }, 30_000, 'the rollback to finish');
-    await new Promise((res) => setTimeout(res, 1000));
-    const seen = await loop.stop();
+    let seen: Awaited<ReturnType<typeof loop.stop>> | undefined;
+    try {
+      const r = await up('broken', 4, 'parallelism: 1, order: start-first, monitor: 2s, failure_action: rollback');
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /service "web": rolling back to revision \d+: task of slot \d+ failed: unhealthy/);
+      let rows: PsRow[] = [];
+      await waitFor(async () => {
+        rows = live(await sb.ps());
+        return rows.length === 4 && rows.every((x) => x.health === 'healthy');
+      }, 30_000, 'the rollback to finish').catch(async (err: Error) => {
+        const all = await sb.run(['ps', '-a', '--format', 'json']);
+        const ev = await sb.run(['events', '--since', '0', '--no-follow']);
+        throw new Error(`${err.message}; running: ${JSON.stringify(rows.map((x) => [x.slot, x.revision, x.health]))} DEBUG ${all.stdout} EV ${ev.stdout}`);
+      });
+      await new Promise((res) => setTimeout(res, 1000));
+    } finally {
+      seen = await loop.stop();
+    }
     assert.deepEqual(seen.failed, [], `${seen.failed.length} of ${seen.ok + seen.failed.length} requests failed`);
     assert.ok(!seen.versions.has('broken'), 'the broken version never received traffic');
     await allAnswer('v3', 4);

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import http from 'node:http';
+import https from 'node:https';
 import { alive } from '../../src/drivers/process/procfs.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,11 +31,11 @@ export class Sandbox {
   }
 
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: this.home, ...extra };
+    const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: this.home };
     delete env.BATON_HOST;
     delete env.COMPOSE_PROJECT_NAME;
     delete env.COMPOSE_PROFILES;
-    return env;
+    return { ...env, ...extra };
   }
 
   write(name: string, text: string): string {
@@ -44,9 +45,10 @@ export class Sandbox {
     return p;
   }
 
-  run(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  run(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
     return new Promise((resolvePromise, reject) => {
       const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? this.dir, env: this.env(opts.env) });
+      child.stdin.end(opts.input ?? '');
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -63,7 +65,7 @@ export class Sandbox {
   }
 
   /** Runs and asserts exit 0, returning stdout. */
-  async ok(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+  async ok(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; input?: string } = {}): Promise<string> {
     const r = await this.run(args, opts);
     if (r.code !== 0) throw new Error(`baton ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\ndaemon log:\n${this.daemonLog().slice(-3000)}`);
     return r.stdout;
@@ -180,4 +182,23 @@ function readdirSafe(p: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** One request to a daemon's TCP API (https, pinned to its certificate). */
+export function tlsCall(url: string, opts: { method?: string; token?: string; ca?: string; body?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const req = https.request(url, { method: opts.method ?? 'GET', headers, ca: opts.ca, timeout: opts.timeoutMs ?? 15_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${opts.method ?? 'GET'} ${url} timed out`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
 }

@@ -11,7 +11,7 @@ export const SWARM_UPDATE: UpdatePolicy = { parallelism: 1, delayMs: 0, order: '
 export function makeService(name: string, extra: Partial<Service> = {}): Service {
   return {
     id: `p/${name}`, project: 'p', name, revision: 1, mode: 'replicated', replicas: 1, stopped: false, driver: 'process',
-    restart: { condition: 'none', delayMs: 0, maxAttempts: 0, windowMs: 0 }, stopSignal: 'SIGTERM', stopGraceMs: 1000, ports: [],
+    restart: { condition: 'none', delayMs: 0, maxAttempts: 0, windowMs: 0 }, stopSignal: 'SIGTERM', stopGraceMs: 1000, ports: [], files: [],
     spec: serviceConfig(name), workingDir: '/tmp', forceUpdate: 0, specHash: 'h1', update: SWARM_UPDATE, rollback: SWARM_UPDATE,
     createdAt: '', updatedAt: '', ...extra,
   };

@@ -389,7 +389,7 @@ describe('Mesh TCP', () => {
     const mk = async (): Promise<number> => {
       const srv = net.createServer((s) => {
         accepted++;
-        setTimeout(() => s.end(), 50); // an idle timeout: closes a connection that sent nothing
+        setTimeout(() => s.end(), 1200); // an idle timeout: closes a connection that sent nothing (for over a second)
       });
       srv.listen(0, HOST);
       await once(srv, 'listening');
@@ -405,6 +405,29 @@ describe('Mesh TCP', () => {
     await once(s, 'end');
     assert.equal(accepted, 1);
     assert.ok(m.snapshot()[0].backends.every((b) => !b.suspect));
+  });
+
+  it('tries the next backend when one closes a connection at once, before the request arrived', async () => {
+    // A backend killed just as a client connected: its socket closes with nothing said either way.
+    const dead = net.createServer((s) => s.end());
+    dead.listen(0, HOST);
+    await once(dead, 'listening');
+    cleanup.push(() => void dead.close());
+    const good = await httpBackend('good');
+    const m = mesh();
+    const port = await allocatePort();
+    await m.apply([route('web', port, [{ port: (dead.address() as net.AddressInfo).port }, good])]);
+    for (let i = 0; i < 4; i++) {
+      const s = await connect(port);
+      await sleep(30); // the request leaves after the dead backend has already closed
+      s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      let body = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => (body += d));
+      s.on('error', () => undefined);
+      await Promise.race([once(s, 'close'), sleep(5000)]);
+      assert.match(body, /good$/);
+    }
   });
 
   it('replays the request when a backend resets before answering', async () => {

@@ -82,4 +82,29 @@ secrets:
     assert.match(p.file, /b\.yaml$/);
     assert.equal(p.line, 3);
   });
+
+  it('keys of current Compose: pre_start hooks, timed pull policies, top-level models', async () => {
+    const dir = project({
+      'compose.yaml': `services:
+  app:
+    image: busybox
+    pull_policy: every_12h
+    pre_start: [{command: [echo, hi]}]
+  db:
+    image: postgres
+    pull_policy: daily
+models:
+  llm: {model: ai/smollm2}
+`,
+    });
+    const p = await load(dir);
+    assert.equal(p.services.app.pull_policy, 'every_12h');
+    const bad = await problems(project({ 'compose.yaml': 'services:\n  app:\n    image: x\n    pull_policy: every_day\n' }));
+    assert.match(at(bad, 'services.app.pull_policy').message, /every_day/);
+  });
+
+  it('service_healthy on a service with an image is left to the HEALTHCHECK of its image', async () => {
+    const dir = project({ 'compose.yaml': 'services:\n  web:\n    image: w\n    depends_on: {db: {condition: service_healthy}}\n  db:\n    image: postgres\n' });
+    assert.deepEqual((await load(dir)).services.web.depends_on.db.condition, 'service_healthy');
+  });
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatConfig, loadProject } from '../../spec/index.js';
 import { UserError } from '../errors.js';
+import { blobCommands } from './blobs.js';
 import { projectFlags, projectOptions, type ProjectFlags } from '../project.js';
 
 interface ConfigFlags extends ProjectFlags {
@@ -15,7 +16,7 @@ interface ConfigFlags extends ProjectFlags {
 
 /** `baton config`: the project as baton reads it, printed like `docker compose config` so the two can be diffed. */
 export function configCommand(program: Command): void {
-  projectOptions(
+  const cmd = projectOptions(
     program
       .command('config [services...]')
       .description('Print the project as baton reads it: merged, interpolated, validated, normalized (like docker compose config)')
@@ -49,4 +50,6 @@ export function configCommand(program: Command): void {
     const shown = services.length === 0 ? p : { ...p, services: Object.fromEntries(Object.entries(p.services).filter(([n]) => services.includes(n))) };
     process.stdout.write(formatConfig(shown, flags.format));
   });
+  // `baton config create|ls|inspect|rm` manage stored configs, as `docker config` does.
+  blobCommands(cmd, 'config');
 }

@@ -63,16 +63,18 @@ export function miscCommands(program: Command): void {
   program
     .command('daemon')
     .description('Run the baton daemon in the foreground (manager, agent and API in one process)')
-    .option('--listen <host:port>', 'also serve the API on TCP (needs --token or BATON_TOKEN)')
+    .option('--listen <host:port>', 'also serve the API on TCP, over TLS (needs --token or BATON_TOKEN)')
     .option('--token <token>', 'bearer token required on the TCP listener')
-    .action(async (flags: { listen?: string; token?: string }) => {
+    .option('--tls-cert <file>', 'PEM certificate for the TCP listener (default: a self-signed one made in $BATON_HOME/tls)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string }) => {
       const token = flags.token ?? process.env.BATON_TOKEN;
       if (flags.listen && !token) throw new UserError('--listen needs a token (--token or BATON_TOKEN): the TCP API is never open without one');
       // The daemon is the composition root: only this command loads it.
       const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
       let d;
       try {
-        d = await startDaemon({ home: batonHome(), listen: flags.listen, token });
+        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
       } catch (err) {
         if (err instanceof AlreadyRunningError) throw new UserError(err.message);
         throw err;

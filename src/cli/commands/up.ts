@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { ApiClient, DeployResult } from '../../api/index.js';
 import type { ComposeProject } from '../../spec/types.js';
+import { fileSources, locateKey } from '../../spec/index.js';
+import { ApiRequestError } from '../../api/index.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { logPrinter } from '../logs-printer.js';
@@ -27,9 +29,12 @@ export function upCommand(program: Command): void {
       .option('-t, --timestamps', 'show timestamps in the attached logs'),
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<UpFlags>(cmd);
-    const project = selectServices(await load(flags), services);
+    const loaded = await load(flags);
+    const project = selectServices(loaded, services);
     const client = await ensureDaemon();
-    const result = await client.deploy(project, flags.removeOrphans === true);
+    const result = await client.deploy(project, flags.removeOrphans === true, fileSources(loaded)).catch((err: unknown) => {
+      throw err instanceof ApiRequestError ? withPositions(err, loaded) : err;
+    });
     printDeploy(result);
     const attached = !flags.detach && !flags.wait;
     if (flags.wait || attached) {
@@ -126,4 +131,13 @@ async function attach(client: ApiClient, project: ComposeProject, timestamps: bo
     const r = await client.action(project.name, 'stop', Object.keys(project.services));
     for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Stopped\n`);
   }
+}
+
+/** The daemon names keys ("services.web.ports"); the files they were written in give them a line. */
+export function withPositions(err: ApiRequestError, p: ComposeProject): ApiRequestError {
+  const problems = err.problems.map((x) => {
+    const at = x.path ? locateKey(p, x.path) : undefined;
+    return at ? { ...x, path: `${at.line ? `${at.file}:${at.line}:${at.col ?? 1}` : at.file}: ${x.path}` } : x;
+  });
+  return new ApiRequestError(err.status, err.code, err.message, problems);
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Driver, DriverEvents, ExitInfo, LogLine, RunSpec, RunningTask } from '../driver.js';
 import { TaskStartError } from '../driver.js';
 import { LogFile, readLogFiles, removeLogFiles } from './log-file.js';
@@ -73,6 +73,8 @@ export class ProcessDriver implements Driver {
         throw new TaskStartError(`user: ${(err as Error).message}`, 'invalid');
       }
     }
+    // The task's secret and config files belong to the user it runs as, unless a uid/gid was asked for.
+    if (ids && spec.files) handOver(spec.files, ids);
     const log = new LogFile(this.logPath(id), this.maxBytes, this.maxFiles);
     const child = spawn(file, spec.argv.slice(1), {
       argv0: spec.argv[0],
@@ -231,4 +233,13 @@ export class ProcessDriver implements Driver {
 
 export function createProcessDriver(opts: ProcessDriverOptions): Driver {
   return new ProcessDriver(opts);
+}
+
+function handOver(files: NonNullable<RunSpec['files']>, ids: { uid: number; gid: number }): void {
+  const dirs = new Set<string>();
+  for (const f of files.entries) {
+    for (let d = dirname(f.hostPath); d.startsWith(files.dir); d = dirname(d)) dirs.add(d);
+    chownSync(f.hostPath, f.uid ?? ids.uid, f.gid ?? ids.gid);
+  }
+  for (const d of dirs) chownSync(d, ids.uid, ids.gid);
 }

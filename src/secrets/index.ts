@@ -1,0 +1,1 @@
+export { SecretBox, SecretIntegrityError, SecretKeyError, WrongUnlockKeyError, readKeyFile, type LockedKey } from './box.js';
