@@ -6,7 +6,7 @@ import type { FileSources } from '../spec/sources.js';
 import type { BlobKind, BlobSummary } from './blobs.js';
 import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
-import type { DeployResult, ExecEvent, ExecRequest, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
+import type { DeployResult, ExecEvent, ExecRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -108,6 +108,14 @@ export class ApiClient {
     if (opts.tail !== undefined) q.set('tail', String(opts.tail));
     if (opts.follow) q.set('follow', '1');
     return this.stream(`/v1/projects/${enc(project)}/logs?${q}`, onEntry, opts.signal);
+  }
+  stats(project: string, services: string[] = []): Promise<TaskStatsEntry[]> {
+    const q = new URLSearchParams(services.map((s): [string, string] => ['service', s]));
+    return this.json('GET', `/v1/projects/${enc(project)}/stats${q.size ? `?${q}` : ''}`);
+  }
+  top(project: string, services: string[] = []): Promise<TaskTopEntry[]> {
+    const q = new URLSearchParams(services.map((s): [string, string] => ['service', s]));
+    return this.json('GET', `/v1/projects/${enc(project)}/top${q.size ? `?${q}` : ''}`);
   }
   /** Runs a command in a running task; output arrives through onEvent, the exit code last. */
   exec(project: string, req: ExecRequest, onEvent: (e: ExecEvent) => void, signal?: AbortSignal): Promise<void> {

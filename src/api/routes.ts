@@ -14,6 +14,8 @@ export const ROUTES: readonly RouteRole[] = [
   { method: 'GET', path: '/v1/projects', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name/logs', role: 'viewer' },
+  { method: 'GET', path: '/v1/projects/:name/stats', role: 'viewer' },
+  { method: 'GET', path: '/v1/projects/:name/top', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name/services/:service/history', role: 'viewer' },
   { method: 'GET', path: '/v1/events', role: 'viewer' },
   { method: 'POST', path: '/v1/projects/:name/deploy', role: 'deployer' },

@@ -14,7 +14,7 @@ import { ApiError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
-import type { ApiHooks, DeployRequest, ExecEvent, ExecRequest, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, DeployRequest, ExecEvent, ExecRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -89,6 +89,8 @@ export class ApiServer {
       sendJson(res, 200, await updateService(store, hooks, p.name, p.service, await readJson<ServiceUpdateRequest>(req)));
     });
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
+    this.route('GET', '/v1/projects/:name/stats', async (_q, res, p, url) => sendJson(res, 200, await this.stats(p.name, url.searchParams.getAll('service'))));
+    this.route('GET', '/v1/projects/:name/top', async (_q, res, p, url) => sendJson(res, 200, await this.top(p.name, url.searchParams.getAll('service'))));
     this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
@@ -285,6 +287,34 @@ export class ApiServer {
       if (left.length === 0) return;
       await this.storeChange(await this.store.revision(), 1000, undefined);
     }
+  }
+
+  /** The running tasks of the named services (all when none named), in service and slot order. */
+  private async runningTasks(project: string, services: string[]): Promise<Task[]> {
+    const st = await this.status(project, false);
+    const unknown = services.filter((s) => !st.services.some((x) => x.name === s));
+    if (unknown.length > 0) throw badRequest(`no such service in project "${project}": ${unknown.join(', ')}`);
+    return st.tasks
+      .filter((t) => t.state === 'running' && t.desiredState === 'running' && (services.length === 0 || services.includes(t.service)))
+      .sort((a, b) => (a.service === b.service ? a.slot - b.slot : a.service < b.service ? -1 : 1));
+  }
+
+  private async stats(project: string, services: string[]): Promise<TaskStatsEntry[]> {
+    const tasks = await this.runningTasks(project, services);
+    return Promise.all(
+      tasks.map(async (t) => ({ service: t.service, slot: t.slot, task: t.id, driver: t.driver, stats: (await this.hooks.stats?.(t).catch(() => undefined)) ?? null })),
+    );
+  }
+
+  private async top(project: string, services: string[]): Promise<TaskTopEntry[]> {
+    const tasks = await this.runningTasks(project, services);
+    const out = await Promise.all(
+      tasks.map(async (t) => {
+        const r = await this.hooks.top?.(t).catch(() => undefined);
+        return r ? { service: t.service, slot: t.slot, task: t.id, ...r } : undefined;
+      }),
+    );
+    return out.filter((x): x is TaskTopEntry => x !== undefined);
   }
 
   /** Runs a command in a running task, streaming its output, then its exit code. */

@@ -77,6 +77,9 @@ export interface ApiHooks {
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
   /** Whether `exec` can run in this task (its driver runs containers); a sentence saying why not otherwise. */
   canExec?(task: Task): string | undefined;
+  /** What a running task uses now (`baton stats`), and its processes (`baton top`); undefined when its driver cannot say. */
+  stats?(task: Task): Promise<TaskStats | undefined>;
+  top?(task: Task): Promise<{ titles: string[]; processes: string[][] } | undefined>;
   exec?(task: Task, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;
 }
@@ -119,3 +122,30 @@ export interface ExecRequest {
 
 /** One item of an exec stream: output (base64) as it comes, then the exit code. */
 export type ExecEvent = { stream: 'stdout' | 'stderr'; data: string } | { exitCode: number | null };
+
+export interface TaskStats {
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  pids: number;
+}
+
+/** One running task in `baton stats`: null figures when its driver cannot measure. */
+export interface TaskStatsEntry {
+  service: string;
+  slot: number;
+  task: string;
+  driver: string;
+  stats: TaskStats | null;
+}
+
+/** One running task in `baton top`. */
+export interface TaskTopEntry {
+  service: string;
+  slot: number;
+  task: string;
+  titles: string[];
+  processes: string[][];
+}

@@ -27,3 +27,15 @@ export function colorFor(name: string, enabled: boolean): (s: string) => string 
   const c = COLORS[h % COLORS.length];
   return (s) => `\x1b[${c}m${s}\x1b[0m`;
 }
+
+/** Bytes as `docker stats` prints them: 1.5MiB, 512KiB, 10B. */
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)}${units[i]}`;
+}

@@ -89,6 +89,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
     },
+    stats: async (task) => drivers.get(task.driver)?.stats?.(task.id),
+    top: async (task) => drivers.get(task.driver)?.top?.(task.id),
     canExec: (task) => (drivers.get(task.driver)?.execStream ? undefined : `exec needs a container; it runs on the ${task.driver} driver`),
     exec: (task, req, onOutput, signal) =>
       drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput),

@@ -168,6 +168,21 @@ export interface Driver {
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
   /** `baton exec`: runs a command in a running task, streaming its output; resolves with its exit code. */
   execStream?(taskId: string, argv: string[], opts: ExecOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<number | null>;
+  /** `baton stats`: what a running task uses now; undefined when it does not run here. */
+  stats?(taskId: string): Promise<TaskStats | undefined>;
+  /** `baton top`: the processes of a running task, as `ps` shows them; undefined when it does not run here. */
+  top?(taskId: string): Promise<{ titles: string[]; processes: string[][] } | undefined>;
+}
+
+export interface TaskStats {
+  /** Share of one CPU, in percent (200 = two CPUs busy). */
+  cpuPercent: number;
+  memoryBytes: number;
+  /** The task's memory limit, or the node's memory when it has none. */
+  memoryLimitBytes: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  pids: number;
 }
 
 export interface ExecOptions {

@@ -109,6 +109,22 @@ volumes:
     assert.equal((await httpGet(`http://${own}/`)).body.trim(), docker('inspect', '-f', '{{.Config.Hostname}}', id));
   });
 
+  it('stats measures every running task, top lists its processes', async () => {
+    const list = JSON.parse(await baton(['stats', '--format', 'json'])) as { service: string; slot: number; stats: { memoryBytes: number; memoryLimitBytes: number; pids: number; cpuPercent: number; netRxBytes: number } | null }[];
+    assert.deepEqual(list.map((e) => `${e.service}-${e.slot}`).sort(), ['db-1', 'web-1', 'web-2', 'web-3', 'worker-1']);
+    for (const e of list) {
+      assert.ok(e.stats, `${e.service}-${e.slot} measured`);
+      assert.ok(e.stats.memoryBytes > 0 && e.stats.memoryLimitBytes >= e.stats.memoryBytes, JSON.stringify(e.stats));
+      assert.ok(e.stats.pids >= 2, 'init and the command');
+      assert.ok(e.stats.cpuPercent >= 0);
+    }
+    assert.ok(list.find((e) => e.service === 'worker')!.stats!.netRxBytes > 0, 'the worker has talked to db');
+    assert.match(await baton(['stats']), /NAME\s+TASK\s+CPU %\s+MEM USAGE \/ LIMIT/);
+    const top = await baton(['top', 'web']);
+    assert.equal(top.match(/(?<!exec )httpd -f -p 80/g)?.length, 3, top);
+    assert.match(top, /\bPID\b/);
+  });
+
   it('a killed container is replaced', async () => {
     const before = await running('web');
     const victim = before[0];

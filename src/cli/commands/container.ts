@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
+import { bytes, table } from '../format.js';
 import { projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -12,8 +13,44 @@ function index(text: string | undefined): number | undefined {
   return n;
 }
 
-/** `exec` and `port`: commands about one service's running containers, named as in `docker compose`. */
+/** `exec`, `port`, `stats` and `top`: commands about a project's running containers, named as in `docker compose`. */
 export function containerCommands(program: Command): void {
+  projectOptions(
+    program
+      .command('stats [services...]')
+      .description('Show what each running task uses: CPU, memory, network, processes (one sample)')
+      .option('--format <format>', 'table or json', 'table'),
+  ).action(async (services: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { format: string }>(cmd);
+    if (flags.format !== 'table' && flags.format !== 'json') throw new UserError(`--format: expected table or json, got "${flags.format}"`);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const list = await client.stats(name, services);
+    if (flags.format === 'json') {
+      process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      return;
+    }
+    const rows = list.map((e) => {
+      const s = e.stats;
+      const id = `${name}-${e.service}-${e.slot}`;
+      if (!s) return [id, e.task, '-', '-', '-', '-', '-'];
+      const memPct = s.memoryLimitBytes > 0 ? `${((s.memoryBytes / s.memoryLimitBytes) * 100).toFixed(2)}%` : '-';
+      return [id, e.task, `${s.cpuPercent.toFixed(2)}%`, `${bytes(s.memoryBytes)} / ${bytes(s.memoryLimitBytes)}`, memPct, `${bytes(s.netRxBytes)} / ${bytes(s.netTxBytes)}`, String(s.pids)];
+    });
+    process.stdout.write(table(['NAME', 'TASK', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'PIDS'], rows) + '\n');
+  });
+
+  projectOptions(program.command('top [services...]').description('Show the processes of each running task')).action(async (services: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags(cmd);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const list = await client.top(name, services);
+    if (list.length === 0) throw new UserError('no running task can show its processes (top needs a container driver)');
+    for (const e of list) {
+      process.stdout.write(`${name}-${e.service}-${e.slot}\n${table(e.titles, e.processes)}\n\n`);
+    }
+  });
+
   projectOptions(
     program
       .command('exec <service> <command...>')

@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspectInfo } from 'dockerode';
-import type { Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume } from '../driver.js';
+import type { Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats } from '../driver.js';
 import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
 import { Demuxer, LogLines } from './stream.js';
@@ -12,6 +12,15 @@ export interface DockerDriverOptions {
   /** `unix:///path` or a socket path; default: $DOCKER_HOST, then /var/run/docker.sock. */
   host?: string;
   log?: (msg: string) => void;
+}
+
+/** The parts of the engine's stats answer that `stats()` reads. */
+interface EngineStats {
+  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats: { cpu_usage?: { total_usage: number }; system_cpu_usage?: number };
+  memory_stats: { usage?: number; limit?: number; stats?: { inactive_file?: number; total_inactive_file?: number; cache?: number } };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+  pids_stats?: { current?: number };
 }
 
 /** An engine error as dockerode gives it. */
@@ -351,6 +360,39 @@ export class DockerDriver implements Driver {
     if (opts.signal?.aborted) return null;
     const info = await exec.inspect();
     return info.ExitCode ?? null;
+  }
+
+  async stats(taskId: string): Promise<TaskStats | undefined> {
+    const t = this.tracked.get(taskId);
+    if (!t) return undefined;
+    // Not one-shot: the engine takes two samples (about a second apart), so the CPU share is measured, not guessed.
+    const s = (await this.docker.getContainer(t.id).stats({ stream: false })) as EngineStats;
+    const cpuDelta = s.cpu_stats.cpu_usage.total_usage - (s.precpu_stats.cpu_usage?.total_usage ?? 0);
+    const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+    const cpus = s.cpu_stats.online_cpus ?? s.cpu_stats.cpu_usage.percpu_usage?.length ?? 1;
+    // As `docker stats`: the page cache is not the task's own use.
+    const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.total_inactive_file ?? s.memory_stats.stats?.cache ?? 0;
+    let rx = 0;
+    let tx = 0;
+    for (const n of Object.values(s.networks ?? {})) {
+      rx += n.rx_bytes;
+      tx += n.tx_bytes;
+    }
+    return {
+      cpuPercent: sysDelta > 0 && cpuDelta >= 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0,
+      memoryBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+      memoryLimitBytes: s.memory_stats.limit ?? 0,
+      netRxBytes: rx,
+      netTxBytes: tx,
+      pids: s.pids_stats?.current ?? 0,
+    };
+  }
+
+  async top(taskId: string): Promise<{ titles: string[]; processes: string[][] } | undefined> {
+    const t = this.tracked.get(taskId);
+    if (!t) return undefined;
+    const r = (await this.docker.getContainer(t.id).top()) as { Titles: string[]; Processes: string[][] };
+    return { titles: r.Titles, processes: r.Processes };
   }
 
   async logs(taskId: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal }, onLine: (l: LogLine) => void): Promise<void> {
