@@ -6,7 +6,7 @@ import type { Mesh } from '../mesh/index.js';
 import { allocatePort } from '../mesh/index.js';
 import type { NodeInfo, Service, Task, TaskPort } from '../model/types.js';
 import { isTerminal } from '../model/task.js';
-import { now } from '../model/time.js';
+import { newId, now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
 import { meshRoutes } from './endpoints.js';
 import { taskArgv, taskEnvironment } from './environment.js';
@@ -23,6 +23,19 @@ interface Local {
   probe?: HealthProbe;
   /** Why baton itself ended it, when it did (unhealthy). */
   killedFor?: string;
+}
+
+/** `baton run`: what differs from the service for a one-off container. */
+export interface RunOnceRequest {
+  /** The command; the service's own when empty. */
+  argv?: string[];
+  entrypoint?: string[];
+  /** KEY=VALUE */
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  /** Remove the container once it has exited. */
+  rm: boolean;
 }
 
 export interface AgentOptions {
@@ -44,6 +57,8 @@ export interface AgentOptions {
  */
 export class Agent {
   private readonly local = new Map<string, Local>();
+  /** One-off containers of `baton run`, waiting for their exit. */
+  private readonly oneOffs = new Map<string, (info: ExitInfo) => void>();
   private pending: TaskReport[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -248,7 +263,46 @@ export class Agent {
     await driver?.stop(l.task.id, { signal: l.svc.stopSignal, graceMs: l.svc.stopGraceMs });
   }
 
+  /**
+   * `baton run`: a one-off container of a service, on its networks with its
+   * volumes, secrets and environment, but answering to no service name; its
+   * output streamed; resolves with its exit code. The controllers never see it.
+   */
+  async runOnce(svc: Service, req: RunOnceRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null> {
+    const driver = this.opts.drivers.get(svc.driver);
+    if (!driver?.runsContainers) throw new TaskStartError(`run needs a container; service "${svc.name}" runs on the ${svc.driver} driver`, 'invalid');
+    const task = { id: `run-${newId()}`, project: svc.project, service: svc.name, slot: 0 };
+    const container = containerSpec(task, svc, this.view?.projects?.get(svc.project), []);
+    container.serviceAlias = '';
+    for (const n of container.networks) n.aliases = [];
+    if (req.entrypoint) container.entrypoint = req.entrypoint;
+    if (req.argv && req.argv.length > 0) container.command = req.argv;
+    for (const kv of req.env ?? []) {
+      const i = kv.indexOf('=');
+      if (i > 0) container.env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    if (req.workdir) container.workingDir = req.workdir;
+    const exited = new Promise<ExitInfo>((res) => this.oneOffs.set(task.id, res));
+    const stop = (): void => void driver.stop(task.id, { signal: svc.stopSignal, graceMs: svc.stopGraceMs });
+    try {
+      const written = (svc.files ?? []).length > 0 ? writeTaskFiles(this.opts.filesRoot, task.id, await this.opts.cp.taskFiles(svc)) : undefined;
+      if (written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
+      await driver.start({ task, argv: [], env: container.env, container, workingDir: '/', user: req.user ?? svc.spec.user, stopSignal: svc.stopSignal, stopGraceMs: svc.stopGraceMs });
+      signal.addEventListener('abort', stop, { once: true });
+      // The log stream ends when the container does.
+      await driver.logs(task.id, { follow: true, signal }, (l) => onOutput(l.stream, Buffer.from(`${l.line}\n`)));
+      return (await exited).exitCode;
+    } finally {
+      signal.removeEventListener('abort', stop);
+      this.oneOffs.delete(task.id);
+      removeTaskFiles(this.opts.filesRoot, task.id);
+      if (req.rm) await driver.remove(task.id);
+    }
+  }
+
   private onExit(taskId: string, info: ExitInfo): void {
+    const oneOff = this.oneOffs.get(taskId);
+    if (oneOff) return oneOff(info);
     const l = this.local.get(taskId);
     if (!l) return;
     const wasStopping = l.phase === 'stopping';

@@ -1,5 +1,5 @@
 export { Agent } from './agent.js';
-export type { AgentOptions } from './agent.js';
+export type { AgentOptions, RunOnceRequest } from './agent.js';
 export type { ControlPlane, NodeView, TaskReport, TaskObserved } from './control-plane.js';
 export { meshRoutes } from './endpoints.js';
 export { taskArgv, taskEnvironment } from './environment.js';

@@ -28,6 +28,7 @@ export const ROUTES: readonly RouteRole[] = [
   { method: 'POST', path: '/v1/projects/:name/services/:service/rollback', role: 'deployer' },
   // Runs commands inside a task: as much power as a deploy.
   { method: 'POST', path: '/v1/projects/:name/exec', role: 'deployer' },
+  { method: 'POST', path: '/v1/projects/:name/run', role: 'deployer' },
   // Names, versions and sizes only; a deployer needs them to write a project that uses them.
   { method: 'GET', path: '/v1/secrets', role: 'deployer' },
   { method: 'GET', path: '/v1/secrets/:name', role: 'deployer' },

@@ -14,7 +14,7 @@ import { ApiError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
-import type { ApiHooks, DeployRequest, ExecEvent, ExecRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -91,6 +91,7 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/stats', async (_q, res, p, url) => sendJson(res, 200, await this.stats(p.name, url.searchParams.getAll('service'))));
     this.route('GET', '/v1/projects/:name/top', async (_q, res, p, url) => sendJson(res, 200, await this.top(p.name, url.searchParams.getAll('service'))));
+    this.route('POST', '/v1/projects/:name/run', async (req, res, p) => this.runOnce(req, res, p.name, await readJson<RunRequest>(req)));
     this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
@@ -315,6 +316,31 @@ export class ApiServer {
       }),
     );
     return out.filter((x): x is TaskTopEntry => x !== undefined);
+  }
+
+  /** A one-off container of a service: its output streamed, then its exit code (125 when it could not start, as `docker run`). */
+  private async runOnce(req: IncomingMessage, res: ServerResponse, project: string, body: RunRequest): Promise<void> {
+    if (typeof body.service !== 'string' || !body.service) throw badRequest('service: required');
+    for (const k of ['argv', 'entrypoint', 'env'] as const) {
+      const v = body[k];
+      if (v !== undefined && (!Array.isArray(v) || !v.every((a) => typeof a === 'string'))) throw badRequest(`${k}: expected a list of strings`);
+    }
+    const svc = await this.store.get('service', keys.service(project, body.service));
+    if (!svc) throw notFound(`service "${body.service}" in project "${project}"`);
+    const why = this.hooks.run ? this.hooks.canRun?.(svc.value) : 'this daemon cannot run one-off containers';
+    if (why) throw new ApiError(400, 'run-unsupported', `service "${body.service}": ${why}`);
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    const write = ndjson(res);
+    let exitCode: number | null;
+    try {
+      exitCode = await this.hooks.run!(svc.value, body, (stream, data) => write({ stream, data: data.toString('base64') } satisfies ExecEvent), ac.signal);
+    } catch (err) {
+      write({ stream: 'stderr', data: Buffer.from(`run failed: ${(err as Error).message}\n`).toString('base64') } satisfies ExecEvent);
+      exitCode = 125;
+    }
+    write({ exitCode } satisfies ExecEvent);
+    res.end();
   }
 
   /** Runs a command in a running task, streaming its output, then its exit code. */

@@ -77,6 +77,9 @@ export interface ApiHooks {
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
   /** Whether `exec` can run in this task (its driver runs containers); a sentence saying why not otherwise. */
   canExec?(task: Task): string | undefined;
+  /** Whether `run` can start a one-off container of this service; a sentence saying why not otherwise. */
+  canRun?(service: Service): string | undefined;
+  run?(service: Service, req: RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
   /** What a running task uses now (`baton stats`), and its processes (`baton top`); undefined when its driver cannot say. */
   stats?(task: Task): Promise<TaskStats | undefined>;
   top?(task: Task): Promise<{ titles: string[]; processes: string[][] } | undefined>;
@@ -148,4 +151,16 @@ export interface TaskTopEntry {
   task: string;
   titles: string[];
   processes: string[][];
+}
+
+/** `baton run`: a one-off container of a service, with its command (or the service's), as `docker compose run`. */
+export interface RunRequest {
+  service: string;
+  argv?: string[];
+  entrypoint?: string[];
+  /** KEY=VALUE */
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  rm?: boolean;
 }

@@ -89,6 +89,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
     },
+    canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
+    run: (svc, req, onOutput, signal) =>
+      agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
     stats: async (task) => drivers.get(task.driver)?.stats?.(task.id),
     top: async (task) => drivers.get(task.driver)?.top?.(task.id),
     canExec: (task) => (drivers.get(task.driver)?.execStream ? undefined : `exec needs a container; it runs on the ${task.driver} driver`),

@@ -19,6 +19,7 @@ describe('a docker project end to end', { skip: engine.skip }, () => {
   const docker = (...args: string[]): string => execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: engine.host }, encoding: 'utf8' }).trim();
   const containers = (service?: string): string[] =>
     docker('ps', '-aq', '--filter', `label=${label}`, ...(service ? ['--filter', `label=com.baton.service=${service}`] : [])).split('\n').filter(Boolean);
+  const live = (): string[] => docker('ps', '-q', '--filter', `label=${label}`).split('\n').filter(Boolean).sort();
   const ps = async (): Promise<PsRow[]> => JSON.parse(await baton(['ps', '--format', 'json'])) as PsRow[];
   const running = async (service: string): Promise<PsRow[]> => (await ps()).filter((r) => r.service === service && r.state === 'running');
   const compose = (extra = ''): string => `name: ${project}
@@ -109,6 +110,21 @@ volumes:
     assert.equal((await httpGet(`http://${own}/`)).body.trim(), docker('inspect', '-f', '{{.Config.Hostname}}', id));
   });
 
+  it('run starts a one-off container of a service on its network, not among its replicas; --rm removes it', async () => {
+    const before = containers().length;
+    const r = await sb.run(['run', '--rm', '-e', 'X=from-run', 'worker', 'sh', '-c', 'echo "$X $BATON_SERVICE"; wget -qO- http://db:5432/log; nslookup web | grep -c "^Address: [0-9]"; exit 3'], { env: env() });
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, 'from-run worker\nup\n3\n');
+    assert.equal(containers().length, before, '--rm: nothing left');
+    const kept = await sb.run(['run', 'worker', 'true'], { env: env() });
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.equal(containers().length, before + 1, 'without --rm the container stays (removed by down)');
+    const bad = await sb.run(['run', 'nope', 'true'], { env: env() });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /service "nope"/);
+    assert.equal((await running('worker')).length, 1, 'the service itself is untouched');
+  });
+
   it('stats measures every running task, top lists its processes', async () => {
     const list = JSON.parse(await baton(['stats', '--format', 'json'])) as { service: string; slot: number; stats: { memoryBytes: number; memoryLimitBytes: number; pids: number; cpuPercent: number; netRxBytes: number } | null }[];
     assert.deepEqual(list.map((e) => `${e.service}-${e.slot}`).sort(), ['db-1', 'web-1', 'web-2', 'web-3', 'worker-1']);
@@ -147,15 +163,16 @@ volumes:
 
   it('kill -9 of the daemon: the next one adopts the running containers instead of replacing them', async () => {
     const before = (await ps()).filter((r) => r.state === 'running').map((r) => r.id).sort();
-    const containersBefore = containers().sort();
+    const containersBefore = live();
     const old = sb.daemonPid()!;
     process.kill(old, 'SIGKILL');
     await waitFor(() => !alive(old), 5000, 'daemon to die');
-    assert.deepEqual(containers().sort(), containersBefore, 'containers live on without the daemon');
+    assert.deepEqual(live(), containersBefore, 'containers live on without the daemon');
     const after = (await ps()).filter((r) => r.state === 'running').map((r) => r.id).sort();
     assert.notEqual(sb.daemonPid(), old);
     assert.deepEqual(after, before, 'the same tasks run on');
-    assert.deepEqual(containers().sort(), containersBefore);
+    assert.deepEqual(live(), containersBefore);
+    assert.equal(containers().length, containersBefore.length, 'the exited one-off container of run was removed as no task of the store');
     // Adopted containers are watched again: a kill is still seen and replaced.
     const victim = (await running('web'))[0];
     docker('kill', docker('ps', '-q', '--filter', `label=com.baton.task=${victim.id}`));

@@ -13,7 +13,7 @@ function index(text: string | undefined): number | undefined {
   return n;
 }
 
-/** `exec`, `port`, `stats` and `top`: commands about a project's running containers, named as in `docker compose`. */
+/** `exec`, `run`, `port`, `stats` and `top`: commands about a project's running containers, named as in `docker compose`. */
 export function containerCommands(program: Command): void {
   projectOptions(
     program
@@ -71,6 +71,34 @@ export function containerCommands(program: Command): void {
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
     await client.exec(name, { service, index: index(flags.index) ?? 1, argv, env: flags.env, user: flags.user, workdir: flags.workdir }, (e) => {
+      if ('exitCode' in e) code = e.exitCode;
+      else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
+    }, ac.signal);
+    process.exitCode = code ?? 1;
+  });
+
+  projectOptions(
+    program
+      .command('run <service> [command...]')
+      .description('Run a one-off container of a service (its image, networks, volumes, environment) with a command')
+      .option('--rm', 'remove the container when it exits')
+      .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
+      .option('-u, --user <user>', 'run as this user')
+      .option('-w, --workdir <dir>', 'working directory inside the container')
+      .option('--entrypoint <cmd>', 'override the entrypoint (a single program)')
+      .option('-T, --no-tty', 'accepted for Compose compatibility: output is never a TTY')
+      .option('--no-deps', 'accepted for Compose compatibility: dependencies are never started')
+      .passThroughOptions(),
+  ).action(async (service: string, argv: string[], _o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { rm?: boolean; env?: string[]; user?: string; workdir?: string; entrypoint?: string }>(cmd);
+    for (const e of flags.env ?? []) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UserError(`--env: expected KEY=VALUE, got "${e}"`);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    let code: number | null = null;
+    const ac = new AbortController();
+    process.once('SIGINT', () => ac.abort());
+    const req = { service, argv, env: flags.env, user: flags.user, workdir: flags.workdir, rm: flags.rm === true, ...(flags.entrypoint ? { entrypoint: [flags.entrypoint] } : {}) };
+    await client.run(name, req, (e) => {
       if ('exitCode' in e) code = e.exitCode;
       else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
     }, ac.signal);

@@ -207,7 +207,7 @@ export class DockerDriver implements Driver {
         ...(c.pidsLimit !== undefined ? { PidsLimit: c.pidsLimit } : {}),
         ...(c.logging ? { LogConfig: { Type: c.logging.driver, Config: c.logging.options } } : {}),
       },
-      NetworkingConfig: first ? { EndpointsConfig: { [first.name]: { Aliases: [c.serviceAlias, ...first.aliases] } } } : undefined,
+      NetworkingConfig: first ? { EndpointsConfig: { [first.name]: { Aliases: aliases(c.serviceAlias, first.aliases) } } } : undefined,
     };
     if (c.entrypoint !== undefined) create.Entrypoint = c.entrypoint;
     if (c.command !== undefined) create.Cmd = c.command;
@@ -223,7 +223,7 @@ export class DockerDriver implements Driver {
     }
     try {
       for (const n of rest) {
-        await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: [c.serviceAlias, ...n.aliases] } });
+        await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: aliases(c.serviceAlias, n.aliases) } });
       }
       await container.start();
     } catch (err) {
@@ -536,6 +536,11 @@ function inSubnet(address: string, cidr: string): boolean {
   if (!Number.isInteger(n) || n < 0 || n > 32) return false;
   const size = 2 ** (32 - n);
   return Math.floor(ipv4(address) / size) === Math.floor(ipv4(base) / size);
+}
+
+/** The names a container answers to on a network; none for a one-off (`baton run`). */
+function aliases(service: string, extra: string[]): string[] {
+  return [service, ...extra].filter((a) => a !== '');
 }
 
 function labelFilter(labels: Record<string, string>): string[] {
