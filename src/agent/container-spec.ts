@@ -84,6 +84,11 @@ function pullPolicy(svc: string, v: unknown): ContainerSpec['pullPolicy'] {
   throw new ContainerSpecError(svc, 'pull_policy', `expected missing, always, never or build, got "${String(v)}"`);
 }
 
+/** The image a service runs: its `image:`, or for a `build:` without one, `<project>-<service>` as Compose names it. */
+export function imageOf(svc: Pick<Service, 'project' | 'name' | 'spec'>): string | undefined {
+  return svc.spec.image ?? (svc.spec.build ? `${svc.project}-${svc.name}` : undefined);
+}
+
 /** The named volume's engine name and config, from the project's top-level `volumes:`. */
 function volumeOf(project: Project | undefined, svcName: string, name: string, projectName: string): ContainerVolume {
   const cfg = project?.spec.volumes?.[name];
@@ -104,7 +109,8 @@ function volumeOf(project: Project | undefined, svcName: string, name: string, p
 export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 'slot'>, svc: Service, project: Project | undefined, ports: TaskPort[]): ContainerSpec {
   const s = svc.spec;
   const name = svc.name;
-  if (!s.image) throw new ContainerSpecError(name, 'image', 'a container needs an image (build: is not supported yet; build it and name it in image:)');
+  const image = imageOf(svc);
+  if (!image) throw new ContainerSpecError(name, 'image', 'a container needs an image (or a build: section)');
   const raw = s as unknown as Obj;
 
   const networks: ContainerNetwork[] = Object.entries(s.networks ?? {}).map(([key, opts]) => {
@@ -166,8 +172,9 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
   env.BATON_SLOT = String(task.slot);
 
   return {
-    image: s.image,
-    pullPolicy: pullPolicy(name, s.pull_policy),
+    image,
+    // A built image is never pulled: it is here or the build failed.
+    pullPolicy: s.build && !s.image ? 'never' : pullPolicy(name, s.pull_policy),
     entrypoint: s.entrypoint ?? undefined,
     command: s.command ?? undefined,
     env,

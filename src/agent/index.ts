@@ -5,4 +5,4 @@ export { meshRoutes } from './endpoints.js';
 export { taskArgv, taskEnvironment } from './environment.js';
 export { taskFilesRoot, containerTarget } from './task-files.js';
 export type { TaskFile } from './control-plane.js';
-export { containerSpec, ContainerSpecError, parseBytes } from './container-spec.js';
+export { containerSpec, ContainerSpecError, imageOf, parseBytes } from './container-spec.js';

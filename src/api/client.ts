@@ -6,7 +6,7 @@ import type { FileSources } from '../spec/sources.js';
 import type { BlobKind, BlobSummary } from './blobs.js';
 import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
-import type { DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
+import type { BuildEvent, BuildRequest, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -116,6 +116,10 @@ export class ApiClient {
   top(project: string, services: string[] = []): Promise<TaskTopEntry[]> {
     const q = new URLSearchParams(services.map((s): [string, string] => ['service', s]));
     return this.json('GET', `/v1/projects/${enc(project)}/top${q.size ? `?${q}` : ''}`);
+  }
+  /** Builds images of the project's `build:` sections; builder output, then the outcome, through onEvent. */
+  build(req: BuildRequest, onEvent: (e: BuildEvent) => void): Promise<void> {
+    return this.stream(`/v1/projects/${enc(req.project.name)}/build`, onEvent, undefined, 'POST', req);
   }
   /** A one-off container of a service; output arrives through onEvent, the exit code last. */
   run(project: string, req: RunRequest, onEvent: (e: ExecEvent) => void, signal?: AbortSignal): Promise<void> {

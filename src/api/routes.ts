@@ -29,6 +29,8 @@ export const ROUTES: readonly RouteRole[] = [
   // Runs commands inside a task: as much power as a deploy.
   { method: 'POST', path: '/v1/projects/:name/exec', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/run', role: 'deployer' },
+  // Sends a folder of the daemon's machine to the engine's builder: as much as a deploy.
+  { method: 'POST', path: '/v1/projects/:name/build', role: 'deployer' },
   // Names, versions and sizes only; a deployer needs them to write a project that uses them.
   { method: 'GET', path: '/v1/secrets', role: 'deployer' },
   { method: 'GET', path: '/v1/secrets/:name', role: 'deployer' },

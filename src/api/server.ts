@@ -10,11 +10,11 @@ import { ConflictError } from '../store/store.js';
 import { deployProject } from './deploy.js';
 import { createBlob, inspectBlob, listBlobs, projectBlobs, removeBlob } from './blobs.js';
 import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
-import { ApiError, badRequest, notFound } from './errors.js';
+import { ApiError, BuildError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
-import type { ApiHooks, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, BuildEvent, BuildRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -91,6 +91,7 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/stats', async (_q, res, p, url) => sendJson(res, 200, await this.stats(p.name, url.searchParams.getAll('service'))));
     this.route('GET', '/v1/projects/:name/top', async (_q, res, p, url) => sendJson(res, 200, await this.top(p.name, url.searchParams.getAll('service'))));
+    this.route('POST', '/v1/projects/:name/build', async (req, res, p) => this.build(res, p.name, await readJson<BuildRequest>(req)));
     this.route('POST', '/v1/projects/:name/run', async (req, res, p) => this.runOnce(req, res, p.name, await readJson<RunRequest>(req)));
     this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
@@ -316,6 +317,27 @@ export class ApiServer {
       }),
     );
     return out.filter((x): x is TaskTopEntry => x !== undefined);
+  }
+
+  /** Builds the project's images, streaming the builder's output; the last item says what was built or which service failed. */
+  private async build(res: ServerResponse, project: string, body: BuildRequest): Promise<void> {
+    const compose = body.project;
+    if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
+    const withBuild = Object.values(compose.services).filter((s) => s.build).map((s) => s.name);
+    const wanted = body.services && body.services.length > 0 ? body.services : withBuild;
+    const noBuild = wanted.filter((s) => !withBuild.includes(s));
+    if (noBuild.length > 0) throw badRequest(`no build: section in ${noBuild.map((s) => `service "${s}"`).join(', ')}`);
+    // Without an engine, `up` (no force) goes on: the deploy's checks then say what cannot run.
+    if (wanted.length > 0 && !this.hooks.build && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
+    const write = ndjson(res);
+    try {
+      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent)) : { built: [] };
+      write({ built: r.built } satisfies BuildEvent);
+    } catch (err) {
+      const e = err instanceof BuildError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
+      write({ error: e } satisfies BuildEvent);
+    }
+    res.end();
   }
 
   /** A one-off container of a service: its output streamed, then its exit code (125 when it could not start, as `docker run`). */

@@ -77,6 +77,12 @@ export interface ApiHooks {
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
   /** Whether `exec` can run in this task (its driver runs containers); a sentence saying why not otherwise. */
   canExec?(task: Task): string | undefined;
+  /**
+   * `build:` sections of these services, through the engine: all of them with
+   * `force`, else only those whose image is not there yet. Rejects with
+   * BuildError naming the service. Absent when no engine answers.
+   */
+  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void): Promise<{ built: string[] }>;
   /** Whether `run` can start a one-off container of this service; a sentence saying why not otherwise. */
   canRun?(service: Service): string | undefined;
   run?(service: Service, req: RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
@@ -164,3 +170,14 @@ export interface RunRequest {
   workdir?: string;
   rm?: boolean;
 }
+
+/** `baton build` / `up`: a project's `build:` sections, all (`force`) or only images not there yet. */
+export interface BuildRequest {
+  project: ComposeProject;
+  /** Services to build; all with a build: section when empty. */
+  services?: string[];
+  force?: boolean;
+}
+
+/** One item of a build stream: builder output, then either what was built or the error. */
+export type BuildEvent = { service: string; line: string } | { built: string[] } | { error: { service: string; message: string } };

@@ -4,13 +4,16 @@ import { hostname } from 'node:os';
 import { Agent } from '../agent/index.js';
 import { ApiServer } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
+import { BuildError } from '../api/index.js';
 import { Reconciler } from '../controllers/index.js';
-import type { Driver } from '../drivers/driver.js';
-import { createDockerDriver, createHollowDriver, createProcessDriver, type DockerDriver } from '../drivers/index.js';
+import type { ContainerSpec, Driver } from '../drivers/driver.js';
+import { LABEL } from '../drivers/driver.js';
+import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
 import { Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service } from '../model/types.js';
+import type { ComposeProject } from '../spec/types.js';
 import { openSqliteStore } from '../store/index.js';
-import { containerSpec, ContainerSpecError, taskArgv, taskFilesRoot } from '../agent/index.js';
+import { containerSpec, ContainerSpecError, imageOf, taskArgv, taskFilesRoot } from '../agent/index.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { acquirePidfile } from './pidfile.js';
 import { paths } from './home.js';
@@ -89,6 +92,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
     },
+    build: docker
+      ? async (project, services, force, onLine) => {
+          const built: string[] = [];
+          for (const name of services) {
+            const spec = buildSpec(project, name);
+            if (!spec || (!force && (await docker!.hasImage(spec.tag)))) continue;
+            try {
+              await docker!.build(spec, (line) => onLine(name, line));
+            } catch (err) {
+              throw new BuildError(name, (err as Error).message);
+            }
+            built.push(name);
+          }
+          return { built };
+        }
+      : undefined,
     canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
@@ -169,21 +188,39 @@ async function preflight(services: Service[], ownPorts: Set<number>, drivers: Ma
 /** An image service: its Compose keys map onto a container, and its image is here (or pullable) before anything is applied. */
 async function containerPreflight(svc: Service, docker: DockerDriver): Promise<ApiProblem[]> {
   const at = (key: string): string => `services.${svc.name}.${key}`;
-  if (!svc.spec.image) {
-    const why = svc.spec.build ? 'build: is not supported yet; build the image with docker build and name it in image:' : 'the docker driver needs an image';
-    return [{ service: svc.name, path: at('image'), message: why }];
-  }
-  let policy: 'missing' | 'always' | 'never';
+  let spec: ContainerSpec;
   try {
-    policy = containerSpec({ id: 'preflight', project: svc.project, service: svc.name, slot: 1 }, svc, undefined, []).pullPolicy;
+    spec = containerSpec({ id: 'preflight', project: svc.project, service: svc.name, slot: 1 }, svc, undefined, []);
   } catch (err) {
     if (err instanceof ContainerSpecError) return [{ service: svc.name, path: at(err.key), message: err.message }];
     throw err;
   }
+  if (svc.spec.build && !svc.spec.image) {
+    return (await docker.hasImage(spec.image)) ? [] : [{ service: svc.name, path: at('build'), message: `image "${spec.image}" is not built yet (baton up builds it; or run baton build ${svc.name})` }];
+  }
   try {
-    await docker.ensureImage(svc.spec.image, policy);
+    await docker.ensureImage(spec.image, spec.pullPolicy);
   } catch (err) {
     return [{ service: svc.name, path: at('image'), message: (err as Error).message }];
   }
   return [];
+}
+
+/** What to build for a Compose service with `build:`: its context, Dockerfile, args, target and labels, tagged with the image it runs. */
+function buildSpec(project: ComposeProject, name: string): BuildSpec | undefined {
+  const s = project.services[name];
+  if (!s?.build) return undefined;
+  const b = s.build;
+  const args: Record<string, string> = {};
+  // An arg without a value is left to the Dockerfile's default, as when the variable is unset.
+  for (const [k, v] of Object.entries(b.args ?? {})) if (v !== null) args[k] = String(v);
+  return {
+    context: b.context,
+    dockerfile: b.dockerfile ?? 'Dockerfile',
+    ...(typeof b.dockerfile_inline === 'string' ? { dockerfileInline: b.dockerfile_inline } : {}),
+    args,
+    ...(b.target ? { target: b.target } : {}),
+    labels: { ...(b.labels ?? {}), [LABEL.project]: project.name, [LABEL.service]: name },
+    tag: imageOf({ project: project.name, name, spec: s })!,
+  };
 }

@@ -5,3 +5,4 @@ export { resolveCommand } from './process/resolve.js';
 export { createHollowDriver, HollowDriver } from './hollow.js';
 export { createDockerDriver, DockerDriver, engineSocket } from './docker/driver.js';
 export type { DockerDriverOptions } from './docker/driver.js';
+export type { BuildSpec } from './docker/build.js';

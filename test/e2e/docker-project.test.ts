@@ -181,13 +181,43 @@ volumes:
 
   it('an image that is not there is refused naming the service, and the running project is untouched', async () => {
     const tasks = (await ps()).map((r) => r.id).sort();
-    sb.write('compose.yaml', compose(`  broken:\n    image: baton-test/not-here:1\n  built:\n    build: .\n`));
+    sb.write('compose.yaml', compose(`  broken:\n    image: baton-test/not-here:1\n`));
     const r = await sb.run(['up', '-d'], { env: env() });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /service "broken".*image "baton-test\/not-here:1" is not present on this node and could not be pulled/);
-    assert.match(r.stderr, /service "built".*build: is not supported yet/);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.deepEqual((await ps()).map((r2) => r2.id).sort(), tasks);
+    sb.write('compose.yaml', compose());
+  });
+
+  it('up builds build: sections (args, target, .dockerignore) through the engine; a failing build names the service and changes nothing', async () => {
+    sb.write('app/Dockerfile', `FROM ${engine.image} AS base
+ARG GREETING=default
+COPY . /ctx
+RUN mkdir -p /www && echo "$GREETING from build" > /www/index.html && test ! -e /ctx/secret.txt && test -e /ctx/keep.txt
+FROM base AS final
+CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
+`);
+    sb.write('app/keep.txt', 'k');
+    sb.write('app/secret.txt', 's');
+    sb.write('app/.dockerignore', 'secret.txt\n');
+    sb.write('bad/Dockerfile', `FROM ${engine.image}\nRUN echo failing on purpose; exit 3\n`);
+    const app = `  app:\n    build: {context: ./app, args: {GREETING: hello}, target: final}\n`;
+    const tasks = (await ps()).map((x) => x.id).sort();
+    sb.write('compose.yaml', compose(app + `  bad:\n    build: ./bad\n`));
+    const r = await sb.run(['up', '-d'], { env: env() });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /service "bad": build failed: The command .*returned a non-zero code: 3/);
+    assert.match(r.stdout, /#bad failing on purpose/, 'the builder output is shown');
+    assert.match(r.stdout, /#app Successfully tagged/, 'app was built before bad failed');
+    assert.deepEqual((await ps()).map((x) => x.id).sort(), tasks, 'nothing deployed');
+    sb.write('compose.yaml', compose(app));
+    // An image that is there is not built again by up; baton build always builds.
+    assert.doesNotMatch(await baton(['up', '-d', '--wait']), /Built/);
+    assert.equal((await baton(['exec', 'app', 'cat', '/www/index.html'])).trim(), 'hello from build');
+    const rebuilt = await baton(['build', 'app']);
+    assert.match(rebuilt, /Successfully tagged .*-app:latest/);
+    assert.match(rebuilt, /Service app\s+Built/);
     sb.write('compose.yaml', compose());
   });
 

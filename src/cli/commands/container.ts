@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { bytes, table } from '../format.js';
-import { projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
+import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
+import { buildImages } from '../build.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -76,6 +77,18 @@ export function containerCommands(program: Command): void {
     }, ac.signal);
     process.exitCode = code ?? 1;
   });
+
+  projectOptions(program.command('build [services...]').description('Build the images of services with a build: section, through the engine')).action(
+    async (services: string[], _o: unknown, cmd: Command) => {
+      const flags = projectFlags(cmd);
+      const project = await load(flags);
+      const unknown = services.filter((s) => !project.services[s]);
+      if (unknown.length > 0) throw new UserError(`no such service: ${unknown.join(', ')}`);
+      const client = await ensureDaemon();
+      const built = await buildImages(client, project, services, true);
+      if (built.length === 0) process.stdout.write('no service has a build: section\n');
+    },
+  );
 
   projectOptions(
     program

@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import { logPrinter } from '../logs-printer.js';
 import { load, projectFlags, projectOptions, type ProjectFlags } from '../project.js';
 import { readiness } from '../readiness.js';
+import { buildImages } from '../build.js';
 
 interface UpFlags extends ProjectFlags {
   detach?: boolean;
@@ -15,6 +16,7 @@ interface UpFlags extends ProjectFlags {
   waitTimeout?: string;
   removeOrphans?: boolean;
   timestamps?: boolean;
+  build?: boolean;
 }
 
 export function upCommand(program: Command): void {
@@ -26,12 +28,15 @@ export function upCommand(program: Command): void {
       .option('--wait', 'wait until every service is running and healthy (implies --detach)')
       .option('--wait-timeout <seconds>', 'give up waiting after this many seconds', '300')
       .option('--remove-orphans', 'remove services no longer in the Compose files')
-      .option('-t, --timestamps', 'show timestamps in the attached logs'),
+      .option('-t, --timestamps', 'show timestamps in the attached logs')
+      .option('--build', 'build images of build: sections even when they exist (else only missing ones are built)'),
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<UpFlags>(cmd);
     const loaded = await load(flags);
     const project = selectServices(loaded, services);
     const client = await ensureDaemon();
+    const toBuild = Object.values(project.services).filter((s) => s.build).map((s) => s.name);
+    if (toBuild.length > 0) await buildImages(client, project, toBuild, flags.build === true);
     const result = await client.deploy(project, flags.removeOrphans === true, fileSources(loaded)).catch((err: unknown) => {
       throw err instanceof ApiRequestError ? withPositions(err, loaded) : err;
     });

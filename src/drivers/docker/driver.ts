@@ -5,6 +5,7 @@ import type { Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, Run
 import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
 import { Demuxer, LogLines } from './stream.js';
+import { buildImage, followProgress, type BuildSpec } from './build.js';
 
 export interface DockerDriverOptions {
   /** Only objects carrying this instance label are ever adopted or removed: other daemons' and the user's stay untouched. */
@@ -108,14 +109,27 @@ export class DockerDriver implements Driver {
     if (present && policy !== 'always') return;
     if (!present && policy === 'never') throw new Error(`image "${image}" is not present on this node (pull_policy: never)`);
     try {
-      const stream = await this.docker.pull(image);
-      await new Promise<void>((resolve, reject) => {
-        this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
-      });
+      await followProgress(this.docker, await this.docker.pull(image));
     } catch (err) {
       if (present) return; // "always" with no registry reachable: the local copy will do
       throw new Error(`image "${image}" is not present on this node and could not be pulled: ${engineMessage(err)}`);
     }
+  }
+
+  /** Whether the image is on this node. */
+  async hasImage(image: string): Promise<boolean> {
+    return this.docker.getImage(image).inspect().then(() => true, (err: unknown) => {
+      if (isStatus(err, 404)) return false;
+      throw err;
+    });
+  }
+
+  /** Builds and tags an image (`build:`), streaming the builder's output; rejects with its message. */
+  async build(spec: BuildSpec, onLine: (line: string) => void): Promise<void> {
+    await buildImage(this.docker, { ...spec, labels: { ...spec.labels, [LABEL.instance]: this.opts.instance } }, onLine).catch((err: unknown) => {
+      throw new Error(engineMessage(err));
+    });
+    for (const k of this.images.keys()) if (k.startsWith(`${spec.tag}\0`)) this.images.delete(k);
   }
 
   private imageOnce(image: string, policy: 'missing' | 'always' | 'never'): Promise<void> {
