@@ -6,7 +6,7 @@ import type { FileSources } from '../spec/sources.js';
 import type { BlobKind, BlobSummary } from './blobs.js';
 import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
-import type { BuildEvent, BuildRequest, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
+import type { BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -116,6 +116,12 @@ export class ApiClient {
   top(project: string, services: string[] = []): Promise<TaskTopEntry[]> {
     const q = new URLSearchParams(services.map((s): [string, string] => ['service', s]));
     return this.json('GET', `/v1/projects/${enc(project)}/top${q.size ? `?${q}` : ''}`);
+  }
+  pull(req: PullRequest, onEvent: (e: PullEvent) => void): Promise<void> {
+    return this.stream(`/v1/projects/${enc(req.project.name)}/pull`, onEvent, undefined, 'POST', req);
+  }
+  images(project: string): Promise<ImageEntry[]> {
+    return this.json('GET', `/v1/projects/${enc(project)}/images`);
   }
   /** Builds images of the project's `build:` sections; builder output, then the outcome, through onEvent. */
   build(req: BuildRequest, onEvent: (e: BuildEvent) => void): Promise<void> {

@@ -24,10 +24,10 @@ export class ApiError extends Error {
 export const notFound = (what: string): ApiError => new ApiError(404, 'not_found', `${what} not found`);
 export const badRequest = (message: string, problems: ApiProblem[] = []): ApiError => new ApiError(400, 'invalid', message, problems);
 
-/** A service's image could not be built: the builder's message, named by service. */
-export class BuildError extends Error {
+/** A service's image could not be built or pulled: the builder's or registry's message, named by service. */
+export class ImageError extends Error {
   constructor(readonly service: string, message: string) {
     super(message);
-    this.name = 'BuildError';
+    this.name = 'ImageError';
   }
 }

@@ -1,7 +1,7 @@
 export { ApiServer } from './server.js';
 export { ApiClient, ApiRequestError, ApiUnreachableError } from './client.js';
 export type { ClientTarget } from './client.js';
-export { ApiError, BuildError } from './errors.js';
+export { ApiError, ImageError } from './errors.js';
 export type { ApiProblem } from './errors.js';
 export type * from './types.js';
 export { deployProject } from './deploy.js';

@@ -16,6 +16,7 @@ export const ROUTES: readonly RouteRole[] = [
   { method: 'GET', path: '/v1/projects/:name/logs', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name/stats', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name/top', role: 'viewer' },
+  { method: 'GET', path: '/v1/projects/:name/images', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name/services/:service/history', role: 'viewer' },
   { method: 'GET', path: '/v1/events', role: 'viewer' },
   { method: 'POST', path: '/v1/projects/:name/deploy', role: 'deployer' },
@@ -31,6 +32,7 @@ export const ROUTES: readonly RouteRole[] = [
   { method: 'POST', path: '/v1/projects/:name/run', role: 'deployer' },
   // Sends a folder of the daemon's machine to the engine's builder: as much as a deploy.
   { method: 'POST', path: '/v1/projects/:name/build', role: 'deployer' },
+  { method: 'POST', path: '/v1/projects/:name/pull', role: 'deployer' },
   // Names, versions and sizes only; a deployer needs them to write a project that uses them.
   { method: 'GET', path: '/v1/secrets', role: 'deployer' },
   { method: 'GET', path: '/v1/secrets/:name', role: 'deployer' },

@@ -10,11 +10,11 @@ import { ConflictError } from '../store/store.js';
 import { deployProject } from './deploy.js';
 import { createBlob, inspectBlob, listBlobs, projectBlobs, removeBlob } from './blobs.js';
 import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
-import { ApiError, BuildError, badRequest, notFound } from './errors.js';
+import { ApiError, ImageError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
-import type { ApiHooks, BuildEvent, BuildRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -91,6 +91,8 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/stats', async (_q, res, p, url) => sendJson(res, 200, await this.stats(p.name, url.searchParams.getAll('service'))));
     this.route('GET', '/v1/projects/:name/top', async (_q, res, p, url) => sendJson(res, 200, await this.top(p.name, url.searchParams.getAll('service'))));
+    this.route('POST', '/v1/projects/:name/pull', async (req, res, p) => this.pull(res, p.name, await readJson<PullRequest>(req)));
+    this.route('GET', '/v1/projects/:name/images', async (_q, res, p) => sendJson(res, 200, await this.images(p.name)));
     this.route('POST', '/v1/projects/:name/build', async (req, res, p) => this.build(res, p.name, await readJson<BuildRequest>(req)));
     this.route('POST', '/v1/projects/:name/run', async (req, res, p) => this.runOnce(req, res, p.name, await readJson<RunRequest>(req)));
     this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
@@ -319,6 +321,39 @@ export class ApiServer {
     return out.filter((x): x is TaskTopEntry => x !== undefined);
   }
 
+  /** Pulls the images of the project's services (those without build:), streaming progress; the last item says what was pulled or which service failed. */
+  private async pull(res: ServerResponse, project: string, body: PullRequest): Promise<void> {
+    const compose = body.project;
+    if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
+    const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
+    if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
+    const names = body.services && body.services.length > 0 ? body.services : Object.keys(compose.services);
+    const wanted = names.filter((s) => compose.services[s].image && !compose.services[s].build);
+    if (wanted.length > 0 && !this.hooks.pull) throw new ApiError(400, 'pull-unsupported', `service "${wanted[0]}": pull needs a Docker engine, and none answers on this node`);
+    const write = ndjson(res);
+    try {
+      const r = wanted.length > 0 ? await this.hooks.pull!(compose, wanted, (service, line) => write({ service, line } satisfies PullEvent)) : { pulled: [] };
+      write({ pulled: r.pulled } satisfies PullEvent);
+    } catch (err) {
+      write({ error: err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message } } satisfies PullEvent);
+    }
+    res.end();
+  }
+
+  /** The image of each service of a deployed project, with what this node has of it. */
+  private async images(project: string): Promise<ImageEntry[]> {
+    const services = await this.store.list('service', keys.servicePrefix(project));
+    if (services.length === 0) throw notFound(`project "${project}"`);
+    const out: ImageEntry[] = [];
+    for (const { value: s } of services) {
+      const image = s.spec.image ?? (s.spec.build ? `${s.project}-${s.name}` : undefined);
+      if (!image) continue;
+      const info = await this.hooks.imageInfo?.(image).catch(() => undefined);
+      out.push({ service: s.name, image, ...(info ?? {}) });
+    }
+    return out;
+  }
+
   /** Builds the project's images, streaming the builder's output; the last item says what was built or which service failed. */
   private async build(res: ServerResponse, project: string, body: BuildRequest): Promise<void> {
     const compose = body.project;
@@ -334,7 +369,7 @@ export class ApiServer {
       const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent)) : { built: [] };
       write({ built: r.built } satisfies BuildEvent);
     } catch (err) {
-      const e = err instanceof BuildError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
+      const e = err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
       write({ error: e } satisfies BuildEvent);
     }
     res.end();

@@ -80,9 +80,13 @@ export interface ApiHooks {
   /**
    * `build:` sections of these services, through the engine: all of them with
    * `force`, else only those whose image is not there yet. Rejects with
-   * BuildError naming the service. Absent when no engine answers.
+   * ImageError naming the service. Absent when no engine answers.
    */
   build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void): Promise<{ built: string[] }>;
+  /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
+  pull?(project: ComposeProject, services: string[], onLine: (service: string, line: string) => void): Promise<{ pulled: string[] }>;
+  /** An image on this node (`baton images`); undefined when it is not here. */
+  imageInfo?(image: string): Promise<{ id: string; sizeBytes: number; created: string } | undefined>;
   /** Whether `run` can start a one-off container of this service; a sentence saying why not otherwise. */
   canRun?(service: Service): string | undefined;
   run?(service: Service, req: RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
@@ -181,3 +185,21 @@ export interface BuildRequest {
 
 /** One item of a build stream: builder output, then either what was built or the error. */
 export type BuildEvent = { service: string; line: string } | { built: string[] } | { error: { service: string; message: string } };
+
+/** `baton pull`: images of the project's services (all without build: when none named). */
+export interface PullRequest {
+  project: ComposeProject;
+  services?: string[];
+}
+
+export type PullEvent = { service: string; line: string } | { pulled: string[] } | { error: { service: string; message: string } };
+
+/** One service's image in `baton images`. */
+export interface ImageEntry {
+  service: string;
+  image: string;
+  /** Absent when the image is not on this node. */
+  id?: string;
+  sizeBytes?: number;
+  created?: string;
+}

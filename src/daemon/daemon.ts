@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { Agent } from '../agent/index.js';
 import { ApiServer } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
-import { BuildError } from '../api/index.js';
+import { ImageError } from '../api/index.js';
 import { Reconciler } from '../controllers/index.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
@@ -101,13 +101,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
             try {
               await docker!.build(spec, (line) => onLine(name, line));
             } catch (err) {
-              throw new BuildError(name, (err as Error).message);
+              throw new ImageError(name, (err as Error).message);
             }
             built.push(name);
           }
           return { built };
         }
       : undefined,
+    pull: docker
+      ? async (project, services, onLine) => {
+          const pulled: string[] = [];
+          for (const name of services) {
+            const image = project.services[name].image!;
+            try {
+              await docker!.pull(image, (line) => onLine(name, line));
+            } catch (err) {
+              throw new ImageError(name, (err as Error).message);
+            }
+            pulled.push(name);
+          }
+          return { pulled };
+        }
+      : undefined,
+    imageInfo: docker ? (image) => docker!.imageInfo(image) : undefined,
     canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),

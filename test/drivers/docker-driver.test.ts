@@ -169,7 +169,11 @@ describe('docker driver', { skip: engine.skip }, () => {
     assert.deepEqual(srv.Ports.filter((p) => p.PublicPort), [], 'no port published by the engine');
     await driver.start(spec('t-cli', { command: ['sleep', '600'] }, 1, 'client'));
     for (const name of ['server', 'api']) {
-      const r = await driver.exec('t-cli', { shell: `wget -qO- http://${name}/f` }, 10_000);
+      // The engine's DNS may answer a just-started container late on a loaded machine: a few tries, each bounded.
+      let r = { exitCode: null as number | null, output: '' };
+      const deadline = Date.now() + 30_000;
+      do r = await driver.exec('t-cli', { shell: `wget -qO- http://${name}/f` }, 5_000);
+      while (r.exitCode !== 0 && Date.now() < deadline);
       assert.deepEqual(r, { exitCode: 0, output: 'kept\n' }, `${name} resolves`);
     }
     const v = await engine.docker.getVolume(vol.name).inspect();

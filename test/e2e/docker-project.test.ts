@@ -215,6 +215,13 @@ CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
     // An image that is there is not built again by up; baton build always builds.
     assert.doesNotMatch(await baton(['up', '-d', '--wait']), /Built/);
     assert.equal((await baton(['exec', 'app', 'cat', '/www/index.html'])).trim(), 'hello from build');
+    const images = JSON.parse(await baton(['images', '--format', 'json'])) as { service: string; image: string; id?: string; sizeBytes?: number }[];
+    assert.equal(images.find((i) => i.service === 'app')?.image, `${project}-app`);
+    assert.match(images.find((i) => i.service === 'db')?.id ?? '', /^sha256:/);
+    assert.ok((images.find((i) => i.service === 'db')?.sizeBytes ?? 0) > 0);
+    const pull = await sb.run(['pull', 'db'], { env: env() });
+    assert.notEqual(pull.code, 0, 'no registry here');
+    assert.match(pull.stderr, /service "db": image "baton-test\/busybox:1" could not be pulled/);
     const rebuilt = await baton(['build', 'app']);
     assert.match(rebuilt, /Successfully tagged .*-app:latest/);
     assert.match(rebuilt, /Service app\s+Built/);

@@ -90,6 +90,40 @@ export function containerCommands(program: Command): void {
     },
   );
 
+  projectOptions(program.command('pull [services...]').description('Pull the images of the services (those without a build: section)')).action(
+    async (services: string[], _o: unknown, cmd: Command) => {
+      const flags = projectFlags(cmd);
+      const project = await load(flags);
+      const unknown = services.filter((s) => !project.services[s]);
+      if (unknown.length > 0) throw new UserError(`no such service: ${unknown.join(', ')}`);
+      const client = await ensureDaemon();
+      let failure: { service: string; message: string } | undefined;
+      let pulled: string[] = [];
+      await client.pull({ project, services }, (e) => {
+        if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
+        else if ('pulled' in e) pulled = e.pulled;
+        else failure = e.error;
+      });
+      if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
+      for (const s of pulled) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pulled\n`);
+    },
+  );
+
+  projectOptions(
+    program.command('images').description('List the image of each service of the project and what this node has of it').option('--format <format>', 'table or json', 'table'),
+  ).action(async (_o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { format: string }>(cmd);
+    if (flags.format !== 'table' && flags.format !== 'json') throw new UserError(`--format: expected table or json, got "${flags.format}"`);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const list = await client.images(name);
+    if (flags.format === 'json') process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+    else {
+      const rows = list.map((e) => [e.service, e.image, e.id ? e.id.replace(/^sha256:/, '').slice(0, 12) : '(not on this node)', e.sizeBytes !== undefined ? bytes(e.sizeBytes) : '', e.created ?? '']);
+      process.stdout.write(table(['SERVICE', 'IMAGE', 'ID', 'SIZE', 'CREATED'], rows) + '\n');
+    }
+  });
+
   projectOptions(
     program
       .command('run <service> [command...]')

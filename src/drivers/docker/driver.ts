@@ -124,6 +124,29 @@ export class DockerDriver implements Driver {
     });
   }
 
+  /** Pulls an image, each progress line to onLine; rejects with the registry's or engine's message. */
+  async pull(image: string, onLine: (line: string) => void): Promise<void> {
+    try {
+      await followProgress(this.docker, await this.docker.pull(image), (e) => {
+        if (e.status) onLine(`${e.id ? `${e.id}: ` : ''}${e.status}${e.progress ? ` ${e.progress}` : ''}`);
+      });
+    } catch (err) {
+      throw new Error(`image "${image}" could not be pulled: ${engineMessage(err)}`);
+    }
+    for (const k of this.images.keys()) if (k.startsWith(`${image}\0`)) this.images.delete(k);
+  }
+
+  /** What `baton images` shows of an image on this node; undefined when it is not here. */
+  async imageInfo(image: string): Promise<{ id: string; sizeBytes: number; created: string } | undefined> {
+    try {
+      const i = await this.docker.getImage(image).inspect();
+      return { id: i.Id, sizeBytes: i.Size, created: i.Created };
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
   /** Builds and tags an image (`build:`), streaming the builder's output; rejects with its message. */
   async build(spec: BuildSpec, onLine: (line: string) => void): Promise<void> {
     await buildImage(this.docker, { ...spec, labels: { ...spec.labels, [LABEL.instance]: this.opts.instance } }, onLine).catch((err: unknown) => {
