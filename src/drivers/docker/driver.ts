@@ -438,7 +438,8 @@ export class DockerDriver implements Driver {
     const container = this.docker.getContainer(found[0].Id);
     const lines = new LogLines(onLine);
     const demux = new Demuxer((s, d) => lines.push(s, d));
-    const base = { stdout: true, stderr: true, timestamps: true, tail: opts.tail ?? ('all' as unknown as number) };
+    // Without tail the engine sends the whole log.
+    const base = { stdout: true, stderr: true, timestamps: true, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
     if (!opts.follow) {
       demux.push(await container.logs({ ...base, follow: false }));
       lines.flush();
