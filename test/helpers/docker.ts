@@ -125,6 +125,9 @@ async function stopPrivateDockerd(): Promise<void> {
     while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
+  // A network namespace the engine left mounted (swarm mode's, say) would make the folder busy.
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(PRIVATE + '/'));
+  for (const m of mounts.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
   for (const name of ['data', 'exec', 'dockerd.pid', 'docker.sock']) rmSync(join(PRIVATE, name), { recursive: true, force: true });
 }
 
