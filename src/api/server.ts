@@ -3,6 +3,8 @@ import https from 'node:https';
 import { chmodSync, unlinkSync } from 'node:fs';
 import type { Role, Service, Task } from '../model/types.js';
 import { keys } from '../model/keys.js';
+import { serviceDriver } from '../model/service.js';
+import type { ComposeProject } from '../spec/types.js';
 import { bySlot, isTerminal } from '../model/task.js';
 import { now } from '../model/time.js';
 import type { Op, Store } from '../store/store.js';
@@ -321,6 +323,12 @@ export class ApiServer {
     return out.filter((x): x is TaskTopEntry => x !== undefined);
   }
 
+  /** Whether a service of this project would run as a container here (its own driver, or the default for it). */
+  private containerService(compose: ComposeProject, name: string): boolean {
+    const cfg = compose.services[name];
+    return serviceDriver(cfg, compose, this.hooks.defaultDriver(cfg)) === 'docker';
+  }
+
   /** Pulls the images of the project's services (those without build:), streaming progress; the last item says what was pulled or which service failed. */
   private async pull(res: ServerResponse, project: string, body: PullRequest): Promise<void> {
     const compose = body.project;
@@ -328,11 +336,13 @@ export class ApiServer {
     const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
     if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
     const names = body.services && body.services.length > 0 ? body.services : Object.keys(compose.services);
-    const wanted = names.filter((s) => compose.services[s].image && !compose.services[s].build);
-    if (wanted.length > 0 && !this.hooks.pull) throw new ApiError(400, 'pull-unsupported', `service "${wanted[0]}": pull needs a Docker engine, and none answers on this node`);
+    // Only services that will run as containers: an image service on the process driver has nothing to pull.
+    const wanted = names.filter((s) => compose.services[s].image && !compose.services[s].build && this.containerService(compose, s));
+    // `up` (missingOnly) goes on without an engine: the deploy's checks then say what cannot run.
+    if (wanted.length > 0 && !this.hooks.pull && !body.missingOnly) throw new ApiError(400, 'pull-unsupported', `service "${wanted[0]}": pull needs a Docker engine, and none answers on this node`);
     const write = ndjson(res);
     try {
-      const r = wanted.length > 0 ? await this.hooks.pull!(compose, wanted, (service, line) => write({ service, line } satisfies PullEvent)) : { pulled: [] };
+      const r = wanted.length > 0 && this.hooks.pull ? await this.hooks.pull(compose, wanted, body.missingOnly === true, (service, line) => write({ service, line } satisfies PullEvent)) : { pulled: [] };
       write({ pulled: r.pulled } satisfies PullEvent);
     } catch (err) {
       write({ error: err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message } } satisfies PullEvent);
@@ -358,7 +368,7 @@ export class ApiServer {
   private async build(res: ServerResponse, project: string, body: BuildRequest): Promise<void> {
     const compose = body.project;
     if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
-    const withBuild = Object.values(compose.services).filter((s) => s.build).map((s) => s.name);
+    const withBuild = Object.values(compose.services).filter((s) => s.build && this.containerService(compose, s.name)).map((s) => s.name);
     const wanted = body.services && body.services.length > 0 ? body.services : withBuild;
     const noBuild = wanted.filter((s) => !withBuild.includes(s));
     if (noBuild.length > 0) throw badRequest(`no build: section in ${noBuild.map((s) => `service "${s}"`).join(', ')}`);

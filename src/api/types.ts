@@ -84,7 +84,7 @@ export interface ApiHooks {
    */
   build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void): Promise<{ built: string[] }>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
-  pull?(project: ComposeProject, services: string[], onLine: (service: string, line: string) => void): Promise<{ pulled: string[] }>;
+  pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void): Promise<{ pulled: string[] }>;
   /** An image on this node (`baton images`); undefined when it is not here. */
   imageInfo?(image: string): Promise<{ id: string; sizeBytes: number; created: string } | undefined>;
   /** Whether `run` can start a one-off container of this service; a sentence saying why not otherwise. */
@@ -190,6 +190,8 @@ export type BuildEvent = { service: string; line: string } | { built: string[] }
 export interface PullRequest {
   project: ComposeProject;
   services?: string[];
+  /** What `up` does: only images not here yet (and `pull_policy: always` ones); none with `pull_policy: never`. */
+  missingOnly?: boolean;
 }
 
 export type PullEvent = { service: string; line: string } | { pulled: string[] } | { error: { service: string; message: string } };

@@ -23,3 +23,21 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
   for (const s of built) process.stdout.write(` ✔ Service ${s.padEnd(20)} Built\n`);
   return built;
 }
+
+/**
+ * Pulls the images of services through the daemon, printing progress under
+ * each service's name; with `missingOnly` (what `up` does) only images not
+ * here yet. Throws naming the service.
+ */
+export async function pullImages(client: ApiClient, project: ComposeProject, services: string[], missingOnly: boolean): Promise<string[]> {
+  let failure: { service: string; message: string } | undefined;
+  let pulled: string[] = [];
+  await client.pull({ project, services, missingOnly }, (e) => {
+    if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
+    else if ('pulled' in e) pulled = e.pulled;
+    else failure = e.error;
+  });
+  if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
+  for (const s of pulled) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pulled\n`);
+  return pulled;
+}

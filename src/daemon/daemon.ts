@@ -109,14 +109,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         }
       : undefined,
     pull: docker
-      ? async (project, services, onLine) => {
+      ? async (project, services, missingOnly, onLine) => {
           const pulled: string[] = [];
           for (const name of services) {
             const image = project.services[name].image!;
+            const policy = project.services[name].pull_policy;
+            if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) continue;
             try {
               await docker!.pull(image, (line) => onLine(name, line));
             } catch (err) {
-              throw new ImageError(name, (err as Error).message);
+              const what = missingOnly ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled`;
+              throw new ImageError(name, `${what}: ${(err as Error).message}`);
             }
             pulled.push(name);
           }

@@ -3,7 +3,7 @@ import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { bytes, table } from '../format.js';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
-import { buildImages } from '../build.js';
+import { buildImages, pullImages } from '../build.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -97,15 +97,7 @@ export function containerCommands(program: Command): void {
       const unknown = services.filter((s) => !project.services[s]);
       if (unknown.length > 0) throw new UserError(`no such service: ${unknown.join(', ')}`);
       const client = await ensureDaemon();
-      let failure: { service: string; message: string } | undefined;
-      let pulled: string[] = [];
-      await client.pull({ project, services }, (e) => {
-        if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
-        else if ('pulled' in e) pulled = e.pulled;
-        else failure = e.error;
-      });
-      if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
-      for (const s of pulled) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pulled\n`);
+      await pullImages(client, project, services, false);
     },
   );
 

@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
 import { logPrinter } from '../logs-printer.js';
 import { load, projectFlags, projectOptions, type ProjectFlags } from '../project.js';
 import { readiness } from '../readiness.js';
-import { buildImages } from '../build.js';
+import { buildImages, pullImages } from '../build.js';
 
 interface UpFlags extends ProjectFlags {
   detach?: boolean;
@@ -37,6 +37,9 @@ export function upCommand(program: Command): void {
     const client = await ensureDaemon();
     const toBuild = Object.values(project.services).filter((s) => s.build).map((s) => s.name);
     if (toBuild.length > 0) await buildImages(client, project, toBuild, flags.build === true);
+    // Missing images are pulled here, their progress shown, before the deploy checks that every image is present.
+    const toPull = Object.values(project.services).filter((s) => s.image && !s.build).map((s) => s.name);
+    if (toPull.length > 0) await pullImages(client, project, toPull, true);
     const result = await client.deploy(project, flags.removeOrphans === true, fileSources(loaded)).catch((err: unknown) => {
       throw err instanceof ApiRequestError ? withPositions(err, loaded) : err;
     });

@@ -112,7 +112,7 @@ export class DockerDriver implements Driver {
       await followProgress(this.docker, await this.docker.pull(image));
     } catch (err) {
       if (present) return; // "always" with no registry reachable: the local copy will do
-      throw new Error(`image "${image}" is not present on this node and could not be pulled: ${engineMessage(err)}`);
+      throw new Error(engineMessage(err));
     }
   }
 
@@ -124,14 +124,14 @@ export class DockerDriver implements Driver {
     });
   }
 
-  /** Pulls an image, each progress line to onLine; rejects with the registry's or engine's message. */
+  /** Pulls an image, each progress line to onLine; rejects with the registry's or engine's own message. */
   async pull(image: string, onLine: (line: string) => void): Promise<void> {
     try {
       await followProgress(this.docker, await this.docker.pull(image), (e) => {
         if (e.status) onLine(`${e.id ? `${e.id}: ` : ''}${e.status}${e.progress ? ` ${e.progress}` : ''}`);
       });
     } catch (err) {
-      throw new Error(`image "${image}" could not be pulled: ${engineMessage(err)}`);
+      throw new Error(engineMessage(err));
     }
     for (const k of this.images.keys()) if (k.startsWith(`${image}\0`)) this.images.delete(k);
   }
