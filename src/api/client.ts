@@ -127,6 +127,25 @@ export class ApiClient {
   build(req: BuildRequest, onEvent: (e: BuildEvent) => void): Promise<void> {
     return this.stream(`/v1/projects/${enc(req.project.name)}/build`, onEvent, undefined, 'POST', req);
   }
+  /** `cp` out of a task: a tar stream of the path (a file or a folder). */
+  async archive(project: string, q: { service: string; index: number; path: string }): Promise<NodeJS.ReadableStream> {
+    const res = await this.request('GET', `/v1/projects/${enc(project)}/archive?${archiveQuery(q)}`);
+    if ((res.statusCode ?? 500) >= 400) {
+      const text = await readAll(res);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      throw toError(res.statusCode ?? 500, parsed);
+    }
+    return res;
+  }
+  /** `cp` into a task: unpacks the tar into the folder at path. */
+  putArchive(project: string, q: { service: string; index: number; path: string }, tar: Buffer): Promise<{ copied: number }> {
+    return this.json('POST', `/v1/projects/${enc(project)}/archive?${archiveQuery(q)}`, tar);
+  }
   /** A one-off container of a service; output arrives through onEvent, the exit code last. */
   run(project: string, req: RunRequest, onEvent: (e: ExecEvent) => void, signal?: AbortSignal): Promise<void> {
     return this.stream(`/v1/projects/${enc(project)}/run`, onEvent, signal, 'POST', req);
@@ -148,9 +167,11 @@ export class ApiClient {
   }
 
   private request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    // A Buffer goes as it is (a tar for cp); anything else as JSON.
+    const raw = Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
-    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
+    if (payload) Object.assign(headers, { 'content-type': raw ? 'application/x-tar' : 'application/json', 'content-length': payload.length });
     if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
     const opts: http.RequestOptions = { method, path, headers, signal };
     if (this.target.socketPath) opts.socketPath = this.target.socketPath;
@@ -218,6 +239,10 @@ export class ApiClient {
       if ((err as Error).name !== 'AbortError' && !signal?.aborted) throw err;
     }
   }
+}
+
+function archiveQuery(q: { service: string; index: number; path: string }): URLSearchParams {
+  return new URLSearchParams({ service: q.service, index: String(q.index), path: q.path });
 }
 
 function enc(s: string): string {

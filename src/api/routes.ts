@@ -30,6 +30,9 @@ export const ROUTES: readonly RouteRole[] = [
   // Runs commands inside a task: as much power as a deploy.
   { method: 'POST', path: '/v1/projects/:name/exec', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/run', role: 'deployer' },
+  // Files in and out of a task (secrets included): as much as exec.
+  { method: 'GET', path: '/v1/projects/:name/archive', role: 'deployer' },
+  { method: 'POST', path: '/v1/projects/:name/archive', role: 'deployer' },
   // Sends a folder of the daemon's machine to the engine's builder: as much as a deploy.
   { method: 'POST', path: '/v1/projects/:name/build', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/pull', role: 'deployer' },

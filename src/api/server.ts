@@ -30,6 +30,8 @@ interface RouteDef {
 }
 
 const DOWN_TIMEOUT_MS = 120_000;
+/** `cp` into a task is held in memory on its way: bounded. */
+const MAX_ARCHIVE = 512 * 1024 * 1024;
 
 /**
  * The HTTP API: JSON in and out, newline-delimited JSON for streams (logs,
@@ -96,6 +98,8 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/pull', async (req, res, p) => this.pull(res, p.name, await readJson<PullRequest>(req)));
     this.route('GET', '/v1/projects/:name/images', async (_q, res, p) => sendJson(res, 200, await this.images(p.name)));
     this.route('POST', '/v1/projects/:name/build', async (req, res, p) => this.build(res, p.name, await readJson<BuildRequest>(req)));
+    this.route('GET', '/v1/projects/:name/archive', async (_q, res, p, url) => this.getArchive(res, p.name, url));
+    this.route('POST', '/v1/projects/:name/archive', async (req, res, p, url) => this.putArchive(req, res, p.name, url));
     this.route('POST', '/v1/projects/:name/run', async (req, res, p) => this.runOnce(req, res, p.name, await readJson<RunRequest>(req)));
     this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
@@ -410,16 +414,66 @@ export class ApiServer {
     res.end();
   }
 
+  /** The running task of a service's replica `index` (from 1). */
+  private async taskAt(project: string, service: string, index: number): Promise<Task> {
+    if (!Number.isInteger(index) || index < 1) throw badRequest(`index: expected a whole number from 1, got ${String(index)}`);
+    const st = await this.status(project, false);
+    if (!st.services.some((s) => s.name === service)) throw notFound(`service "${service}" in project "${project}"`);
+    const task = st.tasks.find((t) => t.service === service && t.slot === index && t.desiredState === 'running' && t.state === 'running');
+    if (!task) throw new ApiError(409, 'not-running', `service "${service}" has no running task with index ${index}`);
+    return task;
+  }
+
+  /** The task and path a `cp` names: ?service=&index=&path= */
+  private async archiveTarget(project: string, url: URL): Promise<{ task: Task; path: string; service: string }> {
+    const service = url.searchParams.get('service') ?? '';
+    const path = url.searchParams.get('path') ?? '';
+    if (!service) throw badRequest('service: required');
+    if (!path.startsWith('/')) throw badRequest(`path: expected an absolute path inside the container, got "${path}"`);
+    const task = await this.taskAt(project, service, Number(url.searchParams.get('index') ?? '1'));
+    if (!this.hooks.getArchive || !this.hooks.canExec || this.hooks.canExec(task)) throw new ApiError(400, 'cp-unsupported', `service "${service}": cp needs a container`);
+    return { task, path, service };
+  }
+
+  private async getArchive(res: ServerResponse, project: string, url: URL): Promise<void> {
+    const { task, path, service } = await this.archiveTarget(project, url);
+    let tar: NodeJS.ReadableStream;
+    try {
+      tar = await this.hooks.getArchive!(task, path);
+    } catch (err) {
+      throw new ApiError(404, 'not_found', `service "${service}": ${(err as Error).message}`);
+    }
+    res.writeHead(200, { 'content-type': 'application/x-tar' });
+    await new Promise<void>((resolve) => {
+      tar.on('error', () => res.destroy());
+      res.on('close', resolve);
+      tar.pipe(res);
+    });
+  }
+
+  private async putArchive(req: IncomingMessage, res: ServerResponse, project: string, url: URL): Promise<void> {
+    const { task, path, service } = await this.archiveTarget(project, url);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > MAX_ARCHIVE) throw new ApiError(413, 'too_large', `cp: more than ${MAX_ARCHIVE / 1024 / 1024} MiB at once`);
+      chunks.push(c);
+    }
+    try {
+      await this.hooks.putArchive!(task, path, Buffer.concat(chunks));
+    } catch (err) {
+      throw new ApiError(400, 'cp-failed', `service "${service}": ${(err as Error).message}`);
+    }
+    sendJson(res, 200, { copied: size });
+  }
+
   /** Runs a command in a running task, streaming its output, then its exit code. */
   private async exec(req: IncomingMessage, res: ServerResponse, project: string, body: ExecRequest): Promise<void> {
     if (typeof body.service !== 'string' || !body.service) throw badRequest('service: required');
     if (!Array.isArray(body.argv) || body.argv.length === 0 || !body.argv.every((a) => typeof a === 'string')) throw badRequest('argv: give the command to run');
     const index = body.index ?? 1;
-    if (!Number.isInteger(index) || index < 1) throw badRequest(`index: expected a whole number from 1, got ${String(index)}`);
-    const st = await this.status(project, false);
-    if (!st.services.some((s) => s.name === body.service)) throw notFound(`service "${body.service}" in project "${project}"`);
-    const task = st.tasks.find((t) => t.service === body.service && t.slot === index && t.desiredState === 'running' && t.state === 'running');
-    if (!task) throw new ApiError(409, 'not-running', `service "${body.service}" has no running task with index ${index}`);
+    const task = await this.taskAt(project, body.service, index);
     const why = this.hooks.exec ? this.hooks.canExec?.(task) : 'this daemon cannot exec';
     if (why) throw new ApiError(400, 'exec-unsupported', `service "${body.service}": ${why}`);
     const ac = new AbortController();

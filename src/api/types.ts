@@ -87,6 +87,9 @@ export interface ApiHooks {
   pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void): Promise<{ pulled: string[] }>;
   /** An image on this node (`baton images`); undefined when it is not here. */
   imageInfo?(image: string): Promise<{ id: string; sizeBytes: number; created: string } | undefined>;
+  /** `baton cp`: a tar of a path inside a running task, and unpacking one into a folder there; absent when no driver can. */
+  getArchive?(task: Task, path: string): Promise<NodeJS.ReadableStream>;
+  putArchive?(task: Task, path: string, tar: Buffer): Promise<void>;
   /** Whether `run` can start a one-off container of this service; a sentence saying why not otherwise. */
   canRun?(service: Service): string | undefined;
   run?(service: Service, req: RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;

@@ -127,6 +127,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         }
       : undefined,
     imageInfo: docker ? (image) => docker!.imageInfo(image) : undefined,
+    getArchive: (task, path) => {
+      const d = drivers.get(task.driver);
+      if (!d?.getArchive) throw new Error(`cp needs a container; it runs on the ${task.driver} driver`);
+      return d.getArchive(task.id, path);
+    },
+    putArchive: async (task, path, tar) => {
+      const d = drivers.get(task.driver);
+      if (!d?.putArchive) throw new Error(`cp needs a container; it runs on the ${task.driver} driver`);
+      await d.putArchive(task.id, path, tar);
+    },
     canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),

@@ -168,6 +168,10 @@ export interface Driver {
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
   /** `baton exec`: runs a command in a running task, streaming its output; resolves with its exit code. */
   execStream?(taskId: string, argv: string[], opts: ExecOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<number | null>;
+  /** `baton cp` out of a task: a tar of the path (a file or a folder) inside it. */
+  getArchive?(taskId: string, path: string): Promise<NodeJS.ReadableStream>;
+  /** `baton cp` into a task: unpacks a tar into the folder at path inside it. */
+  putArchive?(taskId: string, path: string, tar: Buffer): Promise<void>;
   /** `baton stats`: what a running task uses now; undefined when it does not run here. */
   stats?(taskId: string): Promise<TaskStats | undefined>;
   /** `baton top`: the processes of a running task, as `ps` shows them; undefined when it does not run here. */

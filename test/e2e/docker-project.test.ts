@@ -4,6 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dockerForTests } from '../helpers/docker.js';
 import { Sandbox, alive, freePort, httpGet, waitFor, type PsRow } from '../helpers/baton.js';
 
@@ -123,6 +125,21 @@ volumes:
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /service "nope"/);
     assert.equal((await running('worker')).length, 1, 'the service itself is untouched');
+  });
+
+  it('cp copies a folder into a replica and files back out', async () => {
+    sb.write('upload/hello.txt', 'hello container\n');
+    sb.write('upload/sub/deep.txt', 'deep\n');
+    await baton(['cp', '--index', '2', 'upload', 'web:/tmp']);
+    assert.equal((await baton(['exec', '--index', '2', 'web', 'cat', '/tmp/upload/sub/deep.txt'])).trim(), 'deep');
+    await baton(['cp', '--index', '2', 'web:/tmp/upload/hello.txt', 'back.txt']);
+    assert.equal(readFileSync(join(sb.dir, 'back.txt'), 'utf8'), 'hello container\n');
+    mkdirSync(join(sb.dir, 'into'));
+    await baton(['cp', '--index', '2', 'web:/tmp/upload', 'into']);
+    assert.equal(readFileSync(join(sb.dir, 'into/upload/sub/deep.txt'), 'utf8'), 'deep\n');
+    const missing = await sb.run(['cp', 'web:/nope', 'x'], { env: env() });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /service "web": no such file or folder in the container: \/nope/);
   });
 
   it('stats measures every running task, top lists its processes', async () => {

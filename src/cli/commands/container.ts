@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { bytes, table } from '../format.js';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { extract, pack } from 'tar-fs';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 import { buildImages, pullImages } from '../build.js';
 
@@ -14,7 +18,7 @@ function index(text: string | undefined): number | undefined {
   return n;
 }
 
-/** `exec`, `run`, `port`, `stats` and `top`: commands about a project's running containers, named as in `docker compose`. */
+/** `exec`, `run`, `cp`, `port`, `stats` and `top`: commands about a project's running containers, named as in `docker compose`. */
 export function containerCommands(program: Command): void {
   projectOptions(
     program
@@ -142,6 +146,45 @@ export function containerCommands(program: Command): void {
       else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
     }, ac.signal);
     process.exitCode = code ?? 1;
+  });
+
+  projectOptions(
+    program
+      .command('cp <source> <destination>')
+      .description('Copy files between a service\'s container and this machine: SERVICE:PATH to a local path, or a local path into SERVICE:FOLDER')
+      .option('--index <n>', 'which replica (default 1)'),
+  ).action(async (source: string, destination: string, _o: unknown, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags & { index?: string }>(cmd);
+    const remote = (s: string): { service: string; path: string } | undefined => {
+      const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(.+)$/.exec(s);
+      return m ? { service: m[1], path: m[2] } : undefined;
+    };
+    const from = remote(source);
+    const to = remote(destination);
+    if ((from && to) || (!from && !to)) throw new UserError('cp: give one side as SERVICE:PATH and the other as a local path');
+    const side = (from ?? to)!;
+    if (!side.path.startsWith('/')) throw new UserError(`cp: the path inside the container must be absolute, got "${side.path}"`);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const where = { service: side.service, index: index(flags.index) ?? 1, path: side.path };
+    if (from) {
+      const tar = await client.archive(name, where);
+      const dest = resolve(destination);
+      // Into an existing folder, as itself; else under the destination's name, as `docker cp` does.
+      if (existsSync(dest) && statSync(dest).isDirectory()) await pipeline(tar, extract(dest));
+      else {
+        const top = basename(side.path.replace(/\/+$/, '')) || '/';
+        const rename = basename(dest);
+        await pipeline(tar, extract(dirname(dest), { map: (h) => ({ ...h, name: h.name === top || h.name.startsWith(`${top}/`) ? rename + h.name.slice(top.length) : h.name }) }));
+      }
+    } else {
+      const src = resolve(source);
+      if (!existsSync(src)) throw new UserError(`cp: ${source}: no such file or folder`);
+      const chunks: Buffer[] = [];
+      const tar = pack(dirname(src), { entries: [basename(src)] });
+      for await (const c of tar as AsyncIterable<Buffer>) chunks.push(c);
+      await client.putArchive(name, where, Buffer.concat(chunks));
+    }
   });
 
   projectOptions(

@@ -399,6 +399,26 @@ export class DockerDriver implements Driver {
     return info.ExitCode ?? null;
   }
 
+  async getArchive(taskId: string, path: string): Promise<NodeJS.ReadableStream> {
+    const t = this.tracked.get(taskId);
+    if (!t) throw new Error('task is not running here');
+    try {
+      return await this.docker.getContainer(t.id).getArchive({ path });
+    } catch (err) {
+      throw new Error(isStatus(err, 404) ? `no such file or folder in the container: ${path}` : engineMessage(err));
+    }
+  }
+
+  async putArchive(taskId: string, path: string, tar: Buffer): Promise<void> {
+    const t = this.tracked.get(taskId);
+    if (!t) throw new Error('task is not running here');
+    try {
+      await this.docker.getContainer(t.id).putArchive(tar, { path });
+    } catch (err) {
+      throw new Error(isStatus(err, 404) ? `no such folder in the container: ${path} (copy into an existing folder)` : engineMessage(err));
+    }
+  }
+
   async stats(taskId: string): Promise<TaskStats | undefined> {
     const t = this.tracked.get(taskId);
     if (!t) return undefined;
