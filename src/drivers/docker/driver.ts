@@ -112,7 +112,7 @@ export class DockerDriver implements Driver {
       await followProgress(this.docker, await this.docker.pull(image));
     } catch (err) {
       if (present) return; // "always" with no registry reachable: the local copy will do
-      throw new Error(engineMessage(err));
+      throw new Error(`image "${image}" is not present on this node and could not be pulled: ${engineMessage(err)}`);
     }
   }
 
