@@ -2,13 +2,13 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import type { Driver, ExitInfo } from '../drivers/driver.js';
 import { TaskStartError } from '../drivers/driver.js';
-import type { Mesh } from '../mesh/index.js';
+import type { HttpIngress, Mesh } from '../mesh/index.js';
 import { allocatePort } from '../mesh/index.js';
 import type { NodeInfo, Service, Task, TaskPort } from '../model/types.js';
 import { isTerminal } from '../model/task.js';
 import { newId, now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
-import { meshRoutes } from './endpoints.js';
+import { ingressRoutes, meshRoutes } from './endpoints.js';
 import { taskArgv, taskEnvironment } from './environment.js';
 import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
@@ -48,6 +48,8 @@ export interface AgentOptions {
   hostEnv?: NodeJS.ProcessEnv;
   /** Where tasks' secret and config files are written (memory-backed when the host allows). */
   filesRoot: string;
+  /** The node's HTTP ingress, fed the routes of services with a domain. */
+  ingress?: HttpIngress;
 }
 
 /**
@@ -370,5 +372,6 @@ export class Agent {
     const tasks = this.view.tasks.filter((t) => !stopping.has(t.id));
     const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks));
     for (const e of result.errors ?? []) this.log(`mesh: ${e.message}`);
+    await this.opts.ingress?.apply(ingressRoutes(this.view.services, tasks));
   }
 }

@@ -1,4 +1,4 @@
-import type { Route } from '../mesh/index.js';
+import type { HttpRoute, Route } from '../mesh/index.js';
 import type { Service, Task } from '../model/types.js';
 import { isRoutable } from '../model/task.js';
 
@@ -30,6 +30,23 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[]): Route
         routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends });
       }
     }
+  }
+  return routes;
+}
+
+/** The HTTP ingress routes: each service with a domain, over its routable tasks' ports for the ingress target. */
+export function ingressRoutes(services: Map<string, Service>, tasks: Task[]): HttpRoute[] {
+  const routes: HttpRoute[] = [];
+  for (const svc of services.values()) {
+    if (svc.stopped || !svc.ingress) continue;
+    const ing = svc.ingress;
+    const backends = tasks
+      .filter((t) => t.project === svc.project && t.service === svc.name && t.desiredState === 'running' && isRoutable(t))
+      .flatMap((t) => {
+        const tp = t.ports.find((x) => x.target === ing.target && x.protocol === 'tcp');
+        return tp ? [{ id: t.id, host: tp.hostIp, port: tp.hostPort }] : [];
+      });
+    routes.push({ id: svc.id, domains: ing.domains, path: ing.path, backends, ...(ing.timeoutMs ? { timeoutMs: ing.timeoutMs } : {}) });
   }
   return routes;
 }

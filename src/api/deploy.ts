@@ -74,6 +74,21 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
       else throw err;
     }
   }
+  // One host and path prefix goes to one service.
+  const routedElsewhere = new Map<string, string>();
+  for (const v of await store.list('service')) {
+    if (v.value.project === compose.name) continue;
+    for (const d of v.value.ingress?.domains ?? []) routedElsewhere.set(`${d}${v.value.ingress!.path}`, `${v.value.project}/${v.value.name}`);
+  }
+  const routedHere = new Map<string, string>();
+  for (const svc of services) {
+    for (const d of svc.ingress?.domains ?? []) {
+      const k = `${d}${svc.ingress!.path}`;
+      const other = routedElsewhere.get(k) ?? routedHere.get(k);
+      if (other) problems.push({ service: svc.name, path: `services.${svc.name}.x-baton.domain`, message: `${k} is already routed to ${other}` });
+      routedHere.set(k, `${svc.project}/${svc.name}`);
+    }
+  }
   if (problems.length === 0) problems.push(...(await hooks.preflight(services, ownPorts)));
   if (problems.length > 0) {
     throw new ApiError(400, 'rejected', `project "${compose.name}" was not deployed; nothing was changed`, problems);

@@ -9,7 +9,7 @@ import { Reconciler } from '../controllers/index.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
-import { Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
+import { HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import { openSqliteStore } from '../store/index.js';
@@ -32,6 +32,8 @@ export interface DaemonOptions {
   /** PEM files for the TCP listener; without them the daemon makes its own (in <home>/tls). */
   tlsCert?: string;
   tlsKey?: string;
+  /** Port of the HTTP ingress (default $BATON_HTTP_PORT, else 80 as root and 8080 otherwise). */
+  httpPort?: number;
   log?: (msg: string) => void;
 }
 
@@ -66,12 +68,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   if (await docker.available()) drivers.set('docker', docker);
   else docker = undefined;
   const mesh = new Mesh({ log });
+  // One HTTP ingress per node; it listens only while some service has a domain.
+  const ingress = new HttpIngress({ port: opts.httpPort ?? defaultHttpPort(), log });
   const version = { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid };
   // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.
   const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
   const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
   const cp = new LocalControlPlane(store, box);
-  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance) });
+  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance), ingress });
   const reconciler = new Reconciler(store, log);
 
   const hooks: ApiHooks = {
@@ -172,6 +176,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         await reconciler.stop();
         await agent.close(o.stopTasks ?? true);
         await mesh.close();
+        await ingress.close();
         for (const d of drivers.values()) await d.close();
         await store.close();
         release();
@@ -179,6 +184,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       return closing;
     },
   };
+}
+
+function defaultHttpPort(): number {
+  const env = Number(process.env.BATON_HTTP_PORT);
+  if (Number.isInteger(env) && env > 0 && env < 65536) return env;
+  return process.getuid?.() === 0 ? 80 : 8080;
 }
 
 function splitHostPort(s: string): [string, number] {

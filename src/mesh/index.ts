@@ -9,3 +9,5 @@ export type {
   BackendStatus,
   MeshOptions,
 } from './tcp-proxy.js';
+export { HttpIngress } from './http-ingress.js';
+export type { HttpRoute, HttpBackend, HttpIngressOptions } from './http-ingress.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
 import { parseDuration } from '../spec/duration.js';
-import type { Healthcheck, RestartPolicy, Service, ServicePortSpec, TaskFileRef, UpdatePolicy } from './types.js';
+import type { Healthcheck, RestartPolicy, Service, ServiceIngress, ServicePortSpec, TaskFileRef, UpdatePolicy } from './types.js';
 
 export class ServiceSpecError extends Error {
   constructor(readonly service: string, message: string) {
@@ -112,6 +112,12 @@ export function targetPorts(cfg: ServiceConfig): { target: number; protocol: 'tc
     out.push({ target: p.target, protocol: p.protocol, published, hostIp: p.host_ip });
     seen.add(`${p.target}/${p.protocol}`);
   }
+  // The ingress reaches the port x-baton.http_port names, published or not.
+  const http = ingressSpec(cfg);
+  if (http && !seen.has(`${http.target}/tcp`)) {
+    out.push({ target: http.target, protocol: 'tcp' });
+    seen.add(`${http.target}/tcp`);
+  }
   for (const e of cfg.expose) {
     const [num, proto = 'tcp'] = String(e).split('/');
     const target = Number(num);
@@ -121,6 +127,31 @@ export function targetPorts(cfg: ServiceConfig): { target: number; protocol: 'tc
     seen.add(`${target}/${protocol}`);
   }
   return out;
+}
+
+const HOST_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * HTTP ingress of a service from `x-baton: {domain, path, http_port, timeout}`:
+ * the hosts (and path prefix) the ingress routes to the service's `http_port`
+ * (default: its first port's target, else 80).
+ */
+export function ingressSpec(cfg: ServiceConfig): ServiceIngress | undefined {
+  const x = cfg['x-baton'];
+  if (!x || x.domain === undefined) return undefined;
+  const raw = Array.isArray(x.domain) ? x.domain : [x.domain];
+  const domains = raw.map((d) => String(d).trim().toLowerCase());
+  for (const d of domains) {
+    if (!HOST_NAME.test(d)) throw new ServiceSpecError(cfg.name, `x-baton.domain: "${d}" is not a host name (or *.wildcard)`);
+  }
+  if (domains.length === 0) throw new ServiceSpecError(cfg.name, 'x-baton.domain: give at least one host name');
+  const path = x.path === undefined ? '/' : String(x.path);
+  if (!path.startsWith('/')) throw new ServiceSpecError(cfg.name, `x-baton.path: "${path}" must start with "/"`);
+  const target = x.http_port === undefined ? (cfg.ports[0]?.target ?? 80) : Number(x.http_port);
+  if (!Number.isInteger(target) || target < 1 || target > 65535) throw new ServiceSpecError(cfg.name, `x-baton.http_port: expected a port number, got "${String(x.http_port)}"`);
+  const timeoutMs = x.timeout === undefined ? undefined : parseDuration(String(x.timeout));
+  if (x.timeout !== undefined && timeoutMs === undefined) throw new ServiceSpecError(cfg.name, `x-baton.timeout: "${String(x.timeout)}" is not a duration`);
+  return { domains, path: path.length > 1 ? path.replace(/\/+$/, '') : path, target, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
 }
 
 /** The environment variable prefix other services use to reach this one: "my-db" → "MY_DB". */
@@ -155,6 +186,7 @@ export function buildService(
     stopSignal: cfg.stop_signal ?? 'SIGTERM',
     stopGraceMs: ms(cfg.name, 'stop_grace_period', cfg.stop_grace_period, 10_000),
     ports,
+    ...(ingressSpec(cfg) ? { ingress: ingressSpec(cfg) } : {}),
     files: opts.files ?? [],
     spec: cfg,
     workingDir: project.workingDir,

@@ -152,6 +152,8 @@ export interface Service {
   stopSignal: string;
   stopGraceMs: number;
   ports: ServicePortSpec[];
+  /** Where the HTTP ingress routes to this service (x-baton.domain). */
+  ingress?: ServiceIngress;
   /** Secrets and configs delivered as files, each at a fixed version. */
   files: TaskFileRef[];
   /** The normalized Compose service this was made from. */
@@ -207,6 +209,14 @@ export interface BatonEvent {
 }
 
 export type EventInput = Omit<BatonEvent, 'seq' | 'time'> & { time?: string };
+
+export interface ServiceIngress {
+  domains: string[];
+  path: string;
+  /** The service port the ingress sends requests to. */
+  target: number;
+  timeoutMs?: number;
+}
 
 /** A secret or config value as a task gets it: a file. */
 export interface TaskFileRef {

@@ -108,8 +108,10 @@ export interface BuildConfig {
 /** baton's own extension, `x-baton:` at top level or on a service. */
 export interface BatonExtension {
   driver?: string;
-  domain?: string;
+  domain?: string | string[];
+  path?: string;
   http_port?: number;
+  timeout?: string;
   [key: string]: unknown;
 }
 

@@ -67,14 +67,17 @@ export function miscCommands(program: Command): void {
     .option('--token <token>', 'bearer token required on the TCP listener')
     .option('--tls-cert <file>', 'PEM certificate for the TCP listener (default: a self-signed one made in $BATON_HOME/tls)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string }) => {
+    .option('--http-port <port>', 'port of the HTTP ingress for services with x-baton.domain (default $BATON_HTTP_PORT, else 80 as root, 8080 otherwise)')
+    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string; httpPort?: string }) => {
+      const httpPort = flags.httpPort === undefined ? undefined : Number(flags.httpPort);
+      if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) throw new UserError(`--http-port: expected a port number, got "${flags.httpPort}"`);
       const token = flags.token ?? process.env.BATON_TOKEN;
       if (flags.listen && !token) throw new UserError('--listen needs a token (--token or BATON_TOKEN): the TCP API is never open without one');
       // The daemon is the composition root: only this command loads it.
       const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
       let d;
       try {
-        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey });
+        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, httpPort });
       } catch (err) {
         if (err instanceof AlreadyRunningError) throw new UserError(err.message);
         throw err;

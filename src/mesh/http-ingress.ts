@@ -1,0 +1,265 @@
+/**
+ * HTTP ingress: one listener on every node that routes requests by Host
+ * header and path prefix to a service's healthy tasks, as Kubernetes Ingress
+ * and CapRover's proxy do.
+ *
+ * Behaviour worth knowing:
+ * - `apply` is declarative: the listener opens with the first route and
+ *   closes with the last; routes and their backends are swapped in place and
+ *   requests in flight finish on the backend they started with.
+ * - A route matches an exact host or a `*.example.com` wildcard (exact wins),
+ *   then the longest path prefix (on a `/` boundary).
+ * - Backends are chosen round robin; a backend that refuses the connection is
+ *   skipped and the next tried, for requests without a body (the ones that
+ *   can be sent again safely). Upstream connections are kept alive and reused.
+ * - `X-Forwarded-For`, `-Proto`, `-Host` and `-Port` are set; hop-by-hop
+ *   headers are dropped both ways. WebSocket (any `Upgrade`) is carried as a
+ *   raw byte stream once the backend accepts it.
+ * - Hostile clients: headers must arrive within `headersTimeoutMs` (slowloris),
+ *   malformed requests get 400 and the connection closed, and past
+ *   `maxConnections` new connections are refused while the others are served.
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+export interface HttpBackend {
+  /** The task id. */
+  id: string;
+  host: string;
+  port: number;
+}
+
+export interface HttpRoute {
+  /** e.g. 'shop/web' */
+  id: string;
+  /** Exact host names or `*.domain` wildcards, lower case. */
+  domains: string[];
+  /** Path prefix, starting with '/'. */
+  path: string;
+  backends: HttpBackend[];
+  /** Upstream answer timeout (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface HttpIngressOptions {
+  host?: string;
+  port: number;
+  headersTimeoutMs?: number;
+  maxConnections?: number;
+  log?: (msg: string) => void;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+interface RouteState extends HttpRoute {
+  next: number;
+}
+
+export class HttpIngress {
+  private server: http.Server | undefined;
+  private listening: Promise<void> | undefined;
+  private routes: RouteState[] = [];
+  /** Every client socket, upgraded ones included (which the HTTP server stops tracking), for close(). */
+  private readonly sockets = new Set<net.Socket>();
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  private readonly log: (msg: string) => void;
+  /** The last listen failure, so the operator can see why the ingress does not answer. */
+  error: string | undefined;
+
+  constructor(private readonly opts: HttpIngressOptions) {
+    this.log = opts.log ?? (() => {});
+  }
+
+  get port(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : this.opts.port;
+  }
+
+  /** Replaces the route table; opens or closes the listener as routes appear or go. */
+  async apply(routes: HttpRoute[]): Promise<void> {
+    const prev = new Map(this.routes.map((r) => [r.id, r]));
+    this.routes = routes.map((r) => ({ ...r, domains: r.domains.map((d) => d.toLowerCase()), next: prev.get(r.id)?.next ?? 0 }));
+    if (routes.length > 0 && !this.server) await this.listen();
+    else if (routes.length === 0 && this.server) await this.closeServer();
+  }
+
+  async close(): Promise<void> {
+    await this.closeServer();
+    this.agent.destroy();
+  }
+
+  private listen(): Promise<void> {
+    const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
+    const headerTimers = new WeakMap<net.Socket, NodeJS.Timeout>();
+    // Node checks the header deadline every connectionsCheckingInterval (30 s by default): often enough to mean it.
+    const server = http.createServer({ headersTimeout, requestTimeout: 300_000, keepAliveTimeout: 5_000, maxHeaderSize: 32 * 1024, connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 2)) });
+    server.maxConnections = this.opts.maxConnections ?? 10_000;
+    server.on('connection', (sock: net.Socket) => {
+      this.sockets.add(sock);
+      // Node checks its own header deadline only now and then: the first request's headers get a timer of their own.
+      const deadline = setTimeout(() => {
+        if (sock.writable) sock.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        setTimeout(() => sock.destroy(), 1_000).unref();
+      }, headersTimeout);
+      deadline.unref();
+      headerTimers.set(sock, deadline);
+      sock.once('close', () => {
+        clearTimeout(deadline);
+        this.sockets.delete(sock);
+      });
+    });
+    const headersDone = (sock: Duplex): void => clearTimeout(headerTimers.get(sock as net.Socket));
+    server.prependListener('request', (req: IncomingMessage) => headersDone(req.socket));
+    server.prependListener('upgrade', (req: IncomingMessage) => headersDone(req.socket));
+    server.on('request', (req, res) => this.onRequest(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    this.server = server;
+    this.listening = new Promise((resolve) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        this.error = `cannot listen on ${this.opts.host ?? '0.0.0.0'}:${this.opts.port}: ${err.message}`;
+        this.log(`ingress: ${this.error}`);
+        this.server = undefined;
+        resolve();
+      });
+      server.listen(this.opts.port, this.opts.host ?? '0.0.0.0', () => {
+        this.error = undefined;
+        resolve();
+      });
+    });
+    return this.listening;
+  }
+
+  private async closeServer(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    await new Promise<void>((r) => {
+      s.close(() => r());
+      for (const sock of this.sockets) sock.destroy();
+    });
+  }
+
+  /** The route for a request: exact host before wildcard, then the longest path prefix. */
+  match(hostHeader: string | undefined, url: string | undefined): RouteState | undefined {
+    const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    const path = (url ?? '/').split('?')[0];
+    let best: RouteState | undefined;
+    let bestScore = -1;
+    for (const r of this.routes) {
+      const exact = r.domains.includes(host);
+      const wild = !exact && r.domains.some((d) => d.startsWith('*.') && host.endsWith(d.slice(1)) && host.length > d.length - 1);
+      if (!exact && !wild) continue;
+      const p = r.path.endsWith('/') ? r.path : `${r.path}/`;
+      if (r.path !== '/' && path !== r.path && !path.startsWith(p)) continue;
+      const score = (exact ? 1_000_000 : 0) + r.path.length;
+      if (score > bestScore) {
+        best = r;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  private pick(r: RouteState, skip: Set<string>): HttpBackend | undefined {
+    for (let i = 0; i < r.backends.length; i++) {
+      const b = r.backends[(r.next + i) % r.backends.length];
+      if (skip.has(b.id)) continue;
+      r.next = (r.next + i + 1) % r.backends.length;
+      return b;
+    }
+    return undefined;
+  }
+
+  private forwardedHeaders(req: IncomingMessage): IncomingHttpHeaders {
+    const out: IncomingHttpHeaders = {};
+    const connTokens = new Set(String(req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !connTokens.has(k)) out[k] = v;
+    const peer = req.socket.remoteAddress ?? '';
+    const prior = req.headers['x-forwarded-for'];
+    out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
+    out['x-forwarded-proto'] = 'http';
+    out['x-forwarded-host'] = req.headers.host ?? '';
+    out['x-forwarded-port'] = String(req.socket.localPort ?? '');
+    return out;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const route = this.match(req.headers.host, req.url);
+    if (!route) return plain(res, 404, `no service is routed for host "${req.headers.host ?? ''}"\n`);
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const headers = this.forwardedHeaders(req);
+    const tried = new Set<string>();
+    const attempt = (): void => {
+      const b = this.pick(route, tried);
+      if (!b) return plain(res, route.backends.length === 0 ? 503 : 502, route.backends.length === 0 ? `service ${route.id} has no healthy task\n` : `no task of ${route.id} answered\n`);
+      tried.add(b.id);
+      let answered = false;
+      const up = http.request({ host: b.host, port: b.port, method: req.method, path: req.url, headers, agent: this.agent, timeout: route.timeoutMs ?? 60_000 }, (ur) => {
+        answered = true;
+        const out: Record<string, string | string[]> = {};
+        const connTokens = new Set(String(ur.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
+        for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !connTokens.has(k)) out[k] = v;
+        res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out);
+        ur.pipe(res);
+        ur.on('error', () => res.destroy());
+      });
+      up.on('timeout', () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
+      up.on('error', (err: NodeJS.ErrnoException) => {
+        if (answered || res.headersSent) return res.destroy();
+        // Nothing was sent by this backend: a request without a body can go to the next one.
+        if (!hasBody && (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH')) return attempt();
+        if (err.code === 'ETIMEDOUT') return plain(res, 504, `${route.id} did not answer in time\n`);
+        plain(res, 502, `${route.id}: ${err.message}\n`);
+      });
+      res.on('close', () => {
+        if (!res.writableFinished) up.destroy();
+      });
+      if (hasBody) req.pipe(up);
+      else up.end();
+    };
+    attempt();
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const route = this.match(req.headers.host, req.url);
+    const b = route ? this.pick(route, new Set()) : undefined;
+    if (!route || !b) {
+      socket.end(`HTTP/1.1 ${route ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    const headers = this.forwardedHeaders(req);
+    const up = net.connect(b.port, b.host, () => {
+      let head1 = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) if (x !== undefined) head1 += `${k}: ${x}\r\n`;
+      // The upgrade itself is what this connection is for: Connection and Upgrade go through.
+      head1 += `connection: Upgrade\r\nupgrade: ${req.headers.upgrade ?? ''}\r\n\r\n`;
+      up.write(head1);
+      if (head.length > 0) up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    const end = (): void => {
+      up.destroy();
+      socket.destroy();
+    };
+    up.on('error', () => {
+      if (!up.bytesRead && socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else end();
+    });
+    socket.on('error', end);
+    up.on('close', () => socket.destroy());
+    socket.on('close', () => up.destroy());
+  }
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

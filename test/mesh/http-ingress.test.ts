@@ -1,0 +1,210 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import { HttpIngress, type HttpRoute } from '../../src/mesh/index.js';
+
+const HOST = '127.0.0.1';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const cleanup: (() => unknown)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+interface Backend {
+  id: string;
+  host: string;
+  port: number;
+  hits: number;
+  connections: number;
+  last?: http.IncomingHttpHeaders;
+}
+
+/** A real HTTP server answering "<name> <path>", recording what it saw. */
+async function backend(name: string): Promise<Backend> {
+  const b: Backend = { id: name, host: HOST, port: 0, hits: 0, connections: 0 };
+  const srv = http.createServer((req, res) => {
+    b.hits++;
+    b.last = req.headers;
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => res.end(`${name} ${req.url}${body ? ` ${body}` : ''}`));
+  });
+  const socks = new Set<net.Socket>();
+  srv.on('connection', (sock: net.Socket) => {
+    b.connections++;
+    socks.add(sock);
+  });
+  srv.on('upgrade', (req, socket: net.Socket) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`);
+    socket.on('data', (d: Buffer) => socket.write(`${name}:${d.toString()}`));
+  });
+  srv.listen(0, HOST);
+  await once(srv, 'listening');
+  b.port = (srv.address() as net.AddressInfo).port;
+  cleanup.push(() => {
+    srv.close();
+    for (const sock of socks) sock.destroy();
+  });
+  return b;
+}
+
+async function ingress(routes: HttpRoute[], opts: { headersTimeoutMs?: number; maxConnections?: number } = {}): Promise<HttpIngress> {
+  const ing = new HttpIngress({ host: HOST, port: 0, ...opts });
+  await ing.apply(routes);
+  cleanup.push(() => ing.close());
+  return ing;
+}
+
+function get(port: number, host: string, path = '/', headers: http.OutgoingHttpHeaders = {}, agent: http.Agent | false = false): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: HOST, port, path, headers: { host, ...headers }, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    }).on('error', reject);
+  });
+}
+
+const route = (id: string, domains: string[], backends: Backend[], path = '/'): HttpRoute => ({ id, domains, path, backends: backends.map((b) => ({ id: b.id, host: b.host, port: b.port })) });
+
+describe('HTTP ingress', () => {
+  it('routes two domains on one port to two services, and says so for an unknown host', async () => {
+    const shop = await backend('shop');
+    const blog = await backend('blog');
+    const ing = await ingress([route('p/shop', ['shop.example.com'], [shop]), route('p/blog', ['blog.example.com'], [blog])]);
+    assert.equal((await get(ing.port, 'shop.example.com')).body, 'shop /');
+    assert.equal((await get(ing.port, 'BLOG.example.com:8080', '/a?b=1')).body, 'blog /a?b=1');
+    const none = await get(ing.port, 'other.example.com');
+    assert.equal(none.status, 404);
+    assert.match(none.body, /no service is routed for host "other.example.com"/);
+  });
+
+  it('matches the longest path prefix on a segment boundary, exact hosts before wildcards', async () => {
+    const web = await backend('web');
+    const api = await backend('api');
+    const wild = await backend('wild');
+    const ing = await ingress([route('p/web', ['x.test'], [web]), route('p/api', ['x.test'], [api], '/api'), route('p/wild', ['*.test'], [wild])]);
+    assert.equal((await get(ing.port, 'x.test', '/api/users')).body, 'api /api/users');
+    assert.equal((await get(ing.port, 'x.test', '/api')).body, 'api /api');
+    assert.equal((await get(ing.port, 'x.test', '/apiary')).body, 'web /apiary');
+    assert.equal((await get(ing.port, 'y.test', '/api')).body, 'wild /api');
+    assert.equal((await get(ing.port, 'test', '/')).status, 404, 'a wildcard needs a label before it');
+  });
+
+  it('sets X-Forwarded-* and drops hop-by-hop headers; bodies pass both ways', async () => {
+    const b = await backend('b');
+    const ing = await ingress([route('p/b', ['h.test'], [b])]);
+    await get(ing.port, 'h.test', '/', { 'x-forwarded-for': '10.0.0.1', connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5' });
+    assert.equal(b.last?.['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
+    assert.equal(b.last?.['x-forwarded-proto'], 'http');
+    assert.equal(b.last?.['x-forwarded-host'], 'h.test');
+    assert.equal(b.last?.['x-forwarded-port'], String(ing.port));
+    assert.equal(b.last?.['x-secret-hop'], undefined);
+    const posted = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: HOST, port: ing.port, method: 'POST', path: '/form', headers: { host: 'h.test', 'content-type': 'text/plain' }, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end('hello body');
+    });
+    assert.equal(posted, 'b /form hello body');
+  });
+
+  it('keeps upstream connections alive and balances round robin', async () => {
+    const a = await backend('a');
+    const b = await backend('b');
+    const ing = await ingress([route('p/ab', ['ab.test'], [a, b])]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanup.push(() => agent.destroy());
+    const seen: string[] = [];
+    for (let i = 0; i < 20; i++) seen.push((await get(ing.port, 'ab.test', '/', {}, agent)).body);
+    assert.equal(seen.filter((s) => s.startsWith('a ')).length, 10);
+    assert.ok(a.connections + b.connections <= 4, `upstream connections are reused (${a.connections + b.connections} for 20 requests)`);
+  });
+
+  it('skips a backend that refuses, and answers 503 with none', async () => {
+    const good = await backend('good');
+    const dead = net.createServer();
+    dead.listen(0, HOST);
+    await once(dead, 'listening');
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    await new Promise((r) => dead.close(r));
+    const ing = await ingress([
+      { id: 'p/x', domains: ['x.test'], path: '/', backends: [{ id: 'dead', host: HOST, port: deadPort }, { id: 'good', host: HOST, port: good.port }] },
+      { id: 'p/empty', domains: ['empty.test'], path: '/', backends: [] },
+    ]);
+    for (let i = 0; i < 4; i++) assert.equal((await get(ing.port, 'x.test')).body, 'good /');
+    const none = await get(ing.port, 'empty.test');
+    assert.equal(none.status, 503);
+    assert.match(none.body, /p\/empty has no healthy task/);
+  });
+
+  it('carries a WebSocket upgrade as a byte stream', async () => {
+    const ws = await backend('ws');
+    const ing = await ingress([route('p/ws', ['ws.test'], [ws])]);
+    const s = net.connect(ing.port, HOST);
+    await once(s, 'connect');
+    s.write('GET /chat HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    while (!got.includes('\r\n\r\n')) await sleep(10);
+    assert.match(got, /^HTTP\/1.1 101/);
+    got = '';
+    s.write('ping');
+    while (!got.includes('ws:ping')) await sleep(10);
+    s.destroy();
+  });
+
+  it('survives malformed requests, slow headers and a flood of connections, serving others meanwhile', async () => {
+    const b = await backend('b');
+    const ing = await ingress([route('p/b', ['b.test'], [b])], { headersTimeoutMs: 500, maxConnections: 50 });
+    // Malformed: a 400 and the connection closed.
+    const bad = net.connect(ing.port, HOST);
+    await once(bad, 'connect');
+    let badReply = '';
+    bad.on('data', (d: Buffer) => (badReply += d.toString()));
+    bad.write('THIS IS NOT HTTP\r\n\r\n');
+    await once(bad, 'close');
+    assert.match(badReply, /^HTTP\/1.1 400/);
+    // Slowloris: one header byte at a time; others are served meanwhile, and it is cut off.
+    const slow = net.connect(ing.port, HOST);
+    await once(slow, 'connect');
+    slow.on('error', () => undefined);
+    let slowClosed = false;
+    slow.on('close', () => (slowClosed = true));
+    const trickle = setInterval(() => slow.writable && slow.write('X'), 100);
+    slow.write('GET / HTTP/1.1\r\nHost: b.test\r\nX-Slow: ');
+    assert.equal((await get(ing.port, 'b.test')).status, 200);
+    const t0 = Date.now();
+    while (!slowClosed && Date.now() - t0 < 3000) await sleep(50);
+    clearInterval(trickle);
+    assert.ok(slowClosed, `slow headers are cut off (after ${Date.now() - t0} ms)`);
+    // Flood: more idle connections than allowed; the ingress stays up and serves once they go.
+    const flood: net.Socket[] = [];
+    for (let i = 0; i < 80; i++) {
+      const c = net.connect(ing.port, HOST);
+      c.on('error', () => undefined);
+      flood.push(c);
+    }
+    await sleep(200);
+    for (const c of flood) c.destroy();
+    await sleep(100);
+    assert.equal((await get(ing.port, 'b.test')).body, 'b /');
+  });
+
+  it('opens its port with the first route and closes it with the last', async () => {
+    const b = await backend('b');
+    const ing = new HttpIngress({ host: HOST, port: 0 });
+    cleanup.push(() => ing.close());
+    await ing.apply([route('p/b', ['b.test'], [b])]);
+    const port = ing.port;
+    assert.equal((await get(port, 'b.test')).status, 200);
+    await ing.apply([]);
+    await assert.rejects(get(port, 'b.test'), /ECONNREFUSED/);
+  });
+});
