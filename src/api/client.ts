@@ -16,6 +16,9 @@ export interface ClientTarget {
   token?: string;
   /** PEM of the certificate (or its CA) the remote daemon must present. */
   ca?: string;
+  /** A client certificate and key (PEM), instead of or beside a token. */
+  cert?: string;
+  key?: string;
 }
 
 /** The daemon answered with an error: its code, message and problems. */
@@ -181,6 +184,7 @@ export class ApiClient {
       secure = u.protocol === 'https:';
       Object.assign(opts, { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || (secure ? 443 : 80) });
       if (secure && this.target.ca) Object.assign(opts, { ca: this.target.ca });
+      if (secure && this.target.cert && this.target.key) Object.assign(opts, { cert: this.target.cert, key: this.target.key });
     }
     return new Promise((resolve, reject) => {
       const req = (secure ? https : http).request(opts, resolve);

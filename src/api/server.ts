@@ -139,9 +139,13 @@ export class ApiServer {
   }
 
   /** The API on TCP: TLS only, and every request shows a token. */
-  listenTcp(host: string, port: number, token: string, tls: { cert: string; key: string }): Promise<void> {
+  /** With `clientCa`, a client certificate it signed is also accepted, its role in the subject's OU. */
+  listenTcp(host: string, port: number, token: string, tls: { cert: string; key: string; clientCa?: string }): Promise<void> {
     if (!token) throw new Error('a TCP listener needs a token');
-    const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (req, res) => void this.dispatch(req, res, token));
+    const server = https.createServer(
+      { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) },
+      (req, res) => void this.dispatch(req, res, token),
+    );
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);

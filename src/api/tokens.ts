@@ -2,6 +2,7 @@
 // so a copy of the store does not let anyone in.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { ApiToken, Role } from '../model/types.js';
 import { now } from '../model/time.js';
 import type { Store } from '../store/store.js';
@@ -38,6 +39,19 @@ export async function removeToken(store: Store, id: string): Promise<{ removed: 
   return { removed: id };
 }
 
+/** A client certificate the daemon's client CA signed: its role is the subject's OU (viewer when it names none). */
+function clientCertRole(req: IncomingMessage): Role | undefined {
+  const sock = req.socket as TLSSocket;
+  if (typeof sock.getPeerCertificate !== 'function' || !sock.authorized) return undefined;
+  const cert = sock.getPeerCertificate();
+  if (!cert || !cert.subject) return undefined;
+  const ou = cert.subject.OU;
+  const role = Array.isArray(ou) ? ou[0] : ou;
+  if (role === undefined) return 'viewer';
+  if (!(ROLES as readonly string[]).includes(role)) throw new ApiError(403, 'forbidden', `client certificate role (OU) "${role}" is not one of ${ROLES.join(', ')}`);
+  return role as Role;
+}
+
 function sameBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
@@ -49,7 +63,11 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
 export async function roleOf(req: IncomingMessage, store: Store, daemonToken: string): Promise<Role> {
   const h = req.headers.authorization ?? '';
   const given = h.startsWith('Bearer ') ? h.slice(7).trim() : '';
-  if (!given) throw new ApiError(401, 'unauthorized', 'a bearer token is required');
+  if (!given) {
+    const certRole = clientCertRole(req);
+    if (certRole) return certRole;
+    throw new ApiError(401, 'unauthorized', 'a bearer token (or a client certificate) is required');
+  }
   if (daemonToken && sameBytes(sha(given), sha(daemonToken))) return 'admin';
   const m = TOKEN.exec(given);
   if (m) {

@@ -21,16 +21,16 @@ export function connection(): Connection {
   const host = process.env.BATON_HOST;
   if (host) {
     if (!/^https:\/\//.test(host)) throw new UserError(`BATON_HOST: expected https://HOST:PORT (the TCP API speaks TLS only), got "${host}"`);
-    const caFile = process.env.BATON_TLS_CA;
-    let ca: string | undefined;
-    if (caFile) {
+    const read = (name: string): string | undefined => {
+      const file = process.env[name];
+      if (!file) return undefined;
       try {
-        ca = readFileSync(caFile, 'utf8');
+        return readFileSync(file, 'utf8');
       } catch (err) {
-        throw new UserError(`BATON_TLS_CA: ${caFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+        throw new UserError(`${name}: ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
       }
-    }
-    return { client: new ApiClient({ url: host, token: process.env.BATON_TOKEN, ca }) };
+    };
+    return { client: new ApiClient({ url: host, token: process.env.BATON_TOKEN, ca: read('BATON_TLS_CA'), cert: read('BATON_TLS_CERT'), key: read('BATON_TLS_KEY') }) };
   }
   const home = batonHome();
   return { client: new ApiClient({ socketPath: join(home, 'baton.sock') }), home };

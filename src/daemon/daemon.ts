@@ -32,6 +32,8 @@ export interface DaemonOptions {
   /** PEM files for the TCP listener; without them the daemon makes its own (in <home>/tls). */
   tlsCert?: string;
   tlsKey?: string;
+  /** PEM CA whose client certificates are let in on TCP (role in the subject's OU). */
+  tlsClientCa?: string;
   /** Port of the HTTP ingress (default $BATON_HTTP_PORT, else 80 as root and 8080 otherwise). */
   httpPort?: number;
   log?: (msg: string) => void;
@@ -163,7 +165,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   if (opts.listen) {
     const [host, port] = splitHostPort(opts.listen);
     const tls = await serverTls(opts.home, host, { cert: opts.tlsCert, key: opts.tlsKey });
-    await api.listenTcp(host, port, opts.token ?? '', tls);
+    await api.listenTcp(host, port, opts.token ?? '', { ...tls, ...(opts.tlsClientCa ? { clientCa: readFileSync(opts.tlsClientCa, 'utf8') } : {}) });
     log(`TCP API on https://${opts.listen}; clients verify it with BATON_TLS_CA=${tls.certPath}`);
   }
   log(`baton daemon ${VERSION} ready: pid ${process.pid}, home ${opts.home}, socket ${p.socket}${opts.listen ? `, tcp ${opts.listen}` : ''}`);

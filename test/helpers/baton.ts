@@ -185,12 +185,12 @@ function readdirSafe(p: string): string[] {
 }
 
 /** One request to a daemon's TCP API (https, pinned to its certificate). */
-export function tlsCall(url: string, opts: { method?: string; token?: string; ca?: string; body?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+export function tlsCall(url: string, opts: { method?: string; token?: string; ca?: string; cert?: string; key?: string; body?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const req = https.request(url, { method: opts.method ?? 'GET', headers, ca: opts.ca, timeout: opts.timeoutMs ?? 15_000 }, (res) => {
+    const req = https.request(url, { method: opts.method ?? 'GET', headers, ca: opts.ca, cert: opts.cert, key: opts.key, timeout: opts.timeoutMs ?? 15_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));

@@ -67,8 +67,9 @@ export function miscCommands(program: Command): void {
     .option('--token <token>', 'bearer token required on the TCP listener')
     .option('--tls-cert <file>', 'PEM certificate for the TCP listener (default: a self-signed one made in $BATON_HOME/tls)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--tls-client-ca <file>', 'also let in TCP clients with a certificate this CA signed (role: the subject OU, viewer|deployer|admin)')
     .option('--http-port <port>', 'port of the HTTP ingress for services with x-baton.domain (default $BATON_HTTP_PORT, else 80 as root, 8080 otherwise)')
-    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string; httpPort?: string }) => {
+    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; httpPort?: string }) => {
       const httpPort = flags.httpPort === undefined ? undefined : Number(flags.httpPort);
       if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) throw new UserError(`--http-port: expected a port number, got "${flags.httpPort}"`);
       const token = flags.token ?? process.env.BATON_TOKEN;
@@ -77,7 +78,7 @@ export function miscCommands(program: Command): void {
       const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
       let d;
       try {
-        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, httpPort });
+        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort });
       } catch (err) {
         if (err instanceof AlreadyRunningError) throw new UserError(err.message);
         throw err;
