@@ -20,7 +20,9 @@
  *   `maxConnections` new connections are refused while the others are served.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 
 export interface HttpBackend {
@@ -40,11 +42,21 @@ export interface HttpRoute {
   backends: HttpBackend[];
   /** Upstream answer timeout (default 60 s). */
   timeoutMs?: number;
+  /** Served on the HTTPS port too. */
+  tls?: boolean;
+  /** Plain HTTP requests get a 308 to https://. */
+  redirectHttps?: boolean;
 }
 
 export interface HttpIngressOptions {
   host?: string;
   port: number;
+  /** HTTPS listener for routes with `tls`; certificates come from `certificate`. */
+  httpsPort?: number;
+  /** The certificate to present for a server name (SNI), when there is one. */
+  certificate?: (servername: string) => tls.SecureContext | undefined;
+  /** Answers ACME HTTP-01 challenges (`/.well-known/acme-challenge/TOKEN`) on the HTTP port. */
+  acmeChallenge?: (token: string) => string | undefined;
   headersTimeoutMs?: number;
   maxConnections?: number;
   log?: (msg: string) => void;
@@ -58,7 +70,7 @@ interface RouteState extends HttpRoute {
 
 export class HttpIngress {
   private server: http.Server | undefined;
-  private listening: Promise<void> | undefined;
+  private tlsServer: https.Server | undefined;
   private routes: RouteState[] = [];
   /** Every client socket, upgraded ones included (which the HTTP server stops tracking), for close(). */
   private readonly sockets = new Set<net.Socket>();
@@ -82,20 +94,55 @@ export class HttpIngress {
     this.routes = routes.map((r) => ({ ...r, domains: r.domains.map((d) => d.toLowerCase()), next: prev.get(r.id)?.next ?? 0 }));
     if (routes.length > 0 && !this.server) await this.listen();
     else if (routes.length === 0 && this.server) await this.closeServer();
+    const wantTls = this.opts.httpsPort !== undefined && routes.some((r) => r.tls);
+    if (wantTls && !this.tlsServer) await this.listenTls();
+    else if (!wantTls && this.tlsServer) await this.closeTls();
+  }
+
+  get httpsPort(): number | undefined {
+    const a = this.tlsServer?.address();
+    return a && typeof a === 'object' ? a.port : this.opts.httpsPort;
   }
 
   async close(): Promise<void> {
     await this.closeServer();
+    await this.closeTls();
     this.agent.destroy();
   }
 
   private listen(): Promise<void> {
+    const server = http.createServer(this.serverOptions());
+    this.setup(server);
+    this.server = server;
+    return this.bind(server, this.opts.port, () => (this.server = undefined));
+  }
+
+  private listenTls(): Promise<void> {
+    const server = https.createServer({
+      ...this.serverOptions(),
+      minVersion: 'TLSv1.2',
+      SNICallback: (name, cb) => {
+        const ctx = this.opts.certificate?.(name.toLowerCase());
+        if (ctx) cb(null, ctx);
+        else cb(new Error(`no certificate for ${name}`));
+      },
+    });
+    this.setup(server);
+    this.tlsServer = server;
+    return this.bind(server, this.opts.httpsPort!, () => (this.tlsServer = undefined));
+  }
+
+  private serverOptions(): http.ServerOptions {
+    const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
+    // Node checks the header deadline every connectionsCheckingInterval (30 s by default): often enough to mean it.
+    return { headersTimeout, requestTimeout: 300_000, keepAliveTimeout: 5_000, maxHeaderSize: 32 * 1024, connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 2)) };
+  }
+
+  private setup(server: http.Server | https.Server): void {
     const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
     const headerTimers = new WeakMap<net.Socket, NodeJS.Timeout>();
-    // Node checks the header deadline every connectionsCheckingInterval (30 s by default): often enough to mean it.
-    const server = http.createServer({ headersTimeout, requestTimeout: 300_000, keepAliveTimeout: 5_000, maxHeaderSize: 32 * 1024, connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 2)) });
     server.maxConnections = this.opts.maxConnections ?? 10_000;
-    server.on('connection', (sock: net.Socket) => {
+    server.on(server instanceof https.Server ? 'secureConnection' : 'connection', (sock: net.Socket) => {
       this.sockets.add(sock);
       // Node checks its own header deadline only now and then: the first request's headers get a timer of their own.
       const deadline = setTimeout(() => {
@@ -112,27 +159,39 @@ export class HttpIngress {
     const headersDone = (sock: Duplex): void => clearTimeout(headerTimers.get(sock as net.Socket));
     server.prependListener('request', (req: IncomingMessage) => headersDone(req.socket));
     server.prependListener('upgrade', (req: IncomingMessage) => headersDone(req.socket));
-    server.on('request', (req, res) => this.onRequest(req, res));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (!socket.writable) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
-    this.server = server;
-    this.listening = new Promise((resolve) => {
+    server.on('tlsClientError', () => undefined); // a failed handshake (no certificate for that name) ends that connection only
+  }
+
+  private bind(server: http.Server | https.Server, port: number, onFail: () => void): Promise<void> {
+    return new Promise((resolve) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
-        this.error = `cannot listen on ${this.opts.host ?? '0.0.0.0'}:${this.opts.port}: ${err.message}`;
+        this.error = `cannot listen on ${this.opts.host ?? '0.0.0.0'}:${port}: ${err.message}`;
         this.log(`ingress: ${this.error}`);
-        this.server = undefined;
+        onFail();
         resolve();
       });
-      server.listen(this.opts.port, this.opts.host ?? '0.0.0.0', () => {
+      server.listen(port, this.opts.host ?? '0.0.0.0', () => {
         this.error = undefined;
         resolve();
       });
     });
-    return this.listening;
+  }
+
+  private async closeTls(): Promise<void> {
+    const s = this.tlsServer;
+    this.tlsServer = undefined;
+    if (!s) return;
+    await new Promise<void>((r) => {
+      s.close(() => r());
+      for (const sock of this.sockets) if ((sock as tls.TLSSocket).encrypted) sock.destroy();
+    });
   }
 
   private async closeServer(): Promise<void> {
@@ -183,15 +242,24 @@ export class HttpIngress {
     const peer = req.socket.remoteAddress ?? '';
     const prior = req.headers['x-forwarded-for'];
     out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
-    out['x-forwarded-proto'] = 'http';
+    out['x-forwarded-proto'] = (req.socket as tls.TLSSocket).encrypted ? 'https' : 'http';
     out['x-forwarded-host'] = req.headers.host ?? '';
     out['x-forwarded-port'] = String(req.socket.localPort ?? '');
     return out;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const secure = (req.socket as tls.TLSSocket).encrypted === true;
+    const acme = !secure && req.url?.startsWith('/.well-known/acme-challenge/') ? this.opts.acmeChallenge?.(req.url.slice('/.well-known/acme-challenge/'.length)) : undefined;
+    if (acme !== undefined) return plain(res, 200, acme);
     const route = this.match(req.headers.host, req.url);
     if (!route) return plain(res, 404, `no service is routed for host "${req.headers.host ?? ''}"\n`);
+    if (!secure && route.tls && route.redirectHttps) {
+      const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+      const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
+      res.writeHead(308, { location: `https://${host}${port}${req.url ?? '/'}`, 'content-length': 0 });
+      return void res.end();
+    }
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const headers = this.forwardedHeaders(req);
     const tried = new Set<string>();

@@ -11,3 +11,5 @@ export type {
 } from './tcp-proxy.js';
 export { HttpIngress } from './http-ingress.js';
 export type { HttpRoute, HttpBackend, HttpIngressOptions } from './http-ingress.js';
+export { CertManager } from './certs.js';
+export type { AcmeOptions, CertSource } from './certs.js';
