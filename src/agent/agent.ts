@@ -2,13 +2,14 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import type { Driver, ExitInfo } from '../drivers/driver.js';
 import { TaskStartError } from '../drivers/driver.js';
-import type { HttpIngress, Mesh } from '../mesh/index.js';
+import type { CertManager, HttpIngress, Mesh } from '../mesh/index.js';
+import { readFileSync } from 'node:fs';
 import { allocatePort } from '../mesh/index.js';
 import type { NodeInfo, Service, Task, TaskPort } from '../model/types.js';
 import { isTerminal } from '../model/task.js';
 import { newId, now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
-import { ingressRoutes, meshRoutes } from './endpoints.js';
+import { certSources, ingressRoutes, meshRoutes } from './endpoints.js';
 import { taskArgv, taskEnvironment } from './environment.js';
 import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
@@ -50,6 +51,8 @@ export interface AgentOptions {
   filesRoot: string;
   /** The node's HTTP ingress, fed the routes of services with a domain. */
   ingress?: HttpIngress;
+  /** Certificates for the HTTPS ingress. */
+  certs?: CertManager;
 }
 
 /**
@@ -372,6 +375,11 @@ export class Agent {
     const tasks = this.view.tasks.filter((t) => !stopping.has(t.id));
     const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks));
     for (const e of result.errors ?? []) this.log(`mesh: ${e.message}`);
+    if (this.opts.certs) {
+      const { sources, errors } = certSources(this.view.services, (p) => readFileSync(p, 'utf8'));
+      for (const e of errors) this.log(`ingress: ${e}`);
+      this.opts.certs.ensure(sources);
+    }
     await this.opts.ingress?.apply(ingressRoutes(this.view.services, tasks));
   }
 }

@@ -1,4 +1,5 @@
-import type { HttpRoute, Route } from '../mesh/index.js';
+import { resolve } from 'node:path';
+import type { CertSource, HttpRoute, Route } from '../mesh/index.js';
 import type { Service, Task } from '../model/types.js';
 import { isRoutable } from '../model/task.js';
 
@@ -46,7 +47,37 @@ export function ingressRoutes(services: Map<string, Service>, tasks: Task[]): Ht
         const tp = t.ports.find((x) => x.target === ing.target && x.protocol === 'tcp');
         return tp ? [{ id: t.id, host: tp.hostIp, port: tp.hostPort }] : [];
       });
-    routes.push({ id: svc.id, domains: ing.domains, path: ing.path, backends, ...(ing.timeoutMs ? { timeoutMs: ing.timeoutMs } : {}) });
+    routes.push({
+      id: svc.id,
+      domains: ing.domains,
+      path: ing.path,
+      backends,
+      ...(ing.timeoutMs ? { timeoutMs: ing.timeoutMs } : {}),
+      ...(ing.tls ? { tls: true } : {}),
+      ...(ing.redirectHttps ? { redirectHttps: true } : {}),
+    });
   }
   return routes;
+}
+
+/** Where each HTTPS domain's certificate comes from: the ACME server, or PEM files read from the project folder. */
+export function certSources(services: Map<string, Service>, read: (path: string) => string): { sources: Map<string, CertSource>; errors: string[] } {
+  const sources = new Map<string, CertSource>();
+  const errors: string[] = [];
+  for (const svc of services.values()) {
+    const t = svc.ingress?.tls;
+    if (!t || svc.stopped) continue;
+    let source: CertSource;
+    if ('acme' in t) source = { kind: 'acme' };
+    else {
+      try {
+        source = { kind: 'file', cert: read(resolve(svc.workingDir, t.cert)), key: read(resolve(svc.workingDir, t.key)) };
+      } catch (err) {
+        errors.push(`${svc.id}: x-baton.tls: ${(err as Error).message}`);
+        continue;
+      }
+    }
+    for (const d of svc.ingress!.domains) sources.set(d, source);
+  }
+  return { sources, errors };
 }

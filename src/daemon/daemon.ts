@@ -9,7 +9,7 @@ import { Reconciler } from '../controllers/index.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
-import { HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
+import { CertManager, HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import { openSqliteStore } from '../store/index.js';
@@ -22,7 +22,7 @@ import { SecretBox, readKeyFile } from '../secrets/index.js';
 import { waitForUnlock } from './locked.js';
 import { serverTls } from './tls.js';
 import { resolveCommand } from '../drivers/index.js';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface DaemonOptions {
   home: string;
@@ -36,6 +36,13 @@ export interface DaemonOptions {
   tlsClientCa?: string;
   /** Port of the HTTP ingress (default $BATON_HTTP_PORT, else 80 as root and 8080 otherwise). */
   httpPort?: number;
+  /** Port of the HTTPS ingress (default $BATON_HTTPS_PORT, else 443 as root and 8443 otherwise). */
+  httpsPort?: number;
+  /** ACME server for `x-baton.tls: acme` (Let's Encrypt's production directory by default). */
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  /** PEM file to trust for the ACME server's own HTTPS (a test server). */
+  acmeCa?: string;
   log?: (msg: string) => void;
 }
 
@@ -71,13 +78,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   else docker = undefined;
   const mesh = new Mesh({ log });
   // One HTTP ingress per node; it listens only while some service has a domain.
-  const ingress = new HttpIngress({ port: opts.httpPort ?? defaultHttpPort(), log });
+  const certs = new CertManager({
+    dir: join(opts.home, 'certs'),
+    acme: {
+      directoryUrl: opts.acmeDirectory ?? process.env.BATON_ACME_DIRECTORY ?? 'https://acme-v02.api.letsencrypt.org/directory',
+      ...((opts.acmeEmail ?? process.env.BATON_ACME_EMAIL) ? { email: opts.acmeEmail ?? process.env.BATON_ACME_EMAIL } : {}),
+      ...((opts.acmeCa ?? process.env.BATON_ACME_CA) ? { serverCa: readFileSync((opts.acmeCa ?? process.env.BATON_ACME_CA)!, 'utf8') } : {}),
+    },
+    log,
+  });
+  const ingress = new HttpIngress({
+    port: opts.httpPort ?? defaultPort('BATON_HTTP_PORT', 80, 8080),
+    httpsPort: opts.httpsPort ?? defaultPort('BATON_HTTPS_PORT', 443, 8443),
+    certificate: (name) => certs.context(name),
+    acmeChallenge: (token) => certs.challenge(token),
+    log,
+  });
   const version = { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid };
   // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.
   const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
   const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
   const cp = new LocalControlPlane(store, box);
-  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance), ingress });
+  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance), ingress, certs });
   const reconciler = new Reconciler(store, log);
 
   const hooks: ApiHooks = {
@@ -179,6 +201,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         await agent.close(o.stopTasks ?? true);
         await mesh.close();
         await ingress.close();
+        certs.close();
         for (const d of drivers.values()) await d.close();
         await store.close();
         release();
@@ -188,10 +211,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   };
 }
 
-function defaultHttpPort(): number {
-  const env = Number(process.env.BATON_HTTP_PORT);
+function defaultPort(envName: string, asRoot: number, otherwise: number): number {
+  const env = Number(process.env[envName]);
   if (Number.isInteger(env) && env > 0 && env < 65536) return env;
-  return process.getuid?.() === 0 ? 80 : 8080;
+  return process.getuid?.() === 0 ? asRoot : otherwise;
 }
 
 function splitHostPort(s: string): [string, number] {

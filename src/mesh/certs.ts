@@ -34,6 +34,8 @@ export class CertManager {
   private readonly held = new Map<string, Held>();
   private readonly challenges = new Map<string, string>();
   private readonly pending = new Map<string, Promise<void>>();
+  /** After a failed issuance, when the next try may start (backing off), so routes applied often do not hammer the server. */
+  private readonly retryAt = new Map<string, { at: number; delayMs: number }>();
   private client: acme.Client | undefined;
   private readonly timer: NodeJS.Timeout;
   /** Why a domain has no certificate (the last failure), for status and logs. */
@@ -79,6 +81,7 @@ export class CertManager {
         continue;
       }
       if (stored && !cur) this.hold(domain, stored.cert, stored.key, source); // serve the old one while renewing
+      if ((this.retryAt.get(domain)?.at ?? 0) > Date.now()) continue;
       void this.issue(domain);
     }
   }
@@ -156,9 +159,12 @@ export class CertManager {
         writeWhole(p.key, key.toString());
         writeWhole(p.cert, cert);
         this.hold(domain, cert, key.toString(), { kind: 'acme' });
+        this.retryAt.delete(domain);
         this.opts.log?.(`certificate for ${domain} issued by ${this.opts.acme?.directoryUrl}`);
       } catch (err) {
-        this.fail(domain, `ACME: ${(err as Error).message}`);
+        const delayMs = Math.min(6 * 3600_000, (this.retryAt.get(domain)?.delayMs ?? 30_000) * 2);
+        this.retryAt.set(domain, { at: Date.now() + delayMs, delayMs });
+        this.fail(domain, `ACME: ${(err as Error).message} (next try in ${Math.round(delayMs / 1000)} s)`);
       } finally {
         this.pending.delete(domain);
       }

@@ -151,7 +151,21 @@ export function ingressSpec(cfg: ServiceConfig): ServiceIngress | undefined {
   if (!Number.isInteger(target) || target < 1 || target > 65535) throw new ServiceSpecError(cfg.name, `x-baton.http_port: expected a port number, got "${String(x.http_port)}"`);
   const timeoutMs = x.timeout === undefined ? undefined : parseDuration(String(x.timeout));
   if (x.timeout !== undefined && timeoutMs === undefined) throw new ServiceSpecError(cfg.name, `x-baton.timeout: "${String(x.timeout)}" is not a duration`);
-  return { domains, path: path.length > 1 ? path.replace(/\/+$/, '') : path, target, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+  let tls: ServiceIngress['tls'];
+  if (x.tls === 'acme' || x.tls === true) tls = { acme: true };
+  else if (x.tls && typeof x.tls === 'object') {
+    if (typeof x.tls.cert !== 'string' || typeof x.tls.key !== 'string') throw new ServiceSpecError(cfg.name, 'x-baton.tls: give both cert and key (PEM files), or "acme"');
+    tls = { cert: x.tls.cert, key: x.tls.key };
+  } else if (x.tls !== undefined && x.tls !== false) throw new ServiceSpecError(cfg.name, `x-baton.tls: expected "acme" or {cert, key}, got ${JSON.stringify(x.tls)}`);
+  if (x.redirect_https && !tls) throw new ServiceSpecError(cfg.name, 'x-baton.redirect_https: needs x-baton.tls');
+  return {
+    domains,
+    path: path.length > 1 ? path.replace(/\/+$/, '') : path,
+    target,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(tls ? { tls } : {}),
+    ...(x.redirect_https ? { redirectHttps: true } : {}),
+  };
 }
 
 /** The environment variable prefix other services use to reach this one: "my-db" → "MY_DB". */

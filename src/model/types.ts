@@ -216,6 +216,10 @@ export interface ServiceIngress {
   /** The service port the ingress sends requests to. */
   target: number;
   timeoutMs?: number;
+  /** HTTPS: a certificate from the node's ACME server, or these PEM files (relative to the project folder). */
+  tls?: { acme: true } | { cert: string; key: string };
+  /** Plain HTTP answered with a redirect to HTTPS. */
+  redirectHttps?: boolean;
 }
 
 /** A secret or config value as a task gets it: a file. */

@@ -112,6 +112,9 @@ export interface BatonExtension {
   path?: string;
   http_port?: number;
   timeout?: string;
+  /** "acme", or a certificate given as files. */
+  tls?: string | boolean | { cert?: string; key?: string };
+  redirect_https?: boolean;
   [key: string]: unknown;
 }
 

@@ -69,16 +69,26 @@ export function miscCommands(program: Command): void {
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-client-ca <file>', 'also let in TCP clients with a certificate this CA signed (role: the subject OU, viewer|deployer|admin)')
     .option('--http-port <port>', 'port of the HTTP ingress for services with x-baton.domain (default $BATON_HTTP_PORT, else 80 as root, 8080 otherwise)')
-    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; httpPort?: string }) => {
-      const httpPort = flags.httpPort === undefined ? undefined : Number(flags.httpPort);
-      if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) throw new UserError(`--http-port: expected a port number, got "${flags.httpPort}"`);
+    .option('--https-port <port>', 'port of the HTTPS ingress (default $BATON_HTTPS_PORT, else 443 as root, 8443 otherwise)')
+    .option('--acme-directory <url>', 'ACME server for x-baton.tls: acme (default: Let\'s Encrypt; $BATON_ACME_DIRECTORY)')
+    .option('--acme-email <email>', 'contact address for the ACME account')
+    .option('--acme-ca <file>', 'PEM to trust for the ACME server\'s own HTTPS (a test server such as pebble)')
+    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; httpPort?: string; httpsPort?: string; acmeDirectory?: string; acmeEmail?: string; acmeCa?: string }) => {
+      const port = (flag: string, v: string | undefined): number | undefined => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!(Number.isInteger(n) && n > 0 && n < 65536)) throw new UserError(`${flag}: expected a port number, got "${v}"`);
+        return n;
+      };
+      const httpPort = port('--http-port', flags.httpPort);
+      const httpsPort = port('--https-port', flags.httpsPort);
       const token = flags.token ?? process.env.BATON_TOKEN;
       if (flags.listen && !token) throw new UserError('--listen needs a token (--token or BATON_TOKEN): the TCP API is never open without one');
       // The daemon is the composition root: only this command loads it.
       const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
       let d;
       try {
-        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort });
+        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa });
       } catch (err) {
         if (err instanceof AlreadyRunningError) throw new UserError(err.message);
         throw err;
