@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspectInfo } from 'dockerode';
@@ -577,8 +578,16 @@ export class DockerDriver implements Driver {
   }
 }
 
-/** Whether this host has an address in one of the network's IPv4 subnets: a bridge here, so its containers are routable. */
+/**
+ * Whether this host routes to the network's containers: its bridge device is here (a bridge with no
+ * container yet is down, and its address not listed by networkInterfaces()), or this host has an
+ * address in one of its IPv4 subnets.
+ */
 function reachable(n: NetworkInspectInfo): boolean {
+  if ((n.Driver ?? 'bridge') === 'bridge' && n.Id) {
+    const device = n.Options?.['com.docker.network.bridge.name'] ?? `br-${n.Id.slice(0, 12)}`;
+    if (existsSync(`/sys/class/net/${device}`)) return true;
+  }
   const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => typeof s === 'string' && s.includes('.'));
   const mine = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
   return subnets.some((s) => mine.some((a) => inSubnet(a, s)));
