@@ -520,7 +520,7 @@ export class ApiServer {
           .catch(() => {}),
       );
     };
-    const ordered = [...st.tasks].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+    const ordered = [...st.tasks].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.revision - b.revision);
     for (const t of ordered) attach(t, false);
     if (!follow) {
       await Promise.all(follows);

@@ -60,6 +60,6 @@ export function bySlot(tasks: Task[]): Map<number, Task[]> {
     list.push(t);
     m.set(t.slot, list);
   }
-  for (const list of m.values()) list.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  for (const list of m.values()) list.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.revision - a.revision || b.restarts - a.restarts));
   return m;
 }

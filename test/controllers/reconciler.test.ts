@@ -25,7 +25,7 @@ async function setup(...services: Service[]): Promise<{ store: Store; rec: Recon
   return { store, rec: new Reconciler(store) };
 }
 const tasks = async (store: Store, service?: string): Promise<Task[]> =>
-  (await store.list('task', keys.taskPrefix('p', service))).map((v) => v.value).sort((a, b) => a.slot - b.slot || a.createdAt.localeCompare(b.createdAt) || a.revision - b.revision);
+  (await store.list('task', keys.taskPrefix('p', service))).map((v) => v.value).sort((a, b) => a.slot - b.slot || a.createdAt.localeCompare(b.createdAt) || a.revision - b.revision || a.restarts - b.restarts);
 /** What an agent would report. */
 async function observe(store: Store, t: Task, fields: Partial<Task>): Promise<void> {
   const cur = (await store.get('task', keys.task(t)))!;

@@ -32,7 +32,7 @@ const all = async (store: Store): Promise<Task[]> => (await store.list('task')).
 const live = async (store: Store): Promise<[number, string | undefined, string][]> =>
   (await all(store))
     .filter((t) => t.desiredState === 'running')
-    .sort((a, b) => a.slot - b.slot || (a.createdAt < b.createdAt ? -1 : 1))
+    .sort((a, b) => a.slot - b.slot || a.createdAt.localeCompare(b.createdAt) || a.revision - b.revision || a.restarts - b.restarts)
     .map((t) => [t.slot, t.specHash, t.state]);
 const service = async (store: Store): Promise<Service> => (await store.get('service', 'p/web'))!.value;
 

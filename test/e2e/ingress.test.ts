@@ -52,13 +52,16 @@ services:
   });
 
   it('routes by host and path to the right service, balancing its replicas', async () => {
-    await waitFor(async () => (await get(httpPort, 'shop.example.test').catch(() => ({ status: 0 }))).status === 200, 10_000, 'the ingress');
+    // Routes follow the tasks within a second of them becoming routable: wait until both replicas are in.
     const slots = new Set<string>();
-    for (let i = 0; i < 6; i++) {
-      const r = await get(httpPort, 'shop.example.test', '/cart');
-      assert.match(r.body, /^shop [12] \/cart shop\.example\.test$/);
-      slots.add(r.body.split(' ')[1]);
-    }
+    await waitFor(async () => {
+      const r = await get(httpPort, 'shop.example.test', '/cart').catch(() => ({ status: 0, body: '' }));
+      if (r.status === 200) {
+        assert.match(r.body, /^shop [12] \/cart shop\.example\.test$/);
+        slots.add(r.body.split(' ')[1]);
+      }
+      return slots.size === 2;
+    }, 10_000, 'both replicas to answer through the ingress');
     assert.deepEqual([...slots].sort(), ['1', '2']);
     assert.match((await get(httpPort, 'blog.example.test', '/posts/1')).body, /^blog 1 \/posts\/1/);
     assert.match((await get(httpPort, 'en.blog.example.test', '/posts')).body, /^blog 1 \/posts/);
