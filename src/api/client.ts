@@ -133,16 +133,7 @@ export class ApiClient {
   /** `cp` out of a task: a tar stream of the path (a file or a folder). */
   async archive(project: string, q: { service: string; index: number; path: string }): Promise<NodeJS.ReadableStream> {
     const res = await this.request('GET', `/v1/projects/${enc(project)}/archive?${archiveQuery(q)}`);
-    if ((res.statusCode ?? 500) >= 400) {
-      const text = await readAll(res);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      throw toError(res.statusCode ?? 500, parsed);
-    }
+    await throwIfFailed(res);
     return res;
   }
   /** `cp` into a task: unpacks the tar into the folder at path. */
@@ -218,16 +209,7 @@ export class ApiClient {
       if ((err as Error).name === 'AbortError') return;
       throw err;
     }
-    if ((res.statusCode ?? 500) >= 400) {
-      const text = await readAll(res);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      throw toError(res.statusCode ?? 500, parsed);
-    }
+    await throwIfFailed(res);
     let buf = '';
     try {
       for await (const chunk of res as AsyncIterable<Buffer>) {
@@ -257,6 +239,19 @@ async function readAll(res: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A streamed answer that is an error: its JSON body (when it has one) as an ApiRequestError. */
+async function throwIfFailed(res: http.IncomingMessage): Promise<void> {
+  if ((res.statusCode ?? 500) < 400) return;
+  const text = await readAll(res);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  throw toError(res.statusCode ?? 500, parsed);
 }
 
 function toError(status: number, body: unknown): ApiRequestError {

@@ -1,5 +1,5 @@
 import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
-import type { BatonEvent, SealedValue, Service, Task } from '../model/types.js';
+import type { BatonEvent, SealedValue, Service, Task, TaskStats } from '../model/types.js';
 import type { FileSources } from '../spec/sources.js';
 import type { ApiProblem } from './errors.js';
 
@@ -139,14 +139,6 @@ export interface ExecRequest {
 /** One item of an exec stream: output (base64) as it comes, then the exit code. */
 export type ExecEvent = { stream: 'stdout' | 'stderr'; data: string } | { exitCode: number | null };
 
-export interface TaskStats {
-  cpuPercent: number;
-  memoryBytes: number;
-  memoryLimitBytes: number;
-  netRxBytes: number;
-  netTxBytes: number;
-  pids: number;
-}
 
 /** One running task in `baton stats`: null figures when its driver cannot measure. */
 export interface TaskStatsEntry {

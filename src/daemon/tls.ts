@@ -1,6 +1,7 @@
 // The TCP API speaks TLS only. Without a certificate given, the daemon makes
 // a self-signed one once (kept in its home) and clients pin it with BATON_TLS_CA.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeWhole } from '../secrets/index.js';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -10,18 +11,6 @@ export interface TlsFiles {
   cert: string;
   key: string;
   certPath: string;
-}
-
-function writeWhole(path: string, text: string, mode: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }
 
 /** The given certificate and key, or the daemon's own self-signed pair (made on first use). */

@@ -1,4 +1,6 @@
-import type { Task, TaskPort } from '../model/types.js';
+import type { Task, TaskPort, TaskStats } from '../model/types.js';
+
+export type { TaskStats };
 
 /** Everything a driver needs to start one task, already resolved by the agent. */
 export interface RunSpec {
@@ -178,16 +180,6 @@ export interface Driver {
   top?(taskId: string): Promise<{ titles: string[]; processes: string[][] } | undefined>;
 }
 
-export interface TaskStats {
-  /** Share of one CPU, in percent (200 = two CPUs busy). */
-  cpuPercent: number;
-  memoryBytes: number;
-  /** The task's memory limit, or the node's memory when it has none. */
-  memoryLimitBytes: number;
-  netRxBytes: number;
-  netTxBytes: number;
-  pids: number;
-}
 
 export interface ExecOptions {
   env?: string[];

@@ -188,6 +188,7 @@ export function buildService(
     return { ...p, vipPort };
   });
   const mode = cfg.deploy?.mode === 'global' ? 'global' : 'replicated';
+  const ingress = ingressSpec(cfg);
   const base: Omit<Service, 'revision' | 'createdAt' | 'updatedAt' | 'forceUpdate' | 'stopped' | 'specHash' | 'update' | 'rollback' | 'updateStatus'> = {
     id: `${project.name}/${cfg.name}`,
     project: project.name,
@@ -200,7 +201,7 @@ export function buildService(
     stopSignal: cfg.stop_signal ?? 'SIGTERM',
     stopGraceMs: ms(cfg.name, 'stop_grace_period', cfg.stop_grace_period, 10_000),
     ports,
-    ...(ingressSpec(cfg) ? { ingress: ingressSpec(cfg) } : {}),
+    ...(ingress ? { ingress } : {}),
     files: opts.files ?? [],
     spec: cfg,
     workingDir: project.workingDir,

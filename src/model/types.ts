@@ -277,6 +277,18 @@ export interface ApiToken {
   createdAt: string;
 }
 
+/** What a running task uses, as the engine measures it (`baton stats`). */
+export interface TaskStats {
+  /** Share of one CPU, in percent (200 = two CPUs busy). */
+  cpuPercent: number;
+  memoryBytes: number;
+  /** The task's memory limit, or the node's memory when it has none. */
+  memoryLimitBytes: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  pids: number;
+}
+
 export interface Objects {
   project: Project;
   service: Service;

@@ -41,9 +41,10 @@ export function readKeyFile(path: string): { kind: 'plain'; key: Buffer } | { ki
   return { kind: 'plain', key };
 }
 
-function writeWhole(path: string, text: string): void {
+/** Writes a file so that it is seen whole or not at all, even after a crash (temp file, fsync, rename). */
+export function writeWhole(path: string, text: string, mode = 0o600): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
+  const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, text);
     fsyncSync(fd);

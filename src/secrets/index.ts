@@ -1,1 +1,1 @@
-export { SecretBox, SecretIntegrityError, SecretKeyError, WrongUnlockKeyError, readKeyFile, type LockedKey } from './box.js';
+export { SecretBox, SecretIntegrityError, SecretKeyError, WrongUnlockKeyError, readKeyFile, writeWhole, type LockedKey } from './box.js';

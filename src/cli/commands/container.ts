@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-fs';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 import { buildImages, pullImages } from '../build.js';
+import type { ComposeProject } from '../../spec/types.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -84,10 +85,7 @@ export function containerCommands(program: Command): void {
 
   projectOptions(program.command('build [services...]').description('Build the images of services with a build: section, through the engine')).action(
     async (services: string[], _o: unknown, cmd: Command) => {
-      const flags = projectFlags(cmd);
-      const project = await load(flags);
-      const unknown = services.filter((s) => !project.services[s]);
-      if (unknown.length > 0) throw new UserError(`no such service: ${unknown.join(', ')}`);
+      const project = await loadNamed(cmd, services);
       const client = await ensureDaemon();
       const built = await buildImages(client, project, services, true);
       if (built.length === 0) process.stdout.write('no service has a build: section\n');
@@ -96,10 +94,7 @@ export function containerCommands(program: Command): void {
 
   projectOptions(program.command('pull [services...]').description('Pull the images of the services (those without a build: section)')).action(
     async (services: string[], _o: unknown, cmd: Command) => {
-      const flags = projectFlags(cmd);
-      const project = await load(flags);
-      const unknown = services.filter((s) => !project.services[s]);
-      if (unknown.length > 0) throw new UserError(`no such service: ${unknown.join(', ')}`);
+      const project = await loadNamed(cmd, services);
       const client = await ensureDaemon();
       await pullImages(client, project, services, false);
     },
@@ -216,4 +211,12 @@ export function containerCommands(program: Command): void {
     if (p?.published === undefined) throw new UserError(`service "${service}": port ${target}/${flags.protocol} is not published`);
     process.stdout.write(`${p.hostIp ?? '0.0.0.0'}:${p.published}\n`);
   });
+}
+
+/** The project, once every service named on the command line is in it. */
+async function loadNamed(cmd: Command, services: string[]): Promise<ComposeProject> {
+  const project = await load(projectFlags(cmd));
+  const unknown = services.filter((s) => !project.services[s]);
+  if (unknown.length > 0) throw new UserError(`no such service: ${unknown.join(', ')}`);
+  return project;
 }
