@@ -34,6 +34,8 @@ export interface Task {
   /** Service.specHash this task was made from: whether it is up to date (a rollback returns to an old hash under a new revision). */
   specHash?: string;
   node?: string;
+  /** Global services: the node this task belongs to; the scheduler places it there or nowhere. */
+  pin?: string;
   driver: string;
   desiredState: DesiredState;
   state: TaskState;
