@@ -18,7 +18,7 @@ export async function registerNode(store: Store, node: NodeInfo): Promise<void> 
       : node;
     try {
       await store.commit([{ type: 'put', kind: 'node', key: keys.node(node.id), value, expect: cur?.version ?? 0 }]);
-      if (cur?.value.state === 'down') await store.appendEvents([{ type: 'node.ready', node: node.id, message: `node ${node.hostname} (${node.id}) is ready again` }]);
+      if (cur?.value.state === 'down') await store.appendEvents([{ type: 'node.ready', node: node.id, message: `node ${node.hostname} (${node.id}) is ready${cur.value.message?.startsWith('joined') ? '' : ' again'}` }]);
       return;
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
