@@ -54,7 +54,7 @@ export interface AgentOptions {
   /** Certificates for the HTTPS ingress. */
   certs?: CertManager;
   /** How this node describes itself when it registers (a cluster agent; the daemon's node is a manager on loopback). */
-  identity?: Partial<Pick<NodeInfo, 'hostname' | 'address' | 'role' | 'labels'>>;
+  identity?: Partial<Pick<NodeInfo, 'hostname' | 'address' | 'role' | 'labels' | 'apiPort' | 'version'>>;
   heartbeatMs?: number;
 }
 
@@ -95,6 +95,8 @@ export class Agent {
       role: this.opts.identity?.role ?? 'manager',
       availability: 'active',
       labels: this.opts.identity?.labels ?? {},
+      ...(this.opts.identity?.apiPort ? { apiPort: this.opts.identity.apiPort } : {}),
+      ...(this.opts.identity?.version ? { version: this.opts.identity.version } : {}),
       capacity: { cpus: os.cpus().length, memoryBytes: os.totalmem() },
       drivers,
       state: 'ready',

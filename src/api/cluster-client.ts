@@ -131,3 +131,105 @@ export function splitHostPort(s: string): [string, number] {
   if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ClusterRequestError(0, `expected HOST:PORT, got "${s}"`);
   return [s.slice(0, i).replace(/^\[|\]$/g, ''), port];
 }
+
+/** A manager's calls to a node's own port (task logs, stats, top, exec on that node). */
+export class NodeClient {
+  private readonly agent: https.Agent;
+
+  constructor(opts: { ca: string; cert: string; key: string }) {
+    this.agent = new https.Agent({
+      keepAlive: true,
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      // Nodes are named by their certificates (CN = node id), not DNS.
+      checkServerIdentity: () => undefined,
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async logs(at: NodeAddress, task: TaskRef, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: { time: string; stream: 'stdout' | 'stderr'; line: string }) => void): Promise<void> {
+    const q = new URLSearchParams({ driver: task.driver, follow: String(opts.follow === true) });
+    if (opts.tail !== undefined) q.set('tail', String(opts.tail));
+    await this.stream(at, 'GET', `/v1/node/tasks/${encodeURIComponent(task.id)}/logs?${q}`, undefined, opts.signal, onLine);
+  }
+
+  async stats<T>(at: NodeAddress, task: TaskRef): Promise<T | undefined> {
+    const r = await this.json<{ stats: T | null }>(at, `/v1/node/tasks/${encodeURIComponent(task.id)}/stats?driver=${task.driver}`);
+    return r.stats ?? undefined;
+  }
+
+  async top(at: NodeAddress, task: TaskRef): Promise<{ titles: string[]; processes: string[][] } | undefined> {
+    const r = await this.json<{ top: { titles: string[]; processes: string[][] } | null }>(at, `/v1/node/tasks/${encodeURIComponent(task.id)}/top?driver=${task.driver}`);
+    return r.top ?? undefined;
+  }
+
+  async exec(at: NodeAddress, task: TaskRef, req: { argv: string[]; env?: string[]; user?: string; workdir?: string }, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null> {
+    let code: number | null = null;
+    await this.stream<{ stream?: 'stdout' | 'stderr'; data?: string; exitCode?: number | null }>(at, 'POST', `/v1/node/tasks/${encodeURIComponent(task.id)}/exec?driver=${task.driver}`, JSON.stringify(req), signal, (m) => {
+      if (m.stream && m.data !== undefined) onOutput(m.stream, Buffer.from(m.data, 'base64'));
+      if (m.exitCode !== undefined) code = m.exitCode;
+    });
+    return code;
+  }
+
+  private json<T>(at: NodeAddress, path: string): Promise<T> {
+    let out: T | undefined;
+    return this.stream<T>(at, 'GET', path, undefined, undefined, (v) => (out = v)).then(() => out as T);
+  }
+
+  /** One JSON answer or an NDJSON stream, each item to onItem. */
+  private stream<T>(at: NodeAddress, method: string, path: string, body: string | undefined, signal: AbortSignal | undefined, onItem: (item: T) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        { host: at.address, port: at.port, method, path, agent: this.agent, signal, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+        (res) => {
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            buf += c;
+            if ((res.statusCode ?? 500) >= 400) return;
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.trim()) onItem(JSON.parse(line) as T);
+            }
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            if ((res.statusCode ?? 500) >= 400) {
+              let msg = `HTTP ${res.statusCode}`;
+              try {
+                msg = (JSON.parse(buf) as { error: { message: string } }).error.message;
+              } catch {
+                /* not JSON */
+              }
+              return reject(new ClusterRequestError(res.statusCode ?? 500, `node ${at.address}: ${msg}`));
+            }
+            if (buf.trim()) onItem(JSON.parse(buf) as T);
+            resolve();
+          });
+        },
+      );
+      req.on('error', (err) => {
+        if (err.name === 'AbortError') resolve();
+        else reject(new ClusterRequestError(0, `node ${at.address}:${at.port} unreachable: ${err.message}`));
+      });
+      req.end(body);
+    });
+  }
+}
+
+export interface NodeAddress {
+  address: string;
+  port: number;
+}
+
+export interface TaskRef {
+  id: string;
+  driver: string;
+}

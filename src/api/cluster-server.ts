@@ -174,6 +174,7 @@ export class ClusterServer {
       capacity: n.capacity ?? cur.value.capacity,
       drivers: Array.isArray(n.drivers) ? n.drivers.filter((d): d is string => typeof d === 'string') : [],
       version: typeof n.version === 'string' ? n.version : undefined,
+      apiPort: typeof n.apiPort === 'number' && Number.isInteger(n.apiPort) && n.apiPort > 0 && n.apiPort < 65536 ? n.apiPort : undefined,
       heartbeatAt: now(),
       state: 'ready',
     };

@@ -528,7 +528,8 @@ export class ApiServer {
       follows.push(
         this.hooks
           .logs(t, { tail: lines, follow, signal: ac.signal }, (l) => write({ service: t.service, slot: t.slot, task: t.id, ...l } satisfies LogEntry))
-          .catch(() => {}),
+          // A task whose node cannot be reached: said in the stream, the other tasks' logs still flow.
+          .catch((err: Error) => write({ service: t.service, slot: t.slot, task: t.id, time: now(), stream: 'stderr', line: `baton: logs unavailable: ${err.message}` } satisfies LogEntry)),
       );
     };
     const ordered = [...st.tasks].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.revision - b.revision);

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Agent, taskFilesRoot } from '../agent/index.js';
+import { Agent, NodeServer, taskFilesRoot } from '../agent/index.js';
 import { ClusterClient, fetchCa } from '../api/index.js';
 import type { Driver } from '../drivers/driver.js';
 import { createDockerDriver, createHollowDriver, createProcessDriver } from '../drivers/index.js';
@@ -24,6 +24,8 @@ export interface AgentNodeOptions {
   advertiseAddr?: string;
   labels?: Record<string, string>;
   heartbeatMs?: number;
+  /** The node's own port for its managers (logs, stats, exec of its tasks); 0 or absent: any free port. */
+  nodePort?: number;
   httpPort?: number;
   httpsPort?: number;
   /** Drivers to offer; default: process, hollow, and docker when an engine answers. */
@@ -95,11 +97,14 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
       acmeChallenge: (token) => certs.challenge(token),
       log,
     });
+    const nodeServer = new NodeServer({ drivers, cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8'), ca, clusterId: member.clusterId, log });
+    const apiPort = await nodeServer.listen(opts.advertiseAddr ?? '0.0.0.0', opts.nodePort ?? 0);
     let agent: Agent | undefined;
     let closing: Promise<void> | undefined;
     const close = (o: { stopTasks?: boolean } = {}): Promise<void> => {
       closing ??= (async () => {
         cp.close();
+        await nodeServer.close();
         await agent?.close(o.stopTasks ?? true);
         await mesh.close();
         await ingress.close();
@@ -123,7 +128,7 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
       ingress,
       certs,
       heartbeatMs: opts.heartbeatMs ?? 1000,
-      identity: { hostname: hostname(), address: opts.advertiseAddr ?? '', role: member.role === 'manager' ? 'manager' : 'worker', labels: opts.labels ?? {} },
+      identity: { hostname: hostname(), address: opts.advertiseAddr ?? '', role: member.role === 'manager' ? 'manager' : 'worker', labels: opts.labels ?? {}, apiPort, version: VERSION },
     });
     await agent.start();
     log(`baton agent ${VERSION} ready: node ${nodeId}, manager ${member.manager}, drivers ${[...drivers.keys()].join(', ')}`);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { Agent } from '../agent/index.js';
-import { ApiServer, ClusterServer } from '../api/index.js';
+import { ApiServer, ClusterServer, NodeClient, type NodeAddress } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
 import { ImageError } from '../api/index.js';
 import { NodeMonitor, Reconciler, serviceFiles } from '../controllers/index.js';
@@ -11,7 +11,7 @@ import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
 import { CertManager, HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
-import type { Service } from '../model/types.js';
+import type { Service, Task, TaskStats } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import { openSqliteStore } from '../store/index.js';
 import { containerSpec, ContainerSpecError, imageOf, taskArgv, taskFilesRoot } from '../agent/index.js';
@@ -109,7 +109,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
   const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
   const cp = new LocalControlPlane(store, box);
-  let clusterSide: { server: ClusterServer; monitor: NodeMonitor; identity: ClusterIdentity; address: string; listen: [string, number] } | undefined;
+  let clusterSide: { server: ClusterServer; monitor: NodeMonitor; identity: ClusterIdentity; address: string; listen: [string, number]; tls: { cert: string; key: string }; nodes: NodeClient } | undefined;
   if (opts.cluster) {
     const listen = splitHostPort(opts.cluster.listen);
     const advertise = opts.cluster.advertiseAddr ?? (listen[0] !== '0.0.0.0' && listen[0] !== '::' ? listen[0] : firstAddress());
@@ -126,7 +126,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         return serviceFiles(store, svc.value, (sealed, key) => box.open(sealed, key));
       },
     }, log);
-    clusterSide = { server, monitor, identity, address: `${advertise}:${listen[1]}`, listen };
+    const tls = await identity.managerCert(nodeId, listen[0]);
+    const nodes = new NodeClient({ ca: identity.ca.certPem, ...tls });
+    clusterSide = { server, monitor, identity, address: `${advertise}:${listen[1]}`, listen, tls, nodes };
   }
   const agent = new Agent({
     nodeId,
@@ -141,6 +143,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   });
   const reconciler = new Reconciler(store, log);
 
+  const isRemote = (task: Task): boolean => clusterSide !== undefined && task.node !== undefined && task.node !== nodeId;
+  /** Where a task on another node is reached (its node's own port); undefined for a task of this node. */
+  const remote = async (task: Task): Promise<NodeAddress | undefined> => {
+    if (!isRemote(task)) return undefined;
+    const n = await store.get('node', task.node!);
+    if (!n) throw new Error(`task ${task.id} ran on node ${task.node}, which left the cluster`);
+    if (!n.value.apiPort) throw new Error(`node ${n.value.hostname} (${n.value.id}) does not serve its tasks' logs (an older agent?)`);
+    if (n.value.state !== 'ready') throw new Error(`node ${n.value.hostname} (${n.value.id}) is down`);
+    return { address: n.value.address, port: n.value.apiPort };
+  };
   const hooks: ApiHooks = {
     version,
     selfNode: nodeId,
@@ -209,12 +221,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
-    stats: async (task) => drivers.get(task.driver)?.stats?.(task.id),
-    top: async (task) => drivers.get(task.driver)?.top?.(task.id),
-    canExec: (task) => (drivers.get(task.driver)?.execStream ? undefined : `exec needs a container; it runs on the ${task.driver} driver`),
-    exec: (task, req, onOutput, signal) =>
-      drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput),
+    stats: async (task) => {
+      const at = await remote(task);
+      return at ? clusterSide!.nodes.stats<TaskStats>(at, task) : drivers.get(task.driver)?.stats?.(task.id);
+    },
+    top: async (task) => {
+      const at = await remote(task);
+      return at ? clusterSide!.nodes.top(at, task) : drivers.get(task.driver)?.top?.(task.id);
+    },
+    // A task on another node: its own agent says whether its driver can (the answer comes from there).
+    canExec: (task) => (isRemote(task) || drivers.get(task.driver)?.execStream ? undefined : `exec needs a container; it runs on the ${task.driver} driver`),
+    exec: async (task, req, onOutput, signal) => {
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.exec(at, task, { argv: req.argv, env: req.env, user: req.user, workdir: req.workdir }, onOutput, signal);
+      return drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput);
+    },
     logs: async (task, o, onLine) => {
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.logs(at, task, o, onLine);
       const d = drivers.get(task.driver);
       if (!d) return;
       await d.logs(task.id, o, (l) => onLine({ time: l.time, stream: l.stream, line: l.line }));
@@ -225,8 +249,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   await agent.start();
   await reconciler.start();
   if (clusterSide) {
-    const { cert, key } = await clusterSide.identity.managerCert(nodeId, clusterSide.listen[0]);
-    await clusterSide.server.listen(clusterSide.listen[0], clusterSide.listen[1], { cert, key });
+    await clusterSide.server.listen(clusterSide.listen[0], clusterSide.listen[1], clusterSide.tls);
     clusterSide.monitor.start();
     log(`cluster ${clusterSide.identity.clusterId}: nodes join at ${clusterSide.address} (baton join-token worker prints the command)`);
   }
@@ -246,6 +269,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         await api.close();
         clusterSide?.monitor.stop();
         await clusterSide?.server.close();
+        clusterSide?.nodes.close();
         await reconciler.stop();
         await agent.close(o.stopTasks ?? true);
         await mesh.close();

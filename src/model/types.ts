@@ -201,6 +201,8 @@ export interface NodeInfo {
   message?: string;
   /** When it joined the cluster (absent for the node of a single-machine daemon). */
   joinedAt?: string;
+  /** The node's own port, where managers read its tasks' logs, stats and processes (cluster agents). */
+  apiPort?: number;
   version?: string;
 }
 

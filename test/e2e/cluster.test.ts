@@ -14,7 +14,7 @@ import type { NodeInfo, Task } from '../../src/model/types.js';
 
 const SERVER = `
 import http from 'node:http';
-http.createServer((req, res) => res.end(JSON.stringify({ slot: process.env.BATON_SLOT, pid: process.pid }))).listen(Number(process.env.PORT));
+http.createServer((req, res) => res.end(JSON.stringify({ slot: process.env.BATON_SLOT, pid: process.pid }))).listen(Number(process.env.PORT), () => console.log('listening ' + process.env.BATON_SLOT));
 process.on('SIGTERM', () => process.exit(0));
 `;
 const PUBLISHED = 18080;
@@ -124,6 +124,16 @@ services:
         return slots.size === 3;
       }, 15_000, `all three replicas through ${h.ip}:${PUBLISHED}`);
     }
+  });
+
+  it("reads the logs of tasks on other nodes through their agents", async () => {
+    const b = await idOf(hb.ip);
+    const onB = (await tasks()).find((t) => t.service === 'web' && t.node === b)!;
+    await waitFor(async () => (await mgr.ok(['logs', '-p', project, 'web'])).includes(`listening ${onB.slot}`), 10_000, 'the log line of the task on node b');
+    // The node's agent answers for its task's driver: a process task has no container to exec in.
+    const ex = await mgr.run(['exec', '-p', project, '--index', String(onB.slot), 'web', 'true']);
+    assert.equal(ex.code, 126, 'as docker exec when the command cannot be run');
+    assert.match(ex.stderr, /exec needs a container; this task runs on the process driver/);
   });
 
   it('moves the tasks of a node that stops answering, and stops them there when it comes back', async () => {
