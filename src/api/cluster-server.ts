@@ -9,7 +9,7 @@ import type { ClusterView, EventInput, NodeInfo, TaskReport } from '../model/typ
 import { keys } from '../model/keys.js';
 import { now } from '../model/time.js';
 import type { Store } from '../store/store.js';
-import { NodeChanges, readView, registerNode, reportTasks, VIEW_KINDS, type FileValue } from '../controllers/index.js';
+import { NodeChanges, readView, registerNode, reportTasks, viewFor, VIEW_KINDS, type FileValue } from '../controllers/index.js';
 import type { NodeMonitor } from '../controllers/index.js';
 import { ApiError, badRequest } from './errors.js';
 import { readJson, sendJson } from './http-util.js';
@@ -82,7 +82,7 @@ export class ClusterServer {
           if (!(await this.monitor.seen(nodeId))) throw removed(nodeId);
           return sendJson(res, 200, {});
         case 'GET /v1/cluster/view':
-          return sendJson(res, 200, await this.view(req, url));
+          return sendJson(res, 200, viewFor(await this.view(req, url), nodeId));
         case 'POST /v1/cluster/report': {
           const body = await readJson<{ reports?: TaskReport[] }>(req);
           if (!Array.isArray(body.reports)) throw badRequest('reports: expected a list');

@@ -4,6 +4,7 @@
 import type { ClusterView, NodeInfo, SealedValue, Service, Task, TaskFileRef, TaskReport } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { now } from '../model/time.js';
+import { isRoutable } from '../model/task.js';
 import type { Op, Store, WatchEvent } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
 
@@ -89,6 +90,15 @@ export async function readView(store: Store): Promise<ClusterView> {
     projects: projects.map((v) => v.value),
     nodes: nodes.map((v) => v.value),
   };
+}
+
+/**
+ * What one node needs of a view: its own tasks, and the tasks it may route
+ * to (running, with ports). A large cluster's hollow or portless tasks stay
+ * out of every other node's view.
+ */
+export function viewFor(v: ClusterView, nodeId: string): ClusterView {
+  return { ...v, tasks: v.tasks.filter((t) => t.node === nodeId || (t.ports.length > 0 && t.desiredState === 'running' && isRoutable(t))) };
 }
 
 /** The kinds whose changes make a new view. */

@@ -49,13 +49,15 @@ describe('a cluster of three network-namespace hosts', { skip: why ? `skipped: $
   const idOf = async (hostIp: string): Promise<string> => (await nodes()).find((n) => n.address === hostIp)!.id;
   const startAgent = (sb: Sandbox, host: NetnsHost, extra: string[]): ChildProcess =>
     capture(`agent ${host.ip}`, lab.baton(host, ['agent', '--join', `${hm.ip}:2377`, '--token', token, '--advertise-addr', host.ip, ...extra], sb.env()));
+  /** Without starting a daemon of its own, as `node ls` would when none answers yet. */
+  const managerUp = async (sb: Sandbox): Promise<boolean> => (JSON.parse(await sb.ok(['version', '--format', 'json'])) as { daemon: unknown }).daemon !== null;
   const exited = (c: ChildProcess): Promise<number | null> => new Promise((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 
   before(async () => {
     lab = new NetnsLab(3);
     [hm, ha, hb] = lab.hosts;
     manager = capture('manager', lab.baton(hm, ['manager', '--listen-addr', `${hm.ip}:2377`, '--heartbeat-timeout', '2s'], mgr.env()));
-    await waitFor(async () => (await mgr.run(['node', 'ls'])).code === 0, 20_000, 'the manager');
+    await waitFor(() => managerUp(mgr), 20_000, 'the manager');
     token = (await mgr.ok(['join-token', 'worker', '-q'])).trim();
     assert.match(token, /^BATON-1-[0-9a-f]{64}-/);
     agentA = startAgent(nodeA, ha, ['--label', 'zone=a']);
@@ -200,7 +202,7 @@ services:
       const otherNode = new Sandbox();
       const om = capture('other manager', lab.baton(hm, ['manager', '--listen-addr', `${hm.ip}:2378`], other.env()));
       try {
-        await waitFor(async () => (await other.run(['node', 'ls'])).code === 0, 20_000, 'the other manager');
+        await waitFor(() => managerUp(other), 20_000, 'the other manager');
         const otherToken = (await other.ok(['join-token', 'worker', '-q'])).trim();
         const oa = capture('other agent', lab.baton(ha, ['agent', '--join', `${hm.ip}:2378`, '--token', otherToken], otherNode.env()));
         await waitFor(async () => (await other.run(['node', 'ls', '-q'])).stdout.trim().split('\n').length === 2, 20_000, 'the other cluster joined');
