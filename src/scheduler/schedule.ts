@@ -65,7 +65,10 @@ interface Needs {
   strategy: Strategy;
   /** Spread preferences, outermost first. */
   prefs: Attribute[];
-  eligible: Eligibility;
+  driver: string;
+  constraints: string[];
+  /** Worked out on the first placement, not for services only observed. */
+  eligible?: Eligibility;
 }
 
 /** The static filters' verdict for one driver and set of constraints, shared by every service that says the same. */
@@ -169,7 +172,7 @@ export class Scheduler {
       return;
     }
     const counts = this.countsOf(key);
-    let failed: number = need.eligible.failed[n];
+    let failed: number = this.eligibleFor(need).failed[n];
     if (failed < 0) failed = this.dynamicFailure(n, need, counts.get(n) ?? 0);
     if (failed >= 0) {
       const ruledOut = new Array<number>(WHY.length).fill(0);
@@ -187,17 +190,18 @@ export class Scheduler {
    * full for the rest of them and leaves the heap for good.
    */
   private placeFree(tasks: Task[], key: string, need: Needs, result: ScheduleResult): void {
+    const eligible = this.eligibleFor(need);
     const counts = this.countsOf(key);
     const mine = new Int32Array(this.nodes.length);
     for (const [n, c] of counts) mine[n] = c;
     const total = this.total;
     const keyOf = need.strategy === 'binpack' ? (n: number) => -total[n] : (n: number) => mine[n] * SERVICE_WEIGHT + total[n];
     const fits = (n: number): boolean => this.dynamicFailure(n, need, mine[n]) < 0;
-    const picker = need.prefs.length === 0 ? this.flatPicker(need, keyOf, fits) : this.groupPicker(need, counts, keyOf, fits);
+    const picker = need.prefs.length === 0 ? this.flatPicker(eligible, keyOf, fits) : this.groupPicker(need.prefs, eligible, counts, keyOf, fits);
     for (let i = 0; i < tasks.length; i++) {
       const n = picker.next();
       if (n < 0) {
-        const reason = this.reasonFor(need, mine);
+        const reason = this.reasonFor(need, eligible, mine);
         for (let j = i; j < tasks.length; j++) result.unplaced.push({ taskId: tasks[j].id, reason });
         return;
       }
@@ -209,10 +213,9 @@ export class Scheduler {
   }
 
   /** No preferences: one heap over the eligible nodes. */
-  private flatPicker(need: Needs, keyOf: (n: number) => number, fits: (n: number) => boolean): Picker {
-    const eligible = need.eligible.nodes;
-    const heap = new NodeHeap(eligible.length);
-    for (const n of eligible) heap.add(keyOf(n), n);
+  private flatPicker(eligible: Eligibility, keyOf: (n: number) => number, fits: (n: number) => boolean): Picker {
+    const heap = new NodeHeap(eligible.nodes.length);
+    for (const n of eligible.nodes) heap.add(keyOf(n), n);
     heap.heapify();
     return {
       next() {
@@ -234,19 +237,21 @@ export class Scheduler {
    * (nodes without the label are a group of their own), one heap per group
    * of the innermost level. A heap of those groups is keyed by the service's
    * task counts along each group's path, then the group's best node. These
-   * keys only grow while one service is placed (a placement adds to counts,
-   * and a node leaving a group's heap leaves a worse one on top), so a stale
-   * key is simply refreshed and pushed down when it comes to the top.
+   * keys only grow while one service is placed: a placement adds one to the
+   * counts along its group's path, which come first in the key (so even
+   * binpack, whose chosen node gets a smaller key, leaves its group's key
+   * larger), and a node leaving a group's heap leaves one no better on top.
+   * So a stale key is simply refreshed and pushed down when it reaches the top.
    */
-  private groupPicker(need: Needs, counts: Map<number, number>, keyOf: (n: number) => number, fits: (n: number) => boolean): Picker {
-    const levels = need.prefs.length;
+  private groupPicker(prefs: Attribute[], eligible: Eligibility, counts: Map<number, number>, keyOf: (n: number) => number, fits: (n: number) => boolean): Picker {
+    const levels = prefs.length;
     const prefixIds = new Map<string, number>();
     const groupCount: number[] = [];
     const pathOf = (node: NodeInfo): number[] => {
       const path: number[] = [];
       let prefix = '';
       for (let l = 0; l < levels; l++) {
-        const v = need.prefs[l](node);
+        const v = prefs[l](node);
         prefix += v === undefined ? '\u0000-' : `\u0000=${v}`;
         let id = prefixIds.get(prefix);
         if (id === undefined) {
@@ -262,18 +267,17 @@ export class Scheduler {
 
     interface Leaf {
       path: number[];
-      members: number[];
       heap: NodeHeap;
       /** Counts along the path, then the best node's key and index. */
       key: number[];
     }
-    const leaves = new Map<number, Leaf>();
-    for (const n of need.eligible.nodes) {
+    const members = new Map<number, { path: number[]; nodes: number[] }>();
+    for (const n of eligible.nodes) {
       const path = pathOf(this.nodes[n]);
       const leafId = path[levels - 1];
-      let leaf = leaves.get(leafId);
-      if (!leaf) leaves.set(leafId, (leaf = { path, members: [], heap: new NodeHeap(0), key: [] }));
-      leaf.members.push(n);
+      let m = members.get(leafId);
+      if (!m) members.set(leafId, (m = { path, nodes: [] }));
+      m.nodes.push(n);
     }
     const clean = (leaf: Leaf): boolean => {
       while (leaf.heap.size > 0 && !fits(leaf.heap.topId())) leaf.heap.pop();
@@ -289,11 +293,10 @@ export class Scheduler {
       return 0;
     };
     const groups = new Heap<Leaf>(compare);
-    for (const leaf of leaves.values()) {
-      leaf.heap = new NodeHeap(leaf.members.length);
-      for (const n of leaf.members) leaf.heap.add(keyOf(n), n);
+    for (const m of members.values()) {
+      const leaf: Leaf = { path: m.path, heap: new NodeHeap(m.nodes.length), key: [] };
+      for (const n of m.nodes) leaf.heap.add(keyOf(n), n);
       leaf.heap.heapify();
-      leaf.members = [];
       if (!clean(leaf)) continue;
       fresh(leaf, leaf.key);
       groups.push(leaf);
@@ -329,9 +332,9 @@ export class Scheduler {
   }
 
   /** Why no node took a task of the service: every node, counted under the first filter it fails. */
-  private reasonFor(need: Needs, mine: Int32Array): string {
-    const ruledOut = [...need.eligible.ruledOut, ...new Array<number>(WHY.length - STATIC_FILTERS).fill(0)];
-    for (const n of need.eligible.nodes) {
+  private reasonFor(need: Needs, eligible: Eligibility, mine: Int32Array): string {
+    const ruledOut = [...eligible.ruledOut, ...new Array<number>(WHY.length - STATIC_FILTERS).fill(0)];
+    for (const n of eligible.nodes) {
       const f = this.dynamicFailure(n, need, mine[n]);
       if (f >= 0) ruledOut[f]++;
     }
@@ -378,7 +381,6 @@ export class Scheduler {
     if (svc) {
       const deploy = svc.spec.deploy;
       const reservations = deploy?.resources?.reservations;
-      const constraints = deploy?.placement?.constraints ?? [];
       need = {
         cpu: parseCpus(reservations?.cpus),
         memory: parseMemory(reservations?.memory),
@@ -388,11 +390,16 @@ export class Scheduler {
         prefs: (deploy?.placement?.preferences ?? [])
           .filter((p) => typeof p?.spread === 'string')
           .map((p) => attribute(p.spread.trim()) ?? (() => undefined)),
-        eligible: this.eligibilityOf(svc.driver, constraints),
+        driver: svc.driver,
+        constraints: deploy?.placement?.constraints ?? [],
       };
     }
     this.needs.set(key, need);
     return need;
+  }
+
+  private eligibleFor(need: Needs): Eligibility {
+    return (need.eligible ??= this.eligibilityOf(need.driver, need.constraints));
   }
 
   private eligibilityOf(driver: string, constraints: string[]): Eligibility {
