@@ -173,7 +173,8 @@ export function inspectView(s: Service): Record<string, unknown> {
   const endpointSpec = { Mode: c.deploy?.endpoint_mode ?? 'vip', ...(ports.length ? { Ports: ports } : {}) };
   const hc = s.healthcheck;
   const containerSpec: Record<string, unknown> = {
-    Image: imageOf(s),
+    // A process service has no image.
+    ...(imageOf(s) ? { Image: imageOf(s) } : {}),
     Labels: c.labels ?? {},
     ...(c.entrypoint ? { Command: c.entrypoint } : {}),
     ...(c.command ? { Args: c.command } : {}),
