@@ -401,7 +401,7 @@ export function serviceCommands(program: Command): void {
       else missing.push(n);
     }
     // As docker: what was found is printed, then the names that were not are an error.
-    if (f.pretty) process.stdout.write(found.map((x) => prettyInspect(x.service)).join('\n\n'));
+    if (f.pretty) process.stdout.write(found.map((x) => prettyInspect(x.service)).join('\n'));
     else process.stdout.write(JSON.stringify(found.map((x) => inspectView(x.service)), null, 4) + '\n');
     if (missing.length > 0) throw new UserError(missing.map((n) => `no such service: ${n}`).join('\n'));
   });
