@@ -53,6 +53,9 @@ export interface AgentOptions {
   ingress?: HttpIngress;
   /** Certificates for the HTTPS ingress. */
   certs?: CertManager;
+  /** How this node describes itself when it registers (a cluster agent; the daemon's node is a manager on loopback). */
+  identity?: Partial<Pick<NodeInfo, 'hostname' | 'address' | 'role' | 'labels'>>;
+  heartbeatMs?: number;
 }
 
 /**
@@ -87,18 +90,18 @@ export class Agent {
     for (const [name, d] of this.opts.drivers) if (await d.available()) drivers.push(name);
     const node: NodeInfo = {
       id: this.opts.nodeId,
-      hostname: os.hostname(),
-      address: '127.0.0.1',
-      role: 'manager',
+      hostname: this.opts.identity?.hostname ?? os.hostname(),
+      address: this.opts.identity?.address ?? '127.0.0.1',
+      role: this.opts.identity?.role ?? 'manager',
       availability: 'active',
-      labels: {},
+      labels: this.opts.identity?.labels ?? {},
       capacity: { cpus: os.cpus().length, memoryBytes: os.totalmem() },
       drivers,
       state: 'ready',
       heartbeatAt: now(),
     };
     await this.opts.cp.register(node);
-    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), this.opts.heartbeatMs ?? HEARTBEAT_MS);
     this.heartbeat.unref();
     // Recovery finishes before start() returns, so the API never shows tasks the old process lost as running.
     let first: Promise<void> | undefined;
@@ -373,13 +376,14 @@ export class Agent {
     // Tasks being stopped leave the routing first, so they can finish in peace.
     const stopping = new Set([...this.local.values()].filter((l) => l.phase !== 'running').map((l) => l.task.id));
     const tasks = this.view.tasks.filter((t) => !stopping.has(t.id));
-    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks));
+    const where = { self: this.opts.nodeId, nodes: this.view.nodes };
+    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks, where));
     for (const e of result.errors ?? []) this.log(`mesh: ${e.message}`);
     if (this.opts.certs) {
       const { sources, errors } = certSources(this.view.services, (p) => readFileSync(p, 'utf8'));
       for (const e of errors) this.log(`ingress: ${e}`);
       this.opts.certs.ensure(sources);
     }
-    await this.opts.ingress?.apply(ingressRoutes(this.view.services, tasks));
+    await this.opts.ingress?.apply(ingressRoutes(this.view.services, tasks, where));
   }
 }

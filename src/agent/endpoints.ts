@@ -1,6 +1,25 @@
 import { resolve } from 'node:path';
 import type { CertSource, HttpRoute, Route } from '../mesh/index.js';
-import type { Service, Task } from '../model/types.js';
+import type { NodeInfo, Service, Task, TaskPort } from '../model/types.js';
+
+/** Which node the routes are for, and where the other nodes are. */
+export interface RouteContext {
+  self: string;
+  nodes?: Map<string, NodeInfo>;
+}
+
+/**
+ * Where a task's port is reached from this node: as reported on its own node,
+ * or through its node's address when it runs elsewhere (a task on loopback
+ * there is listening on all of that node's addresses, as process tasks do).
+ */
+function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | undefined {
+  if (!at || !t.node || t.node === at.self) return tp.hostIp;
+  const node = at.nodes?.get(t.node);
+  if (!node || node.state !== 'ready') return undefined;
+  const local = tp.hostIp === '127.0.0.1' || tp.hostIp === '0.0.0.0' || tp.hostIp === '::1' || tp.hostIp === '::';
+  return local ? node.address : tp.hostIp;
+}
 import { isRoutable } from '../model/task.js';
 
 /**
@@ -8,7 +27,7 @@ import { isRoutable } from '../model/task.js';
  * stable loopback port (how other services reach it) and, when published, on
  * the published port; each balancing over the service's routable tasks.
  */
-export function meshRoutes(services: Map<string, Service>, tasks: Task[]): Route[] {
+export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext): Route[] {
   const bySvc = new Map<string, Task[]>();
   for (const t of tasks) {
     if (t.desiredState !== 'running' || !isRoutable(t)) continue;
@@ -23,7 +42,8 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[]): Route
     for (const p of svc.ports) {
       const backends = (bySvc.get(svc.id) ?? []).flatMap((t) => {
         const tp = t.ports.find((x) => x.target === p.target && x.protocol === p.protocol);
-        return tp ? [{ id: t.id, host: tp.hostIp, port: tp.hostPort }] : [];
+        const host = tp && reach(t, tp, at);
+        return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
       });
       const base = `${svc.id}:${p.target}/${p.protocol}`;
       routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends });
@@ -36,7 +56,7 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[]): Route
 }
 
 /** The HTTP ingress routes: each service with a domain, over its routable tasks' ports for the ingress target. */
-export function ingressRoutes(services: Map<string, Service>, tasks: Task[]): HttpRoute[] {
+export function ingressRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext): HttpRoute[] {
   const routes: HttpRoute[] = [];
   for (const svc of services.values()) {
     if (svc.stopped || !svc.ingress) continue;
@@ -45,7 +65,8 @@ export function ingressRoutes(services: Map<string, Service>, tasks: Task[]): Ht
       .filter((t) => t.project === svc.project && t.service === svc.name && t.desiredState === 'running' && isRoutable(t))
       .flatMap((t) => {
         const tp = t.ports.find((x) => x.target === ing.target && x.protocol === 'tcp');
-        return tp ? [{ id: t.id, host: tp.hostIp, port: tp.hostPort }] : [];
+        const host = tp && reach(t, tp, at);
+        return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
       });
     routes.push({
       id: svc.id,

@@ -5,6 +5,7 @@ import { UserError } from './errors.js';
 import { upCommand } from './commands/up.js';
 import { projectCommands } from './commands/project.js';
 import { miscCommands } from './commands/misc.js';
+import { clusterCommands } from './commands/cluster.js';
 import { serviceCommands } from './commands/service.js';
 import { stackCommands } from './commands/stack.js';
 import { configCommand } from './commands/config.js';
@@ -38,6 +39,7 @@ program.hook('preAction', () => {
 upCommand(program);
 projectCommands(program);
 miscCommands(program);
+clusterCommands(program);
 serviceCommands(program);
 stackCommands(program);
 configCommand(program);

@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { Agent } from '../agent/index.js';
-import { ApiServer } from '../api/index.js';
+import { ApiServer, ClusterServer } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
 import { ImageError } from '../api/index.js';
-import { Reconciler } from '../controllers/index.js';
+import { NodeMonitor, Reconciler, serviceFiles } from '../controllers/index.js';
+import { ClusterIdentity } from './cluster.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
@@ -43,6 +44,15 @@ export interface DaemonOptions {
   acmeEmail?: string;
   /** PEM file to trust for the ACME server's own HTTPS (a test server). */
   acmeCa?: string;
+  /** `baton manager`: also serve the node port agents join at, and judge nodes by their heartbeats. */
+  cluster?: {
+    /** host:port of the node port (Swarm's is 2377). */
+    listen: string;
+    /** The address other nodes reach this one at. */
+    advertiseAddr?: string;
+    /** A node not heard from for this long is down and its tasks move. */
+    downAfterMs?: number;
+  };
   log?: (msg: string) => void;
 }
 
@@ -99,11 +109,42 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
   const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
   const cp = new LocalControlPlane(store, box);
-  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance), ingress, certs });
+  let clusterSide: { server: ClusterServer; monitor: NodeMonitor; identity: ClusterIdentity; address: string; listen: [string, number] } | undefined;
+  if (opts.cluster) {
+    const listen = splitHostPort(opts.cluster.listen);
+    const advertise = opts.cluster.advertiseAddr ?? (listen[0] !== '0.0.0.0' && listen[0] !== '::' ? listen[0] : firstAddress());
+    const identity = await ClusterIdentity.open(opts.home, store, box);
+    const monitor = new NodeMonitor(store, { downAfterMs: opts.cluster.downAfterMs ?? 3000, self: nodeId, log });
+    const server = new ClusterServer(store, monitor, {
+      caPem: identity.ca.certPem,
+      clusterId: identity.clusterId,
+      tokenRole: (t) => identity.tokenRole(t),
+      issue: (csr, id, role) => identity.ca.issue(csr, id, role),
+      files: async (serviceId) => {
+        const svc = await store.get('service', serviceId);
+        if (!svc) throw new Error(`service ${serviceId} is gone`);
+        return serviceFiles(store, svc.value, (sealed, key) => box.open(sealed, key));
+      },
+    }, log);
+    clusterSide = { server, monitor, identity, address: `${advertise}:${listen[1]}`, listen };
+  }
+  const agent = new Agent({
+    nodeId,
+    cp,
+    drivers,
+    mesh,
+    log,
+    filesRoot: taskFilesRoot(opts.home, instance),
+    ingress,
+    certs,
+    ...(clusterSide ? { identity: { role: 'manager' as const, address: clusterSide.address.slice(0, clusterSide.address.lastIndexOf(':')) } } : {}),
+  });
   const reconciler = new Reconciler(store, log);
 
   const hooks: ApiHooks = {
     version,
+    selfNode: nodeId,
+    ...(clusterSide ? { cluster: { joinToken: (role, rotate) => clusterSide!.identity.joinToken(role, rotate), address: clusterSide.address } } : {}),
     drivers: () => [...drivers.keys()],
     defaultDriver: (svc) => (docker && (svc.image || svc.build) ? 'docker' : 'process'),
     allocatePort: () => allocatePort('127.0.0.1'),
@@ -183,6 +224,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   await agent.start();
   await reconciler.start();
+  if (clusterSide) {
+    const { cert, key } = await clusterSide.identity.managerCert(nodeId, clusterSide.listen[0]);
+    await clusterSide.server.listen(clusterSide.listen[0], clusterSide.listen[1], { cert, key });
+    clusterSide.monitor.start();
+    log(`cluster ${clusterSide.identity.clusterId}: nodes join at ${clusterSide.address} (baton join-token worker prints the command)`);
+  }
   await api.listenUnix(p.socket);
   if (opts.listen) {
     const [host, port] = splitHostPort(opts.listen);
@@ -197,6 +244,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     close(o = {}) {
       closing ??= (async () => {
         await api.close();
+        clusterSide?.monitor.stop();
+        await clusterSide?.server.close();
         await reconciler.stop();
         await agent.close(o.stopTasks ?? true);
         await mesh.close();
@@ -209,6 +258,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       return closing;
     },
   };
+}
+
+/** The first non-internal IPv4 address: what other nodes most likely reach this one at. */
+function firstAddress(): string {
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
 }
 
 function defaultPort(envName: string, asRoot: number, otherwise: number): number {

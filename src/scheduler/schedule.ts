@@ -18,10 +18,11 @@ export interface ScheduleResult {
 interface Filter {
   /** Said of the nodes it rules out, as Swarm words it: "2 nodes <why>". */
   why: string;
-  ok(node: NodeInfo, svc: Service, placed: Task[], services: Map<string, Service>): boolean;
+  ok(node: NodeInfo, svc: Service, placed: Task[], services: Map<string, Service>, task: Task): boolean;
 }
 
 const FILTERS: Filter[] = [
+  { why: 'were not the node this global task belongs to', ok: (n, _s, _p, _v, t) => !t.pin || t.pin === n.id },
   { why: 'not available for new tasks', ok: (n) => n.state === 'ready' && n.availability === 'active' },
   { why: 'lacked the driver', ok: (n, s) => n.drivers.includes(s.driver) },
   { why: 'did not satisfy the placement constraints', ok: (n, s) => (s.spec.deploy?.placement?.constraints ?? []).every((c) => constraintHolds(c, n)) },
@@ -78,7 +79,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     }
     const ruledOut = new Map<string, number>();
     const feasible = nodes.filter((n) => {
-      const failed = FILTERS.find((f) => !f.ok(n, svc, placed, input.services));
+      const failed = FILTERS.find((f) => !f.ok(n, svc, placed, input.services, t));
       if (failed) ruledOut.set(failed.why, (ruledOut.get(failed.why) ?? 0) + 1);
       return !failed;
     });
