@@ -4,7 +4,7 @@ import { newId, now } from '../model/time.js';
 import { bySlot, decideRestart, isReady, isTerminal, nextStreak, upToDate } from '../model/task.js';
 import type { Op, Store, Versioned } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
-import { constraintHolds, schedule } from '../scheduler/index.js';
+import { constraintHolds, eligibleNodes, schedule } from '../scheduler/index.js';
 import { dependencyGate } from './deps.js';
 import { NodeChanges } from './node-plane.js';
 import { planUpdate } from './update.js';
@@ -156,7 +156,7 @@ export class Reconciler {
           if (pin && !bySlotPin.has(pin)) bySlotPin.set(pin, slot);
         }
         let free = 1;
-        for (const n of globalNodes(svc, nodes)) {
+        for (const n of [...eligibleNodes(svc, nodes)].sort((a, b) => (a.id < b.id ? -1 : 1))) {
           let slot = bySlotPin.get(n.id);
           if (slot === undefined) {
             while (slots.has(free) || pins.has(free)) free++;
@@ -331,14 +331,6 @@ export class Reconciler {
     ops.push({ type: 'put', kind: 'service', key: cur.key, value: service, expect: cur.version });
     ops.push({ type: 'put', kind: 'revision', key: keys.revision(svc.project, svc.name, revision.revision), value: revision });
   }
-}
-
-/** The nodes a global service runs one task on: ready, active, with its driver, meeting its constraints. */
-function globalNodes(svc: Service, nodes: NodeInfo[]): NodeInfo[] {
-  return nodes
-    .filter((n) => n.state === 'ready' && n.availability === 'active' && n.drivers.includes(svc.driver))
-    .filter((n) => (svc.spec.deploy?.placement?.constraints ?? []).every((c) => constraintHolds(c, n)))
-    .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 /**
