@@ -46,6 +46,9 @@ const MAX_WAIT_MS = 30_000;
 
 export class ClusterServer {
   private server: https.Server | undefined;
+  /** The last view read, by store revision: many agents asking after one change share one read. */
+  private cached: Promise<ClusterView> | undefined;
+  private cachedAt = -1;
 
   constructor(private readonly store: Store, private readonly monitor: NodeMonitor, private readonly hooks: ClusterHooks, private readonly log: (m: string) => void = () => {}) {}
 
@@ -209,7 +212,16 @@ export class ClusterServer {
         }
       });
     }
-    return readView(this.store);
+    const rev = await this.store.revision();
+    if (!this.cached || this.cachedAt !== rev) {
+      this.cachedAt = rev;
+      const reading = readView(this.store);
+      this.cached = reading;
+      reading.catch(() => {
+        if (this.cached === reading) this.cached = undefined;
+      });
+    }
+    return this.cached;
   }
 
   /** Secrets reach only nodes that run a task of their service, as Swarm's do. */
