@@ -211,6 +211,9 @@ interface Run {
   moved: number;
 }
 
+// randomPhase: every run restarts the killed node's agent (or engine) and then does the same steps
+// before the kill, so without a random wait of up to one heartbeat period (baton 1 s, Swarm 5 s)
+// the kill would land at nearly the same point of the heartbeat cycle each time.
 const secs = (ms: number | undefined): string => (ms === undefined ? `>${CAP_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`);
 const tail = (file: string, lines = 30): string => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '(no log)');
 
@@ -283,6 +286,7 @@ services:
       await waitUntil('6 running replicas', async () => (await tasks()).filter((t) => t.state === 'running').length === REPLICAS);
       const before = (await tasks()).filter((t) => t.state === 'running');
       const movedSlots = new Set(before.filter((t) => t.node === deadId).map((t) => t.slot));
+      await sleep(Math.random() * 1000); // see randomPhase
       const t0 = Date.now();
       const killed = await lab.killAll(h2);
       const deadline = t0 + CAP_MS;
@@ -296,7 +300,8 @@ services:
           if (running.length === REPLICAS && running.every((t) => t.node !== deadId)) {
             const starts = running.filter((t) => movedSlots.has(t.slot)).map((t) => Date.parse(t.startedAt ?? ''));
             const down = events.find((e) => e.type === 'node.down' && e.node === deadId && Date.parse(e.time) >= t0);
-            done = { ms: Math.max(...starts) - t0, detectMs: down ? Date.parse(down.time) - t0 : undefined, moved: movedSlots.size };
+            // With nothing on the killed node there is nothing to wait for: 0, and the moved count says why.
+            done = { ms: starts.length > 0 ? Math.max(...starts) - t0 : 0, detectMs: down ? Date.parse(down.time) - t0 : undefined, moved: movedSlots.size };
             console.log(`  baton run ${r}: ${secs(done.ms)} (node down after ${secs(done.detectMs)}), ${done.moved} tasks moved; before ${spread(before)}, after ${spread(running)}; ${killed} processes killed`);
           }
         }
@@ -406,6 +411,7 @@ async function swarmSide(lab: Lab): Promise<Run[]> {
     const before = await running();
     const beforeIds = new Set(before.map((t) => t.ID));
     const moved = before.filter((t) => t.NodeID === deadId).length;
+    await sleep(Math.random() * 5000); // see randomPhase
     const t0 = Date.now();
     const killed = await lab.killAll(h2);
     const deadline = t0 + CAP_MS;
