@@ -211,9 +211,12 @@ interface Run {
   moved: number;
 }
 
-// randomPhase: every run restarts the killed node's agent (or engine) and then does the same steps
-// before the kill, so without a random wait of up to one heartbeat period (baton 1 s, Swarm 5 s)
-// the kill would land at nearly the same point of the heartbeat cycle each time.
+/**
+ * Waits a random part of one heartbeat period. Every run restarts the killed node's agent (or
+ * engine) and then takes the same steps up to the kill, so without it the kill would land at
+ * nearly the same point of the node's heartbeat cycle each time.
+ */
+const randomPhase = (periodMs: number): Promise<void> => sleep(Math.random() * periodMs);
 const secs = (ms: number | undefined): string => (ms === undefined ? `>${CAP_MS / 1000} s` : `${(ms / 1000).toFixed(2)} s`);
 const tail = (file: string, lines = 30): string => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '(no log)');
 
@@ -286,7 +289,7 @@ services:
       await waitUntil('6 running replicas', async () => (await tasks()).filter((t) => t.state === 'running').length === REPLICAS);
       const before = (await tasks()).filter((t) => t.state === 'running');
       const movedSlots = new Set(before.filter((t) => t.node === deadId).map((t) => t.slot));
-      await sleep(Math.random() * 1000); // see randomPhase
+      await randomPhase(1000);
       const t0 = Date.now();
       const killed = await lab.killAll(h2);
       const deadline = t0 + CAP_MS;
@@ -411,7 +414,7 @@ async function swarmSide(lab: Lab): Promise<Run[]> {
     const before = await running();
     const beforeIds = new Set(before.map((t) => t.ID));
     const moved = before.filter((t) => t.NodeID === deadId).length;
-    await sleep(Math.random() * 5000); // see randomPhase
+    await randomPhase(5000);
     const t0 = Date.now();
     const killed = await lab.killAll(h2);
     const deadline = t0 + CAP_MS;
