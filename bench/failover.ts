@@ -456,7 +456,8 @@ function stats(xs: (number | undefined)[]): [string, string, string] {
 function summary(name: string, rs: Run[], settings: string): string {
   const [med, min, max] = stats(rs.map((r) => r.ms));
   const detect = stats(rs.map((r) => r.detectMs)).join(' / ');
-  return `  ${name.padEnd(10)} ${med.padStart(9)} ${min.padStart(9)} ${max.padStart(9)}   ${detect.padEnd(28)} ${rs.map((r) => r.moved).join(',').padEnd(12)} ${settings}`;
+  const moved = rs.every((r) => r.moved === rs[0]?.moved) ? `${rs[0]?.moved ?? '-'} a run` : rs.map((r) => r.moved).join(',');
+  return `  ${name.padEnd(10)} ${med.padStart(9)} ${min.padStart(9)} ${max.padStart(9)}   ${detect.padEnd(28)} ${moved.padEnd(12)} ${settings}`;
 }
 
 const load0 = loadavg()[0];
