@@ -327,11 +327,10 @@ services:
 
 // ---------------------------------------------------------------- Swarm
 
+/** The fields of the Engine API's task and node objects read here. */
 interface SwarmTask {
   ID: string;
   NodeID?: string;
-  Slot?: number;
-  DesiredState: string;
   Status: { State: string; Timestamp: string };
 }
 
@@ -455,7 +454,8 @@ function stats(xs: (number | undefined)[]): [string, string, string] {
 
 function summary(name: string, rs: Run[], settings: string): string {
   const [med, min, max] = stats(rs.map((r) => r.ms));
-  const detect = stats(rs.map((r) => r.detectMs)).join(' / ');
+  // A node never seen down is left out here, not counted as capped.
+  const detect = stats(rs.flatMap((r) => (r.detectMs === undefined ? [] : [r.detectMs]))).join(' / ');
   const moved = rs.every((r) => r.moved === rs[0]?.moved) ? `${rs[0]?.moved ?? '-'} a run` : rs.map((r) => r.moved).join(',');
   return `  ${name.padEnd(10)} ${med.padStart(9)} ${min.padStart(9)} ${max.padStart(9)}   ${detect.padEnd(28)} ${moved.padEnd(12)} ${settings}`;
 }
