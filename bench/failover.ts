@@ -246,7 +246,10 @@ async function batonSide(lab: Lab): Promise<Run[]> {
   };
   // Defaults on purpose: agents heartbeat every 1s, the manager's --heartbeat-timeout is 3s.
   lab.spawn(h0, process.execPath, [BIN, 'manager', '--listen-addr', `${h0.ip}:2377`], envOf(homes[0]), logs[0]);
-  await waitUntil('the manager', async () => (await nodes()).length === 1);
+  // No CLI call before the manager says it is ready: one that finds no daemon starts a plain
+  // `baton daemon` in the home, which can take it before the manager does (the manager then exits).
+  await waitUntil('the manager', async () => / ready: pid \d+/.test(readFileSync(logs[0], 'utf8')));
+  await waitUntil('the manager to answer', async () => (await nodes()).length === 1);
   const token = (await cli(['join-token', 'worker', '-q'])).trim();
   const startAgent = (i: 1 | 2): ChildProcess =>
     lab.spawn(lab.hosts[i], process.execPath, [BIN, 'agent', '--join', `${h0.ip}:2377`, '--token', token, '--advertise-addr', lab.hosts[i].ip], envOf(homes[i]), logs[i]);
