@@ -194,6 +194,23 @@ const VOLUME_MOUNT: Conv = (v, f) => {
   return out;
 };
 
+/**
+ * blkio_config: throttle rates are byte sizes. Compose's device structs have
+ * no field tags, so JSON names their fields as Go does (Path, Rate, Weight)
+ * and YAML in lower case.
+ */
+const BLKIO: Conv = (v, f) => {
+  if (!isObj(v)) return v;
+  const key = (k: string): string => (f === 'json' ? k[0].toUpperCase() + k.slice(1) : k);
+  const device = (d: unknown, field: 'rate' | 'weight'): unknown =>
+    isObj(d) ? { [key('path')]: d.path, [key(field)]: field === 'rate' ? unitBytes(d.rate) : d.weight } : d;
+  const throttle: Conv = (x) => (Array.isArray(x) ? x.map((d) => device(d, 'rate')) : x);
+  return shaped(v, {
+    order: ['weight', 'weight_device', 'device_read_bps', 'device_read_iops', 'device_write_bps', 'device_write_iops'],
+    conv: { weight_device: (x) => (Array.isArray(x) ? x.map((d) => device(d, 'weight')) : x), device_read_bps: throttle, device_read_iops: throttle, device_write_bps: throttle, device_write_iops: throttle },
+  }, f);
+};
+
 const HEALTHCHECK = shape({ order: ['test', 'timeout', 'interval', 'retries', 'start_period', 'start_interval', 'disable'], conv: { timeout: dur, interval: dur, start_period: dur, start_interval: dur } });
 
 const SERVICE_NETWORK = shape({ order: ['aliases', 'driver_opts', 'gw_priority', 'interface_name', 'ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'priority'], conv: { driver_opts: stringMap } });
@@ -215,6 +232,7 @@ const SERVICE: Shape = {
   order: SERVICE_ORDER,
   conv: {
     annotations: stringMap,
+    blkio_config: BLKIO,
     build: BUILD,
     cpus: num,
     configs: each(FILE_REF),
@@ -292,9 +310,10 @@ function used(p: ComposeProject): Record<'networks' | 'volumes' | 'secrets' | 'c
 
 /** Doubles every `$` in strings and keys, so the printed file reads back as it was loaded. */
 function escapeDollars(v: unknown): unknown {
-  if (typeof v === 'string') return v.replaceAll('$', '$$');
+  // A function, because "$$" in a replacement string means one "$".
+  if (typeof v === 'string') return v.replaceAll('$', () => '$$');
   if (Array.isArray(v)) return v.map(escapeDollars);
-  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replaceAll('$', '$$'), escapeDollars(x)]));
+  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replaceAll('$', () => '$$'), escapeDollars(x)]));
   return v;
 }
 
