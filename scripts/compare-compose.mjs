@@ -453,7 +453,7 @@ const EXPLAINED = [
 
 const V2_REFUSES = [
   [/has neither an image nor a build context/, 'compose-go loader/validate.go checkConsistency: neither an image nor a build context'],
-  [/uses undefined (network|volume|secret|config)/, 'compose-go loader/validate.go checkConsistency: refers to undefined network/volume/secret/config'],
+  [/uses undefined (network|volume|secret|config|model)/, 'compose-go loader/validate.go checkConsistency: refers to undefined network/volume/secret/config/model'],
   [/depends on undefined service/, 'compose-go loader/validate.go checkConsistency: depends on undefined service'],
   [/unknown key|invalid name/, 'compose-spec JSON schema (additionalProperties), checked by compose-go schema.Validate'],
   [/expected .*, got|missing the required key|expected one of/, 'compose-spec JSON schema (types), checked by compose-go schema.Validate'],

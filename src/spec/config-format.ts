@@ -156,7 +156,7 @@ const durOmitZero: Conv = (v) => {
 const FILE_REF = shape({ order: ['source', 'target', 'uid', 'gid', 'mode'], conv: { mode: fileMode } });
 const ULIMITS = values((v) => (isObj(v) ? shaped(v, { order: ['soft', 'hard'] }, 'json') : v));
 const UPDATE = shape({ order: ['parallelism', 'delay', 'failure_action', 'monitor', 'max_failure_ratio', 'order'], conv: { delay: durOmitZero, monitor: durOmitZero } });
-const RESOURCE = shape({ order: ['cpus', 'memory', 'pids', 'devices', 'generic_resources'], conv: { cpus: num, memory: bytes } });
+const RESOURCE: Conv = (v, f) => shaped(v, { order: ['cpus', 'memory', 'pids', 'devices', 'generic_resources'], conv: { cpus: num, memory: bytes, pids: num, devices: each(DEVICE_REQUEST) } }, f);
 
 const BUILD = shape({
   order: ['context', 'dockerfile', 'dockerfile_inline', 'entitlements', 'args', 'provenance', 'sbom', 'ssh', 'labels', 'cache_from', 'cache_to', 'no_cache', 'no_cache_filter', 'additional_contexts', 'pull', 'extra_hosts', 'isolation', 'network', 'target', 'secrets', 'shm_size', 'tags', 'ulimits', 'platforms', 'privileged'],
@@ -211,6 +211,54 @@ const BLKIO: Conv = (v, f) => {
   }, f);
 };
 
+/** A lifecycle hook (pre_start, develop.watch exec...); JSON always prints its command. */
+const HOOK: Conv = (v, f) => {
+  if (!isObj(v)) return v;
+  const h = shaped(v, { order: ['command', 'image', 'user', 'privileged', 'working_dir', 'environment', 'per_replica'], conv: { environment: (x) => (isObj(x) ? sortKeys(x) : x) } }, f) as Obj;
+  if (v.privileged === false) delete h.privileged;
+  return f === 'json' ? { command: h.command ?? null, ...h } : h;
+};
+
+/** A device request (gpus, reservations.devices): "all" is a count of -1, and no count nor ids means all. */
+const DEVICE_REQUEST: Conv = (v, f) => {
+  if (!isObj(v)) return v;
+  const d: Obj = { ...v };
+  if (d.count === undefined && d.device_ids === undefined) d.count = 'all';
+  if (typeof d.count === 'string') d.count = d.count.toLowerCase() === 'all' ? -1 : num(d.count);
+  return shaped(d, { order: ['capabilities', 'driver', 'count', 'device_ids', 'options'], conv: { options: stringMap } }, f);
+};
+
+/** A device given as SOURCE[:TARGET[:PERMISSIONS]] in long form, permissions "rwm" by default. */
+const DEVICE: Conv = (v, f) => {
+  if (typeof v === 'string') {
+    const [source, target, permissions] = v.split(':');
+    if (v.split(':').length <= 3) return { source, target: target || source, permissions: permissions ?? 'rwm' };
+  }
+  return shaped(v, { order: ['source', 'target', 'permissions'] }, f);
+};
+
+const DEVELOP: Conv = (v, f) =>
+  shaped(v, {
+    order: ['watch'],
+    conv: {
+      watch: each((t, g) => {
+        if (!isObj(t)) return t;
+        const o = shaped(t, { order: ['path', 'action', 'target', 'exec', 'include', 'ignore', 'initial_sync'], conv: { exec: HOOK, include: strings, ignore: strings } }, g) as Obj;
+        // exec is a struct value in Compose's model: JSON prints it ({"command": null}) even when not set.
+        if (g === 'json' && !('exec' in o)) {
+          const ordered: Obj = {};
+          for (const [k, x] of Object.entries(o)) {
+            if (k === 'include' || k === 'ignore' || k === 'initial_sync') ordered.exec ??= { command: null };
+            ordered[k] = x;
+          }
+          ordered.exec ??= { command: null };
+          return ordered;
+        }
+        return o;
+      }),
+    },
+  }, f);
+
 const HEALTHCHECK = shape({ order: ['test', 'timeout', 'interval', 'retries', 'start_period', 'start_interval', 'disable'], conv: { timeout: dur, interval: dur, start_period: dur, start_interval: dur } });
 
 const SERVICE_NETWORK = shape({ order: ['aliases', 'driver_opts', 'gw_priority', 'interface_name', 'ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'priority'], conv: { driver_opts: stringMap } });
@@ -236,6 +284,13 @@ const SERVICE: Shape = {
     build: BUILD,
     cpus: num,
     configs: each(FILE_REF),
+    develop: DEVELOP,
+    devices: each(DEVICE),
+    gpus: (v, f) => (typeof v === 'string' ? [DEVICE_REQUEST({}, f)] : each(DEVICE_REQUEST)(v, f)),
+    models: values(shape({ order: ['endpoint_var', 'model_var'] })),
+    pre_start: each(HOOK),
+    post_start: each(HOOK),
+    pre_stop: each(HOOK),
     depends_on: values(shape({ order: ['condition', 'restart', 'required'] })),
     deploy: DEPLOY,
     dns: strings,
@@ -269,6 +324,7 @@ const NETWORK: Shape = {
   conv: { driver_opts: stringMap, labels: stringMap, ipam: shape({ order: ['driver', 'config', 'options'], conv: { options: stringMap, config: each(shape({ order: ['subnet', 'gateway', 'ip_range', 'aux_addresses'], conv: { aux_addresses: stringMap } })) } }) },
 };
 const VOLUME: Shape = { order: ['name', 'driver', 'driver_opts', 'external', 'labels'], conv: { driver_opts: stringMap, labels: stringMap } };
+const MODEL: Shape = { order: ['name', 'model', 'context_size', 'runtime_flags'] };
 const FILE_OBJECT: Shape = { order: ['name', 'file', 'environment', 'content', 'external', 'labels', 'driver', 'driver_opts', 'template_driver'], conv: { labels: stringMap, driver_opts: stringMap } };
 
 function service(s: ServiceConfig, format: Format): Obj {
@@ -295,13 +351,14 @@ function service(s: ServiceConfig, format: Format): Obj {
 }
 
 /** The resources at least one of the shown services uses; Compose prints only those. */
-function used(p: ComposeProject): Record<'networks' | 'volumes' | 'secrets' | 'configs', Set<string>> {
-  const u = { networks: new Set<string>(), volumes: new Set<string>(), secrets: new Set<string>(), configs: new Set<string>() };
+function used(p: ComposeProject): Record<'networks' | 'volumes' | 'secrets' | 'configs' | 'models', Set<string>> {
+  const u = { networks: new Set<string>(), volumes: new Set<string>(), secrets: new Set<string>(), configs: new Set<string>(), models: new Set<string>() };
   for (const s of Object.values(p.services)) {
     for (const n of Object.keys(s.networks)) u.networks.add(n);
     for (const v of s.volumes) if (v.type === 'volume' && v.source) u.volumes.add(v.source);
     for (const r of s.secrets) u.secrets.add(r.source);
     for (const r of s.configs) u.configs.add(r.source);
+    for (const m of Object.keys(isObj(s.models) ? s.models : {})) u.models.add(m);
     const bs = isObj(s.build) && Array.isArray(s.build.secrets) ? s.build.secrets : [];
     for (const r of bs) u.secrets.add(typeof r === 'string' ? r : isObj(r) ? String(r.source) : '');
   }
@@ -319,7 +376,7 @@ function escapeDollars(v: unknown): unknown {
 
 /** The project as a plain object in `docker compose config`'s shape (before `$` escaping). */
 export function configObject(p: ComposeProject, format: Format): Obj {
-  const { workingDir: _w, files: _f, name, services, networks, volumes, secrets, configs, ...extensions } = p;
+  const { workingDir: _w, files: _f, name, services, networks, volumes, secrets, configs, models, ...extensions } = p;
   const u = used(p);
   const section = (all: Record<string, object>, keep: Set<string>, s: Shape): Obj | undefined => {
     const out: Obj = {};
@@ -336,6 +393,8 @@ export function configObject(p: ComposeProject, format: Format): Obj {
     // A secret's content is never printed (Compose reads it only to create the secret).
     ['secrets', section(Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, { ...v, content: undefined }])), u.secrets, FILE_OBJECT)],
     ['configs', section(configs, u.configs, FILE_OBJECT)],
+    // Compose's JSON leaves top-level models out (its MarshalJSON lists the other sections only).
+    ['models', format === 'json' ? undefined : section(models ?? {}, u.models, MODEL)],
   ];
   for (const [k, v] of parts) if (v) out[k] = v;
   for (const k of Object.keys(extensions).sort()) if (k.startsWith('x-')) out[k] = extensions[k];

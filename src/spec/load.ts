@@ -152,6 +152,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProjec
     volumes: named('volumes') as ComposeProject['volumes'],
     secrets: named('secrets') as ComposeProject['secrets'],
     configs: named('configs') as ComposeProject['configs'],
+    ...(isObj(top.models) ? { models: Object.fromEntries(Object.entries(top.models).map(([k, v]) => [k, isObj(v) ? v : {}])) } : {}),
   };
   checkProject(project, where);
   stopIfAny(problems);

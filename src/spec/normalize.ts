@@ -191,6 +191,11 @@ function buildConfig(v: Json | undefined, workingDir: string, env: Env): BuildCo
     }
   }
   if (o.labels !== undefined) out.labels = toMap(o.labels) as Record<string, string>;
+  // Other local contexts are folders too; build secrets are file references without a default target.
+  if (o.additional_contexts !== undefined) {
+    out.additional_contexts = Object.fromEntries(Object.entries(toMap(o.additional_contexts)).map(([k, c]) => [k, c === null || isRemote(c) || c.startsWith('docker-image:') || c.startsWith('oci-layout:') ? c : hostPath(c, workingDir)]));
+  }
+  if (Array.isArray(o.secrets)) out.secrets = o.secrets.map((e) => (typeof e === 'string' ? { source: e } : e));
   return out;
 }
 
@@ -211,6 +216,20 @@ function envFromFiles(raw: Json | undefined, workingDir: string, env: Env, path:
     for (const p of r.problems) fail(Array.isArray(raw) ? [...path, i] : path, `${file}:${p.line}: ${p.message}`);
     Object.assign(out, r.vars);
   });
+  return out;
+}
+
+/**
+ * A lifecycle hook: command as a list, environment as a mapping; a pre_start
+ * hook without an image runs the service's image, as Compose fills it in.
+ */
+function serviceHook(h: Json, image: Json | undefined, path: Path, fail: Fail): Json {
+  if (!isObj(h)) return h;
+  const out: Obj = { ...h };
+  if (h.command !== undefined) out.command = commandArray(h.command, [...path, 'command'], fail) ?? null;
+  // Unlike a service's, a hook's bare variables are not looked up in the environment.
+  if (h.environment !== undefined) out.environment = toMap(h.environment);
+  if (out.image === undefined && typeof image === 'string' && image !== '') out.image = image;
   return out;
 }
 
@@ -307,6 +326,15 @@ export function normalizeService(name: string, raw: Obj, workingDir: string, env
     secrets: fileRefs(raw.secrets, 'secrets'),
     configs: fileRefs(raw.configs, 'configs'),
   };
+  // Watched paths are folders of this machine: absolute, as Compose makes them.
+  if (isObj(raw.develop) && Array.isArray(raw.develop.watch)) {
+    svc.develop = { ...raw.develop, watch: raw.develop.watch.map((t) => (isObj(t) && typeof t.path === 'string' ? { ...t, path: hostPath(t.path, workingDir) } : t)) };
+  }
+  // A list of model names stands for a mapping with no options, as for networks.
+  if (Array.isArray(raw.models)) svc.models = Object.fromEntries(raw.models.map((m) => [String(m), null]));
+  for (const k of ['pre_start', 'post_start', 'pre_stop'] as const) {
+    if (Array.isArray(raw[k])) svc[k] = raw[k].map((h, i) => serviceHook(h, k === 'pre_start' ? raw.image : undefined, at(k, i), fail));
+  }
   // Their contents are in environment and labels now, as `docker compose config` shows them.
   delete (svc as { env_file?: unknown }).env_file;
   delete (svc as { label_file?: unknown }).label_file;
