@@ -53,7 +53,8 @@ export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | '
       }
     }
     const driver = svc['x-baton']?.driver ?? xb?.driver;
-    if (!svc.image && !svc.build && driver !== 'process' && driver !== 'hollow') {
+    // A provider service is run by its provider (as in Compose), not from an image.
+    if (!svc.image && !svc.build && svc.provider === undefined && driver !== 'process' && driver !== 'hollow') {
       fail(at(), 'has neither an image nor a build context specified (or x-baton: {driver: process})');
     }
     const r = svc.deploy?.replicas;
