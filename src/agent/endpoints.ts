@@ -2,13 +2,17 @@ import { resolve } from 'node:path';
 import type { CertSource, HttpRoute, Route } from '../mesh/index.js';
 import type { Service, Task } from '../model/types.js';
 import { isRoutable } from '../model/task.js';
+import type { NameListener } from './environment.js';
 
 /**
  * The mesh routes for a node: for every service port, a listener on its
  * stable loopback port (how other services reach it) and, when published, on
  * the published port; each balancing over the service's routable tasks.
+ * `names` adds one on the service's own loopback address at the target port
+ * (service names for process tasks, when on).
  */
-export function meshRoutes(services: Map<string, Service>, tasks: Task[]): Route[] {
+export function meshRoutes(services: Map<string, Service>, tasks: Task[], names: NameListener[] = []): Route[] {
+  const named = new Map(names.map((n) => [`${n.service}:${n.target}/${n.protocol}`, n.address]));
   const bySvc = new Map<string, Task[]>();
   for (const t of tasks) {
     if (t.desiredState !== 'running' || !isRoutable(t)) continue;
@@ -27,6 +31,8 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[]): Route
       });
       const base = `${svc.id}:${p.target}/${p.protocol}`;
       routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends });
+      const address = named.get(`${svc.id}:${p.target}/${p.protocol}`);
+      if (address) routes.push({ id: `${base}@name`, listen: { host: address, port: p.target }, protocol: p.protocol, backends });
       if (p.published !== undefined) {
         routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends });
       }
