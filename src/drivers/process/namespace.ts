@@ -70,16 +70,30 @@ export interface MountFile {
   target: string;
 }
 
+/** A bind mount: `rbind` to bring back a host entry, `bind,ro,nosuid,nodev` for a file. */
+export interface BindMount {
+  from: string;
+  to: string;
+  options: string;
+}
+
 /**
- * One step of the holder script. `bind?` may fail (an entry that vanished
- * between planning and mounting); every other step failing fails the start.
+ * One step of the holder script. `binds` are made by one `mount -a` over a
+ * table written at `table` (one exec for a whole folder's entries, not one
+ * each); unless `strict`, those that fail are let go (an entry that vanished
+ * between planning and mounting). Every other step failing fails the start.
  */
 export type MountOp =
   | { op: 'tmpfs'; dir: string; options: string }
-  | { op: 'bind' | 'bind?' | 'ro' | 'move'; from: string; to: string }
+  | { op: 'umount'; dir: string }
+  | { op: 'move'; from: string; to: string }
+  | { op: 'binds'; table: string; strict: boolean; mounts: BindMount[] }
   | { op: 'mkdir'; dirs: string[] }
   | { op: 'file'; path: string }
   | { op: 'link'; value: string; path: string };
+
+const READ_ONLY = 'bind,ro,nosuid,nodev';
+const TABLE = '.baton-mounts';
 
 type Kind = 'dir' | 'file';
 
@@ -156,7 +170,15 @@ export function planMounts(files: MountFile[], opts: { work: string; empty?: str
       if (d === '/') throw new Error(`internal: no private folder above ${p}`);
     }
   };
-  const ops: MountOp[] = direct.map((f) => ({ op: 'ro', from: f.source, to: f.target }));
+  const ops: MountOp[] = [];
+  if (direct.length > 0) {
+    // The table needs a private place to be written: a tmpfs over `work` for that moment.
+    ops.push(
+      { op: 'tmpfs', dir: opts.work, options: 'mode=0700,size=1m' },
+      { op: 'binds', table: join(opts.work, TABLE), strict: true, mounts: direct.map((f) => ({ from: f.source, to: f.target, options: READ_ONLY })) },
+      { op: 'umount', dir: opts.work },
+    );
+  }
   const depth = (p: string): number => (p === '/' ? 0 : p.split('/').length);
   for (const [root, kind] of [...roots].sort((a, b) => depth(b[0]) - depth(a[0]) || a[0].localeCompare(b[0]))) {
     const inWork = (p: string): string => join(opts.work, relative(root, p));
@@ -165,6 +187,7 @@ export function planMounts(files: MountFile[], opts: { work: string; empty?: str
     ops.push({ op: 'tmpfs', dir: opts.work, options: `${owner},size=${TMPFS_SIZE}` });
     const dirs: string[] = [];
     const after: MountOp[] = [];
+    const back: BindMount[] = [];
     if (kind === 'mimic') {
       // The entry holding `work` is bound first, while the tmpfs being built there is still empty: its copy inside is then empty too.
       const holdsWork = (name: string): boolean => `${opts.work}/`.startsWith(`${join(root, name)}/`);
@@ -174,12 +197,11 @@ export function planMounts(files: MountFile[], opts: { work: string; empty?: str
         const to = join(opts.work, e.name);
         if (e.isSymbolicLink()) {
           after.push({ op: 'link', value: readlinkSync(from), path: to });
-        } else if (e.isDirectory()) {
-          dirs.push(to);
-          after.push({ op: 'bind?', from, to });
-        } else {
-          after.push({ op: 'file', path: to }, { op: 'bind?', from, to });
+          continue;
         }
+        if (e.isDirectory()) dirs.push(to);
+        else after.push({ op: 'file', path: to });
+        back.push({ from, to, options: 'rbind' });
       }
     }
     const mine = [...created].filter(([p]) => rootOf(p) === root).sort((a, b) => a[0].localeCompare(b[0]));
@@ -187,7 +209,10 @@ export function planMounts(files: MountFile[], opts: { work: string; empty?: str
     if (dirs.length > 0) ops.push({ op: 'mkdir', dirs });
     ops.push(...after);
     for (const [p, k] of mine) if (k === 'file') ops.push({ op: 'file', path: inWork(p) });
-    for (const f of inTree) if (rootOf(f.target) === root) ops.push({ op: 'ro', from: f.source, to: inWork(f.target) });
+    const table = join(opts.work, TABLE);
+    if (back.length > 0) ops.push({ op: 'binds', table, strict: false, mounts: back });
+    const own = inTree.filter((f) => rootOf(f.target) === root).map((f) => ({ from: f.source, to: inWork(f.target), options: READ_ONLY }));
+    if (own.length > 0) ops.push({ op: 'binds', table, strict: true, mounts: own });
     ops.push({ op: 'move', from: opts.work, to: root });
   }
   return ops;
@@ -226,20 +251,25 @@ export function hostPath(target: string): string {
 }
 
 // Reads steps as "<op> <argc> <args...>" from its arguments. Only positional
-// parameters are expanded and eval only ever sees "${N}" references, so no
-// path is parsed as shell text.
+// parameters are expanded, and eval only ever sees "${N}" references, so no
+// path is parsed as shell text. mount -n: the host's /run/mount/utab is not
+// this namespace's to write.
 const SCRIPT = `set -e
+refs() { R=''; i=1; while [ $i -le $1 ]; do R="$R \\"\\\${$i}\\""; i=$((i+1)); done; }
 while [ $# -gt 0 ]; do
   op=$1; n=$2; shift 2
   case $op in
-    tmpfs) mount -t tmpfs -o "$2" tmpfs "$1" ;;
-    bind) mount --rbind "$1" "$2" ;;
-    'bind?') mount --rbind "$1" "$2" 2>/dev/null || : ;;
-    ro) mount --bind -o ro,nosuid,nodev "$1" "$2" ;;
-    move) mount --move "$1" "$2" ;;
+    tmpfs) mount -n -t tmpfs -o "$2" tmpfs "$1" ;;
+    umount) umount -n "$1" ;;
+    move) mount -n --move "$1" "$2" ;;
     file) : > "$1" ;;
     link) ln -s -- "$1" "$2" ;;
-    mkdir) i=1; cmd='mkdir -m 0755 --'; while [ $i -le $n ]; do cmd="$cmd \\"\\\${$i}\\""; i=$((i+1)); done; eval "$cmd" ;;
+    mkdir) refs $n; eval "mkdir -m 0755 -- $R" ;;
+    binds)
+      t=$1; strict=$2; shift 2; n=$((n - 2)); refs $n
+      eval "printf '%s\\\\n' $R" > "$t"
+      if [ "$strict" = 1 ]; then mount -n -a --fstab "$t"; else mount -n -a --fstab "$t" 2>/dev/null || :; fi
+      rm -f -- "$t" ;;
     *) echo "unknown step $op" >&2; exit 2 ;;
   esac
   shift $n
@@ -247,6 +277,11 @@ done
 echo ${READY}
 read _ || :
 `;
+
+/** A path as an fstab field: whitespace, "#" and "\\" as octal escapes, which libmount reads back. */
+function fstabField(p: string): string {
+  return p.replace(/[\s#\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
 
 function encode(ops: MountOp[]): string[] {
   const out: string[] = [];
@@ -258,6 +293,12 @@ function encode(ops: MountOp[]): string[] {
         break;
       case 'mkdir':
         push(o.op, o.dirs);
+        break;
+      case 'umount':
+        push(o.op, [o.dir]);
+        break;
+      case 'binds':
+        push(o.op, [o.table, o.strict ? '1' : '0', ...o.mounts.map((m) => `${fstabField(m.from)} ${fstabField(m.to)} none ${m.options} 0 0`)]);
         break;
       case 'file':
         push(o.op, [o.path]);
