@@ -78,13 +78,17 @@ async function nsOf(pid: number): Promise<string> {
   throw new Error(`pid ${pid} never entered a namespace of its own`);
 }
 
-/** Every process in a mount namespace, and whether this process holds it open. */
-function nsUsers(ns: string): { pids: number[]; heldHere: boolean } {
+/**
+ * What keeps a task's namespace: the task's processes in it, and whether this
+ * process (the driver) holds it open. With neither, the kernel ends it. (Its
+ * inode number is reused then, so other processes may show the same one.)
+ */
+function nsUsers(ns: string, taskId: string): { pids: number[]; heldHere: boolean } {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (readlinkSync(`/proc/${name}/ns/mnt`) === ns) pids.push(Number(name));
+      if (readlinkSync(`/proc/${name}/ns/mnt`) === ns && readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(`BATON_TASK_ID=${taskId}`)) pids.push(Number(name));
     } catch {
       /* gone */
     }
@@ -212,13 +216,14 @@ describe('process driver: a mount namespace per task with files', { skip }, () =
     for (let i = 0; i < 100 && !(await output(d, s.task.id)).includes('up'); i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(readlinkSync(`/proc/${pid}/exe`), realpathSync('/bin/sh'), 'nsenter became the program, keeping its pid');
     const ns = await nsOf(pid);
-    assert.ok(nsUsers(ns).heldHere, 'the driver holds the namespace while the task runs');
+    assert.ok(nsUsers(ns, s.task.id).heldHere, 'the driver holds the namespace while the task runs');
+    assert.ok(nsUsers(ns, s.task.id).pids.includes(pid), 'the program is in it (with the children it starts)');
     await d.stop(s.task.id, { signal: 'SIGTERM', graceMs: 5000 });
     assert.deepEqual(await exited(s.task.id), { exitCode: 7, signal: null });
     assert.ok((await output(d, s.task.id)).includes('got TERM'));
     assert.ok(!alive(pid));
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(nsUsers(ns), { pids: [], heldHere: false }, 'nothing keeps the namespace: it is gone');
+    assert.deepEqual(nsUsers(ns, s.task.id), { pids: [], heldHere: false }, 'nothing keeps the namespace: it is gone');
     assert.deepEqual(holders(), [], 'no setup process is left');
   });
 
@@ -272,7 +277,7 @@ describe('process driver: a mount namespace per task with files', { skip }, () =
     await old.exited(s.task.id);
     assert.ok(!alive(run.pid!));
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(nsUsers(ns).pids, []);
+    assert.deepEqual(nsUsers(ns, s.task.id), { pids: [], heldHere: false });
   });
 });
 
