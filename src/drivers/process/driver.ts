@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Driver, DriverEvents, ExitInfo, LogLine, RunSpec, RunningTask } from '../driver.js';
 import { TaskStartError } from '../driver.js';
@@ -64,10 +64,13 @@ export class ProcessDriver implements Driver {
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     this.maxBytes = opts.logMaxBytes ?? 10 * 1024 * 1024;
     this.maxFiles = opts.logMaxFiles ?? 3;
-    this.workDir = join(opts.home, 'ns');
     const wanted = opts.namespaces ?? process.env.BATON_PROCESS_NAMESPACES !== '0';
     this.tools = wanted ? findNamespaceTools() : undefined;
-    if (this.tools) mkdirSync(this.workDir, { recursive: true, mode: 0o700 });
+    this.workDir = join(opts.home, 'ns');
+    if (this.tools) {
+      mkdirSync(this.workDir, { recursive: true, mode: 0o700 });
+      this.workDir = realpathSync(this.workDir); // plans compare it with real paths
+    }
   }
 
   /** Tasks see their files at their targets (in a mount namespace); otherwise in their folder. */
