@@ -51,6 +51,13 @@ function executable(p: string): boolean {
  * allowed here (a container without CAP_SYS_ADMIN refuses it). Checked once.
  */
 export function findNamespaceTools(): NamespaceTools | undefined {
+  if (found === undefined) found = { tools: probeTools() };
+  return found.tools;
+}
+
+let found: { tools: NamespaceTools | undefined } | undefined;
+
+function probeTools(): NamespaceTools | undefined {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
   const find = (name: string): string | undefined => SYSTEM_PATH.split(':').map((d) => join(d, name)).find(executable);
   const unshare = find('unshare');
