@@ -10,7 +10,7 @@ import { isTerminal } from '../model/task.js';
 import { newId, now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
 import { certSources, ingressRoutes, meshRoutes } from './endpoints.js';
-import { hostsEntries, serviceNames, taskArgv, taskEnvironment, type ServiceNames } from './environment.js';
+import { hostsEntries, serviceNameAddresses, taskArgv, taskEnvironment, type ServiceNames } from './environment.js';
 import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
 import { pruneTaskFiles, removeTaskFiles, writeTaskFiles } from './task-files.js';
@@ -53,12 +53,16 @@ export interface AgentOptions {
   ingress?: HttpIngress;
   /** Certificates for the HTTPS ingress. */
   certs?: CertManager;
+  /** How this node describes itself when it registers (a cluster agent; the daemon's node is a manager on loopback). */
+  identity?: Partial<Pick<NodeInfo, 'hostname' | 'address' | 'role' | 'labels' | 'apiPort' | 'version'>>;
+  heartbeatMs?: number;
   /**
-   * Give each service with ports a loopback address of its own, where the mesh
-   * listens on its target ports, and name it in process tasks' hosts files
-   * (see serviceNames for the cost). Linux only. Default: BATON_SERVICE_ADDRESSES=1.
+   * Service names for process tasks: each service with ports gets a loopback
+   * address of its own, where the mesh listens on its target ports, named in
+   * process tasks' hosts files (see serviceNameAddresses for the cost). Linux
+   * only. Default: BATON_SERVICE_NAMES=1 in the environment.
    */
-  serviceAddresses?: boolean;
+  serviceNames?: boolean;
 }
 
 /**
@@ -80,11 +84,11 @@ export class Agent {
   private recovered = false;
   private closed = false;
   private readonly log: (msg: string) => void;
-  private readonly serviceAddresses: boolean;
+  private readonly serviceNames: boolean;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log ?? (() => {});
-    this.serviceAddresses = process.platform === 'linux' && (opts.serviceAddresses ?? process.env.BATON_SERVICE_ADDRESSES === '1');
+    this.serviceNames = process.platform === 'linux' && (opts.serviceNames ?? process.env.BATON_SERVICE_NAMES === '1');
     for (const d of opts.drivers.values()) {
       d.on({ exited: (id, info) => this.onExit(id, info) });
     }
@@ -95,18 +99,20 @@ export class Agent {
     for (const [name, d] of this.opts.drivers) if (await d.available()) drivers.push(name);
     const node: NodeInfo = {
       id: this.opts.nodeId,
-      hostname: os.hostname(),
-      address: '127.0.0.1',
-      role: 'manager',
+      hostname: this.opts.identity?.hostname ?? os.hostname(),
+      address: this.opts.identity?.address ?? '127.0.0.1',
+      role: this.opts.identity?.role ?? 'manager',
       availability: 'active',
-      labels: {},
+      labels: this.opts.identity?.labels ?? {},
+      ...(this.opts.identity?.apiPort ? { apiPort: this.opts.identity.apiPort } : {}),
+      ...(this.opts.identity?.version ? { version: this.opts.identity.version } : {}),
       capacity: { cpus: os.cpus().length, memoryBytes: os.totalmem() },
       drivers,
       state: 'ready',
       heartbeatAt: now(),
     };
     await this.opts.cp.register(node);
-    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), this.opts.heartbeatMs ?? HEARTBEAT_MS);
     this.heartbeat.unref();
     // Recovery finishes before start() returns, so the API never shows tasks the old process lost as running.
     let first: Promise<void> | undefined;
@@ -372,7 +378,7 @@ export class Agent {
   }
 
   private names(): ServiceNames | undefined {
-    return this.serviceAddresses && this.view ? serviceNames(this.view.services.values(), this.opts.nodeId) : undefined;
+    return this.serviceNames && this.view ? serviceNameAddresses(this.view.services.values(), this.opts.nodeId) : undefined;
   }
 
   private scheduleRoutes(): void {
@@ -388,13 +394,14 @@ export class Agent {
     // Tasks being stopped leave the routing first, so they can finish in peace.
     const stopping = new Set([...this.local.values()].filter((l) => l.phase !== 'running').map((l) => l.task.id));
     const tasks = this.view.tasks.filter((t) => !stopping.has(t.id));
-    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks, this.names()?.listeners));
+    const where = { self: this.opts.nodeId, nodes: this.view.nodes };
+    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks, where, this.names()?.listeners));
     for (const e of result.errors ?? []) this.log(`mesh: ${e.message}`);
     if (this.opts.certs) {
       const { sources, errors } = certSources(this.view.services, (p) => readFileSync(p, 'utf8'));
       for (const e of errors) this.log(`ingress: ${e}`);
       this.opts.certs.ensure(sources);
     }
-    await this.opts.ingress?.apply(ingressRoutes(this.view.services, tasks));
+    await this.opts.ingress?.apply(ingressRoutes(this.view.services, tasks, where));
   }
 }

@@ -1,4 +1,6 @@
-import type { EventInput, NodeInfo, Project, Service, Task, TaskFileRef } from '../model/types.js';
+import type { EventInput, NodeInfo, Project, Service, Task, TaskFileRef, TaskObserved, TaskReport } from '../model/types.js';
+
+export type { TaskObserved, TaskReport };
 
 /** What an agent sees of the cluster. */
 export interface NodeView {
@@ -8,17 +10,10 @@ export interface NodeView {
   services: Map<string, Service>;
   /** Projects by name: their networks and volumes, for container drivers. */
   projects?: Map<string, Project>;
+  /** Nodes by id: where tasks on other nodes are reached. */
+  nodes?: Map<string, NodeInfo>;
 }
 
-/** Observed fields only: an agent never writes desired state. */
-export type TaskObserved = Partial<
-  Pick<Task, 'state' | 'health' | 'pid' | 'pidStart' | 'exitCode' | 'error' | 'ports' | 'startedAt' | 'finishedAt' | 'message'>
->;
-
-export interface TaskReport {
-  task: Pick<Task, 'id' | 'project' | 'service'>;
-  observed: TaskObserved;
-}
 
 /**
  * How an agent talks to the managers. In `baton daemon` it is the store in the

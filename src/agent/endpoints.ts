@@ -1,6 +1,25 @@
 import { resolve } from 'node:path';
 import type { CertSource, HttpRoute, Route } from '../mesh/index.js';
-import type { Service, Task } from '../model/types.js';
+import type { NodeInfo, Service, Task, TaskPort } from '../model/types.js';
+
+/** Which node the routes are for, and where the other nodes are. */
+export interface RouteContext {
+  self: string;
+  nodes?: Map<string, NodeInfo>;
+}
+
+/**
+ * Where a task's port is reached from this node: as reported on its own node,
+ * or through its node's address when it runs elsewhere (a task on loopback
+ * there is listening on all of that node's addresses, as process tasks do).
+ */
+function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | undefined {
+  if (!at || !t.node || t.node === at.self) return tp.hostIp;
+  const node = at.nodes?.get(t.node);
+  if (!node || node.state !== 'ready') return undefined;
+  const local = tp.hostIp === '127.0.0.1' || tp.hostIp === '0.0.0.0' || tp.hostIp === '::1' || tp.hostIp === '::';
+  return local ? node.address : tp.hostIp;
+}
 import { isRoutable } from '../model/task.js';
 import type { NameListener } from './environment.js';
 
@@ -11,7 +30,7 @@ import type { NameListener } from './environment.js';
  * `names` adds one on the service's own loopback address at the target port
  * (service names for process tasks, when on).
  */
-export function meshRoutes(services: Map<string, Service>, tasks: Task[], names: NameListener[] = []): Route[] {
+export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext, names: NameListener[] = []): Route[] {
   const named = new Map(names.map((n) => [`${n.service}:${n.target}/${n.protocol}`, n.address]));
   const bySvc = new Map<string, Task[]>();
   for (const t of tasks) {
@@ -27,14 +46,23 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[], names:
     for (const p of svc.ports) {
       const backends = (bySvc.get(svc.id) ?? []).flatMap((t) => {
         const tp = t.ports.find((x) => x.target === p.target && x.protocol === p.protocol);
-        return tp ? [{ id: t.id, host: tp.hostIp, port: tp.hostPort }] : [];
+        const host = tp && reach(t, tp, at);
+        return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
       });
       const base = `${svc.id}:${p.target}/${p.protocol}`;
-      routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends });
+      const balance = svc.balance ? { balance: svc.balance } : {};
+      routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends, ...balance });
       const address = named.get(`${svc.id}:${p.target}/${p.protocol}`);
-      if (address) routes.push({ id: `${base}@name`, listen: { host: address, port: p.target }, protocol: p.protocol, backends });
-      if (p.published !== undefined) {
-        routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends });
+      if (address) routes.push({ id: `${base}@name`, listen: { host: address, port: p.target }, protocol: p.protocol, backends, ...balance });
+      if (p.published === undefined) continue;
+      if (p.mode === 'host') {
+        // Host mode: the port answers only on nodes where the service runs, and only for their own tasks.
+        const here = at ? (bySvc.get(svc.id) ?? []).filter((t) => t.node === at.self).map((t) => t.id) : undefined;
+        const local = here ? backends.filter((b) => here.includes(b.id)) : backends;
+        const runsHere = !at || tasks.some((t) => t.node === at.self && t.project === svc.project && t.service === svc.name && t.desiredState === 'running');
+        if (runsHere) routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends: local, ...balance });
+      } else {
+        routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends, ...balance });
       }
     }
   }
@@ -42,7 +70,7 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[], names:
 }
 
 /** The HTTP ingress routes: each service with a domain, over its routable tasks' ports for the ingress target. */
-export function ingressRoutes(services: Map<string, Service>, tasks: Task[]): HttpRoute[] {
+export function ingressRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext): HttpRoute[] {
   const routes: HttpRoute[] = [];
   for (const svc of services.values()) {
     if (svc.stopped || !svc.ingress) continue;
@@ -51,7 +79,8 @@ export function ingressRoutes(services: Map<string, Service>, tasks: Task[]): Ht
       .filter((t) => t.project === svc.project && t.service === svc.name && t.desiredState === 'running' && isRoutable(t))
       .flatMap((t) => {
         const tp = t.ports.find((x) => x.target === ing.target && x.protocol === 'tcp');
-        return tp ? [{ id: t.id, host: tp.hostIp, port: tp.hostPort }] : [];
+        const host = tp && reach(t, tp, at);
+        return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
       });
     routes.push({
       id: svc.id,
@@ -61,6 +90,7 @@ export function ingressRoutes(services: Map<string, Service>, tasks: Task[]): Ht
       ...(ing.timeoutMs ? { timeoutMs: ing.timeoutMs } : {}),
       ...(ing.tls ? { tls: true } : {}),
       ...(ing.redirectHttps ? { redirectHttps: true } : {}),
+      ...(svc.balance ? { balance: svc.balance } : {}),
     });
   }
   return routes;

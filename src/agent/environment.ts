@@ -45,7 +45,7 @@ export function taskArgv(svc: Service): string[] {
 }
 
 /**
- * Per-service loopback addresses (opt-in; see serviceNames): 127.64.0.0/10,
+ * Per-service loopback addresses (opt-in; see serviceNameAddresses): 127.64.0.0/10,
  * away from 127.0.0.0/16 where hosts keep their own (127.0.0.1, 127.0.0.53,
  * 127.0.1.1...).
  */
@@ -83,10 +83,10 @@ const WILDCARD = new Set(['0.0.0.0', '::', '']);
  * and the mesh listens there on each target port. That listener holds the
  * port on that address, which keeps any program from later listening on the
  * same port on every address (0.0.0.0 / ::): hence opt-in (the agent's
- * `serviceAddresses`). A target port another service already publishes on
+ * `serviceNames`). A target port another service already publishes on
  * every address is left to that listener (see `shadowed`).
  */
-export function serviceNames(services: Iterable<Service>, salt: string): ServiceNames {
+export function serviceNameAddresses(services: Iterable<Service>, salt: string): ServiceNames {
   const all = [...services].filter((s) => s.ports.length > 0).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   const addresses = new Map<string, string>();
   const taken = new Set<number>();

@@ -6,3 +6,4 @@ export { taskArgv, taskEnvironment } from './environment.js';
 export { taskFilesRoot, containerTarget } from './task-files.js';
 export type { TaskFile } from './control-plane.js';
 export { containerSpec, ContainerSpecError, imageOf, parseBytes } from './container-spec.js';
+export { NodeServer, type NodeServerOptions } from './node-server.js';

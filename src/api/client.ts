@@ -6,7 +6,7 @@ import type { FileSources } from '../spec/sources.js';
 import type { BlobKind, BlobSummary } from './blobs.js';
 import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
-import type { BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
+import type { NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -46,6 +46,18 @@ export class ApiClient {
   }
   nodes(): Promise<NodeInfo[]> {
     return this.json('GET', '/v1/nodes');
+  }
+  node(ref: string): Promise<NodeInfo> {
+    return this.json('GET', `/v1/nodes/${encodeURIComponent(ref)}`);
+  }
+  updateNode(ref: string, req: NodeUpdateRequest): Promise<NodeInfo> {
+    return this.json('POST', `/v1/nodes/${encodeURIComponent(ref)}`, req);
+  }
+  removeNode(ref: string, force: boolean): Promise<{ removed: string }> {
+    return this.json('DELETE', `/v1/nodes/${encodeURIComponent(ref)}${force ? '?force=true' : ''}`);
+  }
+  joinToken(role: string, rotate: boolean): Promise<{ role: string; token: string; manager: string }> {
+    return this.json(rotate ? 'POST' : 'GET', `/v1/cluster/join-token/${encodeURIComponent(role)}`);
   }
   projects(): Promise<ProjectSummary[]> {
     return this.json('GET', '/v1/projects');

@@ -11,6 +11,13 @@ export interface RouteRole {
 export const ROUTES: readonly RouteRole[] = [
   { method: 'GET', path: '/v1/version', role: 'viewer' },
   { method: 'GET', path: '/v1/nodes', role: 'viewer' },
+  { method: 'GET', path: '/v1/nodes/:id', role: 'viewer' },
+  // Draining a node moves tasks; removing one revokes its certificate: the cluster's shape is the admin's.
+  { method: 'POST', path: '/v1/nodes/:id', role: 'admin' },
+  { method: 'DELETE', path: '/v1/nodes/:id', role: 'admin' },
+  // A join token lets a machine into the cluster: admin only.
+  { method: 'GET', path: '/v1/cluster/join-token/:role', role: 'admin' },
+  { method: 'POST', path: '/v1/cluster/join-token/:role', role: 'admin' },
   { method: 'GET', path: '/v1/projects', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name', role: 'viewer' },
   { method: 'GET', path: '/v1/projects/:name/logs', role: 'viewer' },

@@ -16,7 +16,8 @@ import { ApiError, ImageError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
-import type { ApiHooks, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import { findNode, removeNode, updateNode } from './nodes.js';
+import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -45,6 +46,16 @@ export class ApiServer {
   constructor(private readonly store: Store, private readonly hooks: ApiHooks) {
     this.route('GET', '/v1/version', async (_q, res) => sendJson(res, 200, hooks.version));
     this.route('GET', '/v1/nodes', async (_q, res) => sendJson(res, 200, (await store.list('node')).map((v) => v.value)));
+    this.route('GET', '/v1/nodes/:id', async (_q, res, p) => sendJson(res, 200, (await findNode(store, p.id)).value));
+    this.route('POST', '/v1/nodes/:id', async (req, res, p) => sendJson(res, 200, await updateNode(store, p.id, await readJson<NodeUpdateRequest>(req))));
+    this.route('DELETE', '/v1/nodes/:id', async (_q, res, p, url) => sendJson(res, 200, await removeNode(store, p.id, url.searchParams.get('force') === 'true', hooks.selfNode)));
+    const joinToken = async (role: string, rotate: boolean): Promise<{ role: string; token: string; manager: string }> => {
+      if (!hooks.cluster) throw new ApiError(400, 'not_a_manager', 'this daemon is not a cluster manager: start one with baton manager');
+      if (role !== 'worker' && role !== 'manager') throw badRequest(`role: expected worker or manager, got "${role}"`);
+      return { role, token: await hooks.cluster.joinToken(role, rotate), manager: hooks.cluster.address };
+    };
+    this.route('GET', '/v1/cluster/join-token/:role', async (_q, res, p) => sendJson(res, 200, await joinToken(p.role, false)));
+    this.route('POST', '/v1/cluster/join-token/:role', async (_q, res, p) => sendJson(res, 200, await joinToken(p.role, true)));
     this.route('GET', '/v1/projects', async (_q, res) => sendJson(res, 200, await this.projects()));
     this.route('POST', '/v1/projects/:name/deploy', async (req, res, p) => {
       const body = await readJson<DeployRequest>(req);
@@ -517,7 +528,8 @@ export class ApiServer {
       follows.push(
         this.hooks
           .logs(t, { tail: lines, follow, signal: ac.signal }, (l) => write({ service: t.service, slot: t.slot, task: t.id, ...l } satisfies LogEntry))
-          .catch(() => {}),
+          // A task whose node cannot be reached: said in the stream, the other tasks' logs still flow.
+          .catch((err: Error) => write({ service: t.service, slot: t.slot, task: t.id, time: now(), stream: 'stderr', line: `baton: logs unavailable: ${err.message}` } satisfies LogEntry)),
       );
     };
     const ordered = [...st.tasks].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.revision - b.revision);

@@ -60,6 +60,14 @@ export interface VersionInfo {
 /** What the daemon provides the API beyond the store: what needs a node's drivers and network. */
 export interface ApiHooks {
   version: VersionInfo;
+  /** Set on a cluster manager (`baton manager`): its join tokens and its own node. */
+  cluster?: {
+    joinToken(role: 'worker' | 'manager', rotate: boolean): Promise<string>;
+    /** The node port agents join at (host:port). */
+    address: string;
+  };
+  /** The node this daemon runs on: it cannot be removed from itself. */
+  selfNode?: string;
   /** Drivers this node can run; the default one first. */
   drivers(): string[];
   /** The driver of a service that names none (docker for an image when an engine answers, else process). */
@@ -199,4 +207,12 @@ export interface ImageEntry {
   id?: string;
   sizeBytes?: number;
   created?: string;
+}
+
+/** `baton node update`: what an admin may change of a node. */
+export interface NodeUpdateRequest {
+  availability?: 'active' | 'pause' | 'drain';
+  role?: 'manager' | 'worker';
+  labelAdd?: Record<string, string>;
+  labelRm?: string[];
 }

@@ -5,7 +5,9 @@ import { UserError } from './errors.js';
 import { upCommand } from './commands/up.js';
 import { projectCommands } from './commands/project.js';
 import { miscCommands } from './commands/misc.js';
+import { clusterCommands } from './commands/cluster.js';
 import { serviceCommands } from './commands/service.js';
+import { stackCommands } from './commands/stack.js';
 import { configCommand } from './commands/config.js';
 import { secretCommand } from './commands/blobs.js';
 import { tokenCommand } from './commands/token.js';
@@ -24,11 +26,22 @@ program
   .enablePositionalOptions()
   .exitOverride();
 projectOptions(program);
+// As `docker -H`: the daemon to talk to, for every command; BATON_HOST is what the rest of the CLI reads.
+program.option('-H, --host <url>', 'daemon to talk to: https://HOST:PORT (tcp://HOST:PORT means the same); default $BATON_HOST, else the local daemon');
+program.hook('preAction', () => {
+  const host = program.opts<{ host?: string }>().host;
+  if (host === undefined) return;
+  const url = host.replace(/^tcp:\/\//, 'https://');
+  if (!/^https:\/\/[^/]+\/?$/.test(url)) throw new UserError(`--host: expected https://HOST:PORT or tcp://HOST:PORT (the TCP API speaks TLS only), got "${host}"`);
+  process.env.BATON_HOST = url.replace(/\/$/, '');
+});
 
 upCommand(program);
 projectCommands(program);
 miscCommands(program);
+clusterCommands(program);
 serviceCommands(program);
+stackCommands(program);
 configCommand(program);
 secretCommand(program);
 tokenCommand(program);

@@ -21,8 +21,11 @@ export function readiness(st: ProjectStatus, restartsAtStart: Map<string, number
   let done = true;
   let failure: string | undefined;
   for (const svc of [...st.services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const want = svc.stopped ? 0 : svc.replicas;
-    const tasks = st.tasks.filter((t) => t.service === svc.name && t.slot <= want && upToDate(t, svc));
+    // A global service wants one task per eligible node: as many as the controllers keep wanted.
+    const global = svc.mode === 'global';
+    const wantedSlots = new Set(st.tasks.filter((t) => t.service === svc.name && t.desiredState === 'running').map((t) => t.slot));
+    const want = svc.stopped ? 0 : global ? wantedSlots.size : svc.replicas;
+    const tasks = st.tasks.filter((t) => t.service === svc.name && (global ? wantedSlots.has(t.slot) : t.slot <= want) && upToDate(t, svc));
     let ok = 0;
     const u = svc.updateStatus;
     // An update that paused, or that failed and rolls back, will not reach what was asked.

@@ -4,8 +4,9 @@ import { newId, now } from '../model/time.js';
 import { bySlot, decideRestart, isReady, isTerminal, nextStreak, upToDate } from '../model/task.js';
 import type { Op, Store, Versioned } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
-import { schedule } from '../scheduler/index.js';
+import { constraintHolds, eligibleNodes, schedule } from '../scheduler/index.js';
 import { dependencyGate } from './deps.js';
+import { NodeChanges } from './node-plane.js';
 import { planUpdate } from './update.js';
 import { rollbackRecord } from '../model/revision.js';
 
@@ -33,9 +34,12 @@ export class Reconciler {
 
   async start(): Promise<void> {
     const rev = await this.store.revision();
+    const nodes = new NodeChanges();
+    for (const v of await this.store.list('node')) nodes.changed({ revision: 0, kind: 'node', key: v.key, type: 'put', value: v.value, version: v.version });
     this.unwatch = this.store.watch(rev, (events) => {
       // Our own writes come back here too; a pass that changes nothing ends the echo.
-      if (events.some((e) => e.kind !== 'node' || e.type === 'delete')) this.kick(5);
+      // Node writes matter when a node comes, goes, is drained or relabelled; not for heartbeats.
+      if (events.some((e) => e.kind !== 'node' || nodes.changed(e))) this.kick(5);
     });
     this.resync = setInterval(() => this.kick(0), RESYNC_MS);
     this.resync.unref();
@@ -100,6 +104,7 @@ export class Reconciler {
     }
     const allTasks = await this.store.list('task');
     const nodes = (await this.store.list('node')).map((v) => v.value);
+    const nodeById = new Map(nodes.map((n) => [n.id, n]));
     const tasksBySvc = new Map<string, Versioned<Task>[]>();
     for (const v of allTasks) {
       const id = `${v.value.project}/${v.value.service}`;
@@ -139,7 +144,30 @@ export class Reconciler {
     for (const svc of services.values()) {
       const list = (tasksBySvc.get(svc.id) ?? []).map((v) => v.value);
       const slots = bySlot(list);
-      const want = svc.stopped ? 0 : svc.mode === 'global' ? eligibleCount(nodes) : svc.replicas;
+      // Which slots should run: 1..replicas, or for a global service one slot per eligible node, each task pinned to it.
+      const pins = new Map<number, string>();
+      let wanted: number[];
+      if (svc.stopped) wanted = [];
+      else if (svc.mode === 'global') {
+        wanted = [];
+        const bySlotPin = new Map<string, number>();
+        for (const [slot, tasks] of slots) {
+          const pin = tasks[0].pin;
+          if (pin && !bySlotPin.has(pin)) bySlotPin.set(pin, slot);
+        }
+        let free = 1;
+        for (const n of [...eligibleNodes(svc, nodes)].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+          let slot = bySlotPin.get(n.id);
+          if (slot === undefined) {
+            while (slots.has(free) || pins.has(free)) free++;
+            slot = free;
+          }
+          pins.set(slot, n.id);
+          wanted.push(slot);
+        }
+      } else wanted = Array.from({ length: svc.replicas }, (_, i) => i + 1);
+      const wantedSet = new Set(wanted);
+      const misplaced = (t: Task): boolean => movedOff(t, nodeById, svc);
       const gate = (): string | undefined => {
         const anyRunning = list.some((t) => t.state === 'running' && t.desiredState === 'running');
         return anyRunning ? undefined : dependencyGate(svc, services, current);
@@ -153,6 +181,7 @@ export class Reconciler {
           revision: svc.revision,
           specHash: svc.specHash,
           driver: svc.driver,
+          ...(pins.has(slot) ? { pin: pins.get(slot) } : {}),
           desiredState: 'running',
           state: 'pending',
           health: 'none',
@@ -179,7 +208,7 @@ export class Reconciler {
       };
 
       // A rolling update decides which outdated slots may be replaced now; a failed one may roll the service back.
-      const plan = planUpdate(svc, slots, want, nowMs);
+      const plan = planUpdate(svc, slots, wanted, nowMs);
       if (plan.wakeAt !== undefined) wake(plan.wakeAt);
       for (const message of plan.events) events.push({ type: 'service.update', project: svc.project, service: svc.name, message });
       if (plan.rollback) {
@@ -194,10 +223,10 @@ export class Reconciler {
         else put({ ...t, desiredState: 'shutdown', updatedAt: time });
       };
 
-      for (let slot = 1; slot <= want; slot++) if (!slots.has(slot)) create(slot);
+      for (const slot of wanted) if (!slots.has(slot)) create(slot);
 
       for (const [slot, tasks] of slots) {
-        const inRange = slot <= want;
+        const inRange = wantedSet.has(slot);
         const live = tasks.filter((t) => t.desiredState === 'running');
         if (!inRange) {
           for (const t of live) shutdown(t);
@@ -206,8 +235,9 @@ export class Reconciler {
           if (isTerminal(tasks[0].state)) create(slot, tasks[0]);
           else if (!tasks[0].node && tasks[0].state === 'pending') put({ ...tasks[0], state: 'shutdown', updatedAt: time });
         } else {
-          const good = live.filter((t) => upToDate(t, svc));
-          const old = live.filter((t) => !upToDate(t, svc));
+          // A task on a drained node, or one whose node no longer fits the service, is old too: replaced elsewhere, start-first.
+          const good = live.filter((t) => upToDate(t, svc) && !misplaced(t));
+          const old = live.filter((t) => !upToDate(t, svc) || misplaced(t));
           let cur: Task;
           if (good.length > 0) {
             cur = good[0];
@@ -217,6 +247,11 @@ export class Reconciler {
           } else {
             cur = old[0];
             for (const t of old.slice(1)) shutdown(t);
+            if (upToDate(cur, svc) && misplaced(cur)) {
+              if (cur.state === 'running') create(slot, cur);
+              else shutdown(cur);
+              continue;
+            }
             if (plan.replace.has(slot)) {
               if (isTerminal(cur.state)) {
                 // Ended already: replaced by the new spec whatever the restart policy says.
@@ -246,7 +281,7 @@ export class Reconciler {
         }
         // History: drop what is past the limit, and whole slots that are gone and done.
         // A stopped service keeps its tasks (ps -a, logs), as Compose keeps stopped containers.
-        const scaledAway = slot > svc.replicas;
+        const scaledAway = !inRange && (svc.mode === 'global' || slot > svc.replicas);
         const done = tasks.filter((t) => t.desiredState === 'shutdown' && isTerminal(t.state));
         const drop = scaledAway && done.length === tasks.length ? done : tasks.slice(HISTORY_PER_SLOT).filter((t) => done.includes(t));
         for (const t of drop) ops.push({ type: 'delete', kind: 'task', key: keys.task(t), expect: versionOf.get(t.id) });
@@ -271,7 +306,11 @@ export class Reconciler {
       }
       for (const u of placed.unplaced) {
         const t = byId.get(u.taskId)!;
-        if (t.message !== u.reason) replaceOp(ops, { ...t, message: u.reason, updatedAt: time }, versionOf);
+        if (t.message !== u.reason) {
+          replaceOp(ops, { ...t, message: u.reason, updatedAt: time }, versionOf);
+          // Said once per new reason, as Swarm's "no suitable node" task event.
+          events.push({ type: 'task.pending', project: t.project, service: t.service, task: t.id, message: `slot ${t.slot} pending: ${u.reason}` });
+        }
       }
     }
 
@@ -298,8 +337,18 @@ export class Reconciler {
   }
 }
 
-function eligibleCount(nodes: NodeInfo[]): number {
-  return nodes.filter((n) => n.state === 'ready' && n.availability === 'active').length;
+/**
+ * A running task that should move: its node is being drained, or no longer
+ * meets the service's constraints (labels changed). Down nodes are the node
+ * monitor's business (it orphans their tasks); a global task moves nowhere,
+ * its slot simply stops being wanted.
+ */
+function movedOff(t: Task, nodes: Map<string, NodeInfo>, svc: Service): boolean {
+  if (!t.node || svc.mode === 'global') return false;
+  const n = nodes.get(t.node);
+  if (!n) return false;
+  if (n.availability === 'drain') return true;
+  return !(svc.spec.deploy?.placement?.constraints ?? []).every((c) => constraintHolds(c, n));
 }
 
 /** Puts `t` in place of an earlier op on the same task in this pass, or adds it. */

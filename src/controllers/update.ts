@@ -49,7 +49,8 @@ function failure(t: Task, svc: Service): string | undefined {
  * which outdated slots may be replaced now (parallelism, delay), which new
  * tasks failed (during `monitor`), and whether to pause, continue or roll back.
  */
-export function planUpdate(svc: Service, slots: Map<number, Task[]>, want: number, nowMs: number): UpdatePlan {
+/** `wanted`: the slots that should run (1..replicas, or one per eligible node for a global service). */
+export function planUpdate(svc: Service, slots: Map<number, Task[]>, wanted: number[], nowMs: number): UpdatePlan {
   const status = svc.updateStatus;
   const rollingBack = status?.state.startsWith('rollback') ?? false;
   // Records written before update policies existed carry none: Swarm's defaults then.
@@ -63,7 +64,7 @@ export function planUpdate(svc: Service, slots: Map<number, Task[]>, want: numbe
   let inFlight = 0;
   const failedNow: { id: string; slot: number; reason: string }[] = [];
   const startedAt = status ? Date.parse(status.startedAt) : 0;
-  for (let slot = 1; slot <= want; slot++) {
+  for (const slot of wanted) {
     const tasks = slots.get(slot) ?? [];
     const live = tasks.filter((t) => t.desiredState === 'running');
     const good = live.find((t) => upToDate(t, svc));
@@ -101,7 +102,7 @@ export function planUpdate(svc: Service, slots: Map<number, Task[]>, want: numbe
   let next: UpdateStatus = status;
   if (failedNow.length > 0) {
     next = { ...next, failed: [...next.failed, ...failedNow.map((f) => f.id)] };
-    const ratio = next.failed.length / Math.max(1, want);
+    const ratio = next.failed.length / Math.max(1, wanted.length);
     const first = failedNow[0];
     const reason = `task of slot ${first.slot} failed: ${first.reason}`;
     if (ratio > policy.maxFailureRatio) {

@@ -1,16 +1,17 @@
 import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { Agent } from '../agent/index.js';
-import { ApiServer } from '../api/index.js';
+import { ApiServer, ClusterServer, NodeClient, type NodeAddress } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
 import { ImageError } from '../api/index.js';
-import { Reconciler } from '../controllers/index.js';
+import { NodeMonitor, Reconciler, serviceFiles } from '../controllers/index.js';
+import { ClusterIdentity } from './cluster.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
 import { CertManager, HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
-import type { Service } from '../model/types.js';
+import type { Service, Task, TaskStats } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import { openSqliteStore } from '../store/index.js';
 import { containerSpec, ContainerSpecError, imageOf, taskArgv, taskFilesRoot } from '../agent/index.js';
@@ -43,6 +44,15 @@ export interface DaemonOptions {
   acmeEmail?: string;
   /** PEM file to trust for the ACME server's own HTTPS (a test server). */
   acmeCa?: string;
+  /** `baton manager`: also serve the node port agents join at, and judge nodes by their heartbeats. */
+  cluster?: {
+    /** host:port of the node port (Swarm's is 2377). */
+    listen: string;
+    /** The address other nodes reach this one at. */
+    advertiseAddr?: string;
+    /** A node not heard from for this long is down and its tasks move. */
+    downAfterMs?: number;
+  };
   log?: (msg: string) => void;
 }
 
@@ -99,11 +109,54 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
   const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
   const cp = new LocalControlPlane(store, box);
-  const agent = new Agent({ nodeId, cp, drivers, mesh, log, filesRoot: taskFilesRoot(opts.home, instance), ingress, certs });
+  let clusterSide: { server: ClusterServer; monitor: NodeMonitor; identity: ClusterIdentity; address: string; listen: [string, number]; tls: { cert: string; key: string }; nodes: NodeClient } | undefined;
+  if (opts.cluster) {
+    const listen = splitHostPort(opts.cluster.listen);
+    const advertise = opts.cluster.advertiseAddr ?? (listen[0] !== '0.0.0.0' && listen[0] !== '::' ? listen[0] : firstAddress());
+    const identity = await ClusterIdentity.open(opts.home, store, box);
+    const monitor = new NodeMonitor(store, { downAfterMs: opts.cluster.downAfterMs ?? 3000, self: nodeId, log });
+    const server = new ClusterServer(store, monitor, {
+      caPem: identity.ca.certPem,
+      clusterId: identity.clusterId,
+      tokenRole: (t) => identity.tokenRole(t),
+      issue: (csr, id, role) => identity.ca.issue(csr, id, role),
+      files: async (serviceId) => {
+        const svc = await store.get('service', serviceId);
+        if (!svc) throw new Error(`service ${serviceId} is gone`);
+        return serviceFiles(store, svc.value, (sealed, key) => box.open(sealed, key));
+      },
+    }, log);
+    const tls = await identity.managerCert(nodeId, listen[0]);
+    const nodes = new NodeClient({ ca: identity.ca.certPem, ...tls });
+    clusterSide = { server, monitor, identity, address: `${advertise}:${listen[1]}`, listen, tls, nodes };
+  }
+  const agent = new Agent({
+    nodeId,
+    cp,
+    drivers,
+    mesh,
+    log,
+    filesRoot: taskFilesRoot(opts.home, instance),
+    ingress,
+    certs,
+    ...(clusterSide ? { identity: { role: 'manager' as const, address: clusterSide.address.slice(0, clusterSide.address.lastIndexOf(':')) } } : {}),
+  });
   const reconciler = new Reconciler(store, log);
 
+  const isRemote = (task: Task): boolean => clusterSide !== undefined && task.node !== undefined && task.node !== nodeId;
+  /** Where a task on another node is reached (its node's own port); undefined for a task of this node. */
+  const remote = async (task: Task): Promise<NodeAddress | undefined> => {
+    if (!isRemote(task)) return undefined;
+    const n = await store.get('node', task.node!);
+    if (!n) throw new Error(`task ${task.id} ran on node ${task.node}, which left the cluster`);
+    if (!n.value.apiPort) throw new Error(`node ${n.value.hostname} (${n.value.id}) does not serve its tasks' logs (an older agent?)`);
+    if (n.value.state !== 'ready') throw new Error(`node ${n.value.hostname} (${n.value.id}) is down`);
+    return { address: n.value.address, port: n.value.apiPort };
+  };
   const hooks: ApiHooks = {
     version,
+    selfNode: nodeId,
+    ...(clusterSide ? { cluster: { joinToken: (role, rotate) => clusterSide!.identity.joinToken(role, rotate), address: clusterSide.address } } : {}),
     drivers: () => [...drivers.keys()],
     defaultDriver: (svc) => (docker && (svc.image || svc.build) ? 'docker' : 'process'),
     allocatePort: () => allocatePort('127.0.0.1'),
@@ -168,12 +221,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
-    stats: async (task) => drivers.get(task.driver)?.stats?.(task.id),
-    top: async (task) => drivers.get(task.driver)?.top?.(task.id),
-    canExec: (task) => (drivers.get(task.driver)?.execStream ? undefined : `exec needs a container; it runs on the ${task.driver} driver`),
-    exec: (task, req, onOutput, signal) =>
-      drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput),
+    stats: async (task) => {
+      const at = await remote(task);
+      return at ? clusterSide!.nodes.stats<TaskStats>(at, task) : drivers.get(task.driver)?.stats?.(task.id);
+    },
+    top: async (task) => {
+      const at = await remote(task);
+      return at ? clusterSide!.nodes.top(at, task) : drivers.get(task.driver)?.top?.(task.id);
+    },
+    // A task on another node: its own agent says whether its driver can (the answer comes from there).
+    canExec: (task) => (isRemote(task) || drivers.get(task.driver)?.execStream ? undefined : `exec needs a container; it runs on the ${task.driver} driver`),
+    exec: async (task, req, onOutput, signal) => {
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.exec(at, task, { argv: req.argv, env: req.env, user: req.user, workdir: req.workdir }, onOutput, signal);
+      return drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput);
+    },
     logs: async (task, o, onLine) => {
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.logs(at, task, o, onLine);
       const d = drivers.get(task.driver);
       if (!d) return;
       await d.logs(task.id, o, (l) => onLine({ time: l.time, stream: l.stream, line: l.line }));
@@ -183,6 +248,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   await agent.start();
   await reconciler.start();
+  if (clusterSide) {
+    await clusterSide.server.listen(clusterSide.listen[0], clusterSide.listen[1], clusterSide.tls);
+    clusterSide.monitor.start();
+    log(`cluster ${clusterSide.identity.clusterId}: nodes join at ${clusterSide.address} (baton join-token worker prints the command)`);
+  }
   await api.listenUnix(p.socket);
   if (opts.listen) {
     const [host, port] = splitHostPort(opts.listen);
@@ -197,6 +267,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     close(o = {}) {
       closing ??= (async () => {
         await api.close();
+        clusterSide?.monitor.stop();
+        await clusterSide?.server.close();
+        clusterSide?.nodes.close();
         await reconciler.stop();
         await agent.close(o.stopTasks ?? true);
         await mesh.close();
@@ -209,6 +282,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       return closing;
     },
   };
+}
+
+/** The first non-internal IPv4 address: what other nodes most likely reach this one at. */
+function firstAddress(): string {
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
 }
 
 function defaultPort(envName: string, asRoot: number, otherwise: number): number {

@@ -11,7 +11,8 @@ export class AlreadyRunningError extends Error {
 
 function isDaemon(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('daemon');
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes('daemon') || argv.includes('manager') || argv.includes('agent');
   } catch {
     return true; // no /proc: trust liveness alone
   }

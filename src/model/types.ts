@@ -130,6 +130,8 @@ export interface ServiceRevision {
 export interface ServicePortSpec {
   target: number;
   protocol: 'tcp' | 'udp';
+  /** `mode: host`: published only on the nodes running a task, to those tasks; absent for the ingress mode. */
+  mode?: 'host';
   /** Published host port (ingress, served by the mesh on every node); undefined when not published. */
   published?: number;
   hostIp?: string;
@@ -156,6 +158,8 @@ export interface Service {
   ports: ServicePortSpec[];
   /** Where the HTTP ingress routes to this service (x-baton.domain). */
   ingress?: ServiceIngress;
+  /** x-baton.balance; round robin when absent. */
+  balance?: 'least-connections';
   /** Secrets and configs delivered as files, each at a fixed version. */
   files: TaskFileRef[];
   /** The normalized Compose service this was made from. */
@@ -197,6 +201,45 @@ export interface NodeInfo {
   drivers: string[];
   state: NodeState;
   heartbeatAt: string;
+  /** Why it is down, when it is. */
+  message?: string;
+  /** When it joined the cluster (absent for the node of a single-machine daemon). */
+  joinedAt?: string;
+  /** The node's own port, where managers read its tasks' logs, stats and processes (cluster agents). */
+  apiPort?: number;
+  version?: string;
+}
+
+/** Observed fields of a task, the only ones an agent writes. */
+export type TaskObserved = Partial<
+  Pick<Task, 'state' | 'health' | 'pid' | 'pidStart' | 'exitCode' | 'error' | 'ports' | 'startedAt' | 'finishedAt' | 'message'>
+>;
+
+export interface TaskReport {
+  task: Pick<Task, 'id' | 'project' | 'service'>;
+  observed: TaskObserved;
+}
+
+/** What an agent is sent of the cluster: everything it runs or routes to. */
+export interface ClusterView {
+  /** Store revision the view was read at; an agent asks for the next view after it. */
+  revision: number;
+  tasks: Task[];
+  services: Service[];
+  projects: Project[];
+  nodes: NodeInfo[];
+}
+
+/**
+ * The cluster's identity and its join tokens. The tokens' secrets are sealed
+ * with the cluster key so `join-token` can show them again, as Swarm does.
+ */
+export interface ClusterRecord {
+  id: string;
+  caFingerprint: string;
+  tokens: { worker: SealedValue; manager: SealedValue };
+  createdAt: string;
+  rotatedAt?: string;
 }
 
 export interface BatonEvent {
@@ -300,6 +343,7 @@ export interface Objects {
   secret: SecretRecord;
   config: ConfigRecord;
   token: ApiToken;
+  cluster: ClusterRecord;
 }
 
 export type Kind = keyof Objects;

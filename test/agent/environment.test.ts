@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostsEntries, serviceNames, taskEnvironment, taskArgv } from '../../src/agent/environment.js';
+import { hostsEntries, serviceNameAddresses, taskEnvironment, taskArgv } from '../../src/agent/environment.js';
 import { meshRoutes } from '../../src/agent/endpoints.js';
 import type { Task } from '../../src/model/types.js';
-import { makeService, makeTask } from '../helpers/fixtures.js';
+import { makeNode, makeService, makeTask } from '../helpers/fixtures.js';
 
 const svc = makeService;
 const task = (over: Partial<Task>): Task => makeTask({ id: 't', ...over });
@@ -56,6 +56,38 @@ describe('mesh routes from endpoints', () => {
   });
 });
 
+describe('mesh routes in a cluster', () => {
+  const p = (port: number, hostIp = '127.0.0.1') => [{ target: 80, protocol: 'tcp' as const, hostIp, hostPort: port }];
+  const nodes = new Map([
+    ['n1', makeNode('n1', { address: '10.0.0.1' })],
+    ['n2', makeNode('n2', { address: '10.0.0.2' })],
+    ['n3', makeNode('n3', { address: '10.0.0.3', state: 'down' })],
+  ]);
+
+  it('reaches tasks on other nodes through their node address, never on a down node', () => {
+    const web = svc('web', { ports: [{ target: 80, protocol: 'tcp', published: 8080, vipPort: 40001 }] });
+    const routes = meshRoutes(new Map([[web.id, web]]), [
+      task({ id: 'here', node: 'n1', ports: p(1) }),
+      task({ id: 'there', node: 'n2', ports: p(2) }),
+      task({ id: 'lost', node: 'n3', ports: p(3) }),
+      task({ id: 'bound', node: 'n2', ports: p(4, '10.0.0.22') }),
+    ], { self: 'n1', nodes });
+    assert.deepEqual(routes[1].backends.map((b) => `${b.id}@${b.host}:${b.port}`), ['here@127.0.0.1:1', 'there@10.0.0.2:2', 'bound@10.0.0.22:4']);
+  });
+
+  it('publishes a host-mode port only where the service runs, to its local tasks; balance passes through', () => {
+    const web = svc('web', { balance: 'least-connections', ports: [{ target: 80, protocol: 'tcp', published: 8080, mode: 'host', vipPort: 40001 }] });
+    const ts = [task({ id: 'a', node: 'n1', ports: p(1) }), task({ id: 'b', node: 'n2', ports: p(2) })];
+    const onN1 = meshRoutes(new Map([[web.id, web]]), ts, { self: 'n1', nodes });
+    assert.deepEqual(onN1.map((r) => r.listen.port), [40001, 8080]);
+    assert.deepEqual(onN1[1].backends.map((b) => b.id), ['a']);
+    assert.equal(onN1[1].balance, 'least-connections');
+    assert.equal(onN1[0].backends.length, 2, 'the service address still balances over every node');
+    const onN3 = meshRoutes(new Map([[web.id, web]]), ts, { self: 'n3', nodes });
+    assert.deepEqual(onN3.map((r) => r.listen.port), [40001], 'no task here: the host port is not published');
+  });
+});
+
 describe('service names for process tasks', () => {
   const at = (createdAt: string, s: ReturnType<typeof svc>): ReturnType<typeof svc> => Object.assign(s, { createdAt });
 
@@ -63,12 +95,12 @@ describe('service names for process tasks', () => {
     const web = at('2024-01-01', svc('web', { ports: [{ target: 80, protocol: 'tcp', vipPort: 40001 }] }));
     const db = at('2024-01-02', svc('db', { ports: [{ target: 5432, protocol: 'tcp', vipPort: 40002 }] }));
     const worker = svc('worker');
-    const a = serviceNames([web, db, worker], 'node-1');
+    const a = serviceNameAddresses([web, db, worker], 'node-1');
     assert.deepEqual([...a.addresses.keys()].sort(), ['p/db', 'p/web'], 'no ports, no address');
     for (const ip of a.addresses.values()) assert.match(ip, /^127\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/);
     assert.notEqual(a.addresses.get('p/web'), a.addresses.get('p/db'));
-    assert.deepEqual(serviceNames([db, worker, web], 'node-1').addresses, a.addresses, 'order of the view does not matter');
-    assert.notEqual(serviceNames([web], 'node-2').addresses.get('p/web'), a.addresses.get('p/web'), 'another daemon on the host gets others');
+    assert.deepEqual(serviceNameAddresses([db, worker, web], 'node-1').addresses, a.addresses, 'order of the view does not matter');
+    assert.notEqual(serviceNameAddresses([web], 'node-2').addresses.get('p/web'), a.addresses.get('p/web'), 'another daemon on the host gets others');
     assert.deepEqual(a.listeners, [
       { service: 'p/web', target: 80, protocol: 'tcp', address: a.addresses.get('p/web') },
       { service: 'p/db', target: 5432, protocol: 'tcp', address: a.addresses.get('p/db') },
@@ -79,7 +111,7 @@ describe('service names for process tasks', () => {
     const web = svc('web', { ports: [{ target: 8080, protocol: 'tcp', published: 8080, vipPort: 1 }] });
     const api = svc('api', { ports: [{ target: 9000, protocol: 'tcp', published: 9000, hostIp: '127.0.0.1', vipPort: 2 }] });
     const admin = svc('admin', { ports: [{ target: 8080, protocol: 'tcp', vipPort: 3 }] });
-    const n = serviceNames([web, api, admin], 'x');
+    const n = serviceNameAddresses([web, api, admin], 'x');
     assert.deepEqual(n.listeners.map((l) => `${l.service}:${l.target}`), ['p/api:9000'], 'web:8080 is served by its published port; api publishes on 127.0.0.1 only');
     assert.deepEqual([...n.shadowed], ['p/admin'], 'admin:8080 would reach web');
     const hosts = hostsEntries(web, [web, api, admin], n);
@@ -94,7 +126,7 @@ describe('service names for process tasks', () => {
     const web = svc('web', { ports: [{ target: 80, protocol: 'tcp', vipPort: 1 }] });
     web.spec.links = ['db:sql'];
     web.spec.extra_hosts = ['gw:host-gateway', 'v6=[::1]', 'other:10.0.0.7'];
-    const n = serviceNames([db, web], 's');
+    const n = serviceNameAddresses([db, web], 's');
     const lines = hostsEntries(web, [db, web], n).split('\n');
     assert.ok(lines.includes(`${n.addresses.get('p/db')}\tdb database pg sql`), lines.join('\n'));
     assert.ok(lines.includes(`${n.addresses.get('p/web')}\tweb`));
@@ -107,8 +139,8 @@ describe('service names for process tasks', () => {
 
   it('mesh routes listen on each name too', () => {
     const db = svc('db', { ports: [{ target: 5432, protocol: 'tcp', vipPort: 40002 }] });
-    const n = serviceNames([db], 'x');
-    const routes = meshRoutes(new Map([[db.id, db]]), [task({ id: 'a', service: 'db', ports: [{ target: 5432, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 5 }] })], n.listeners);
+    const n = serviceNameAddresses([db], 'x');
+    const routes = meshRoutes(new Map([[db.id, db]]), [task({ id: 'a', service: 'db', ports: [{ target: 5432, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 5 }] })], undefined, n.listeners);
     assert.deepEqual(routes.map((r) => [r.id, r.listen]), [
       ['p/db:5432/tcp@vip', { host: '127.0.0.1', port: 40002 }],
       ['p/db:5432/tcp@name', { host: n.addresses.get('p/db'), port: 5432 }],

@@ -27,7 +27,7 @@ describe('API roles', () => {
     const tokensNow = await sb.ok(['token', 'ls', '--format', 'json']);
     return `${events.trim().split('\n').length}|${tokensNow}|${await sb.ok(['ls', '--format', 'json'])}`;
   };
-  const concrete = (path: string): string => path.replace(':name', 'nosuchproject').replace(':service', 'web').replace(':id', 'nosuchtoken');
+  const concrete = (path: string): string => path.replace(':name', 'nosuchproject').replace(':service', 'web').replace(':id', 'nosuchtoken').replace(':role', 'worker');
 
   before(async () => {
     const port = await freePort();

@@ -90,7 +90,7 @@ describe('process tasks in mount namespaces, through the daemon', { skip }, () =
   const sb = new Sandbox();
   const project = `nsd${process.pid}`;
   // Service addresses are opt-in (they hold target ports on loopback addresses): this daemon has them on.
-  const env = { BATON_SERVICE_ADDRESSES: '1', API_KEY: 'k-123' };
+  const env = { BATON_SERVICE_NAMES: '1', API_KEY: 'k-123' };
   let url = '';
   const hostHosts = readFileSync('/etc/hosts', 'utf8');
   const clientLines = async (): Promise<string[]> => (await sb.ok(['logs', 'client'], { env })).split('\n');

@@ -3,6 +3,7 @@ import { connection, ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { table } from '../format.js';
 import { VERSION } from '../../version.js';
+import type { DaemonOptions } from '../../daemon/index.js';
 
 export function miscCommands(program: Command): void {
   program
@@ -60,9 +61,27 @@ export function miscCommands(program: Command): void {
       }
     });
 
-  program
-    .command('daemon')
-    .description('Run the baton daemon in the foreground (manager, agent and API in one process)')
+  daemonOptions(program.command('daemon').description('Run the baton daemon in the foreground (manager, agent and API in one process)')).action(async (flags: DaemonFlags) => {
+    await runDaemon(flags);
+  });
+}
+
+export interface DaemonFlags {
+  listen?: string;
+  token?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  httpPort?: string;
+  httpsPort?: string;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCa?: string;
+}
+
+/** The options every daemon-like command (daemon, manager) takes. */
+export function daemonOptions(cmd: Command): Command {
+  return cmd
     .option('--listen <host:port>', 'also serve the API on TCP, over TLS (needs --token or BATON_TOKEN)')
     .option('--token <token>', 'bearer token required on the TCP listener')
     .option('--tls-cert <file>', 'PEM certificate for the TCP listener (default: a self-signed one made in $BATON_HOME/tls)')
@@ -70,34 +89,42 @@ export function miscCommands(program: Command): void {
     .option('--tls-client-ca <file>', 'also let in TCP clients with a certificate this CA signed (role: the subject OU, viewer|deployer|admin)')
     .option('--http-port <port>', 'port of the HTTP ingress for services with x-baton.domain (default $BATON_HTTP_PORT, else 80 as root, 8080 otherwise)')
     .option('--https-port <port>', 'port of the HTTPS ingress (default $BATON_HTTPS_PORT, else 443 as root, 8443 otherwise)')
-    .option('--acme-directory <url>', 'ACME server for x-baton.tls: acme (default: Let\'s Encrypt; $BATON_ACME_DIRECTORY)')
+    .option('--acme-directory <url>', "ACME server for x-baton.tls: acme (default: Let's Encrypt; $BATON_ACME_DIRECTORY)")
     .option('--acme-email <email>', 'contact address for the ACME account')
-    .option('--acme-ca <file>', 'PEM to trust for the ACME server\'s own HTTPS (a test server such as pebble)')
-    .action(async (flags: { listen?: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; httpPort?: string; httpsPort?: string; acmeDirectory?: string; acmeEmail?: string; acmeCa?: string }) => {
-      const port = (flag: string, v: string | undefined): number | undefined => {
-        if (v === undefined) return undefined;
-        const n = Number(v);
-        if (!(Number.isInteger(n) && n > 0 && n < 65536)) throw new UserError(`${flag}: expected a port number, got "${v}"`);
-        return n;
-      };
-      const httpPort = port('--http-port', flags.httpPort);
-      const httpsPort = port('--https-port', flags.httpsPort);
-      const token = flags.token ?? process.env.BATON_TOKEN;
-      if (flags.listen && !token) throw new UserError('--listen needs a token (--token or BATON_TOKEN): the TCP API is never open without one');
-      // The daemon is the composition root: only this command loads it.
-      const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
-      let d;
-      try {
-        d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa });
-      } catch (err) {
-        if (err instanceof AlreadyRunningError) throw new UserError(err.message);
-        throw err;
-      }
-      const stop = (sig: string): void => {
-        process.stderr.write(`${sig}: stopping the daemon and its tasks\n`);
-        void d.close({ stopTasks: true }).then(() => process.exit(0));
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    .option('--acme-ca <file>', "PEM to trust for the ACME server's own HTTPS (a test server such as pebble)");
+}
+
+export function portFlag(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n > 0 && n < 65536)) throw new UserError(`${flag}: expected a port number, got "${v}"`);
+  return n;
+}
+
+/** Runs a daemon in the foreground until SIGTERM/SIGINT, which stop it and its tasks. */
+export async function runDaemon(flags: DaemonFlags, cluster?: DaemonOptions['cluster']): Promise<void> {
+  const httpPort = portFlag('--http-port', flags.httpPort);
+  const httpsPort = portFlag('--https-port', flags.httpsPort);
+  const token = flags.token ?? process.env.BATON_TOKEN;
+  if (flags.listen && !token) throw new UserError('--listen needs a token (--token or BATON_TOKEN): the TCP API is never open without one');
+  // The daemon is the composition root: only these commands load it.
+  const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
+  let d;
+  try {
+    d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa, cluster });
+  } catch (err) {
+    if (err instanceof AlreadyRunningError) throw new UserError(err.message);
+    throw err;
+  }
+  stopOnSignals('the daemon', d);
+}
+
+/** SIGTERM or SIGINT stop a foreground daemon or agent and its tasks, then exit 0. */
+export function stopOnSignals(what: string, running: { close(o: { stopTasks: boolean }): Promise<void> }): void {
+  const stop = (sig: string): void => {
+    process.stderr.write(`${sig}: stopping ${what} and its tasks\n`);
+    void running.close({ stopTasks: true }).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 }

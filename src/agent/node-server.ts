@@ -1,0 +1,129 @@
+// An agent's own port, for its managers only: what lives on this node and
+// nowhere else (task logs, stats, processes, exec). Mutual TLS; the caller
+// must hold a manager certificate of this node's cluster.
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Driver } from '../drivers/driver.js';
+
+export interface NodeServerOptions {
+  drivers: Map<string, Driver>;
+  cert: string;
+  key: string;
+  ca: string;
+  clusterId: string;
+  log?: (m: string) => void;
+}
+
+class NodeApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const MAX_BODY = 1024 * 1024;
+
+export class NodeServer {
+  private server: https.Server | undefined;
+
+  constructor(private readonly opts: NodeServerOptions) {}
+
+  /** Listens on `port` (0: any free one); resolves with the port. */
+  listen(host: string, port: number): Promise<number> {
+    const server = https.createServer({ cert: this.opts.cert, key: this.opts.key, ca: this.opts.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => void this.dispatch(req, res));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+    });
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    await new Promise<void>((r) => {
+      s.close(() => r());
+      s.closeAllConnections();
+    });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const subject = (req.socket as TLSSocket).getPeerCertificate().subject;
+      const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+      if (first(subject?.OU) !== 'manager' || first(subject?.O) !== this.opts.clusterId) throw new NodeApiError(403, 'only a manager of this cluster may call a node');
+      const url = new URL(req.url ?? '/', 'https://node');
+      const m = /^\/v1\/node\/tasks\/([^/]+)\/(logs|stats|top|exec)$/.exec(url.pathname);
+      if (!m) throw new NodeApiError(404, `no route ${req.method} ${url.pathname}`);
+      const taskId = decodeURIComponent(m[1]);
+      const driver = this.opts.drivers.get(url.searchParams.get('driver') ?? '');
+      if (!driver) throw new NodeApiError(400, `driver "${url.searchParams.get('driver')}" is not on this node`);
+      const ac = new AbortController();
+      res.on('close', () => ac.abort());
+      switch (m[2]) {
+        case 'logs': {
+          const tail = url.searchParams.get('tail');
+          stream(res);
+          await driver.logs(taskId, { follow: url.searchParams.get('follow') === 'true', ...(tail !== null ? { tail: Number(tail) } : {}), signal: ac.signal }, (l) => write(res, l));
+          res.end();
+          return;
+        }
+        case 'stats':
+          return json(res, 200, { stats: (await driver.stats?.(taskId)) ?? null });
+        case 'top':
+          return json(res, 200, { top: (await driver.top?.(taskId)) ?? null });
+        case 'exec': {
+          if (req.method !== 'POST') throw new NodeApiError(405, 'exec is a POST');
+          if (!driver.execStream) throw new NodeApiError(400, `exec needs a container; this task runs on the ${driver.name} driver`);
+          const body = await readBody(req);
+          if (!Array.isArray(body.argv) || body.argv.length === 0) throw new NodeApiError(400, 'argv: expected a command');
+          stream(res);
+          const code = await driver.execStream(taskId, body.argv, { env: body.env, user: body.user, workingDir: body.workdir, signal: ac.signal }, (s, data) => write(res, { stream: s, data: data.toString('base64') }));
+          write(res, { exitCode: code });
+          res.end();
+          return;
+        }
+      }
+    } catch (err) {
+      const status = err instanceof NodeApiError ? err.status : 500;
+      if (status === 500) this.opts.log?.(`node API: ${(err as Error).message}`);
+      if (!res.headersSent) json(res, status, { error: { message: (err as Error).message } });
+      else res.end();
+    }
+  }
+}
+
+interface ExecBody {
+  argv?: string[];
+  env?: string[];
+  user?: string;
+  workdir?: string;
+}
+
+async function readBody(req: IncomingMessage): Promise<ExecBody> {
+  let text = '';
+  for await (const c of req as AsyncIterable<Buffer>) {
+    text += c.toString('utf8');
+    if (text.length > MAX_BODY) throw new NodeApiError(413, 'request too large');
+  }
+  try {
+    return (text ? JSON.parse(text) : {}) as ExecBody;
+  } catch {
+    throw new NodeApiError(400, 'request body is not JSON');
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function stream(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  res.flushHeaders();
+}
+
+function write(res: ServerResponse, obj: unknown): void {
+  if (!res.destroyed) res.write(JSON.stringify(obj) + '\n');
+}
