@@ -32,6 +32,8 @@ interface Proc {
   log: LogFile;
   exited?: ExitInfo;
   waiters: (() => void)[];
+  /** Probes running now (process group leaders): they go when the task goes. */
+  probes: Set<number>;
   /** The task's mount namespace, held open until it exits. */
   ns?: MountNamespace;
 }
@@ -49,7 +51,6 @@ const RESOLVE_CACHE_MS = 2_000;
 export class ProcessDriver implements Driver {
   readonly name = 'process';
   private readonly procs = new Map<string, Proc>();
-  private readonly specs = new Map<string, RunSpec>();
   private readonly handlers: DriverEvents[] = [];
   private readonly logDir: string;
   private readonly maxBytes: number;
@@ -126,9 +127,8 @@ export class ProcessDriver implements Driver {
       throw new TaskStartError(`could not start "${spec.argv[0]}": ${e.message}`);
     }
     const pid = child.pid!;
-    const proc: Proc = { spec, child, pid, log, waiters: [], ns };
+    const proc: Proc = { spec, child, pid, log, waiters: [], ns, probes: new Set() };
     this.procs.set(id, proc);
-    this.specs.set(id, spec);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => log.write('stdout', d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => log.write('stderr', d));
     child.on('error', () => undefined);
@@ -142,6 +142,7 @@ export class ProcessDriver implements Driver {
         log.flush();
         // Whatever the main process left behind in its group goes with it.
         killGroup(pid, 'SIGKILL');
+        for (const probe of proc.probes) killGroup(probe, 'SIGKILL');
         proc.ns?.close();
         this.procs.delete(id);
         log.close();
@@ -191,15 +192,19 @@ export class ProcessDriver implements Driver {
   }
 
   async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string }> {
-    const spec = this.specs.get(taskId);
-    if (!spec) return { exitCode: null, output: 'task is not running here' };
+    const p = this.procs.get(taskId);
+    if (!p || p.exited) return { exitCode: null, output: 'task is not running here' };
+    const spec = p.spec;
     const argv = 'argv' in probe ? probe.argv : ['/bin/sh', '-c', probe.shell];
     // A probe sees what the task sees: its files and hosts, in its namespace.
-    const ns = this.procs.get(taskId)?.ns;
-    const [cmd, ...args] = ns ? [this.tools!.nsenter, ...enterArgs(ns, { wd: spec.workingDir }, argv)] : argv;
+    const [cmd, ...args] = p.ns ? [this.tools!.nsenter, ...enterArgs(p.ns, { wd: spec.workingDir }, argv)] : argv;
     return new Promise((resolve) => {
       let output = '';
-      const child = spawn(cmd, args, { cwd: spec.workingDir, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // The task's markers too: recover() after a crash finds a probe left behind as it finds the task.
+      const env = { ...spec.env, BATON_INSTANCE: this.opts.instance, BATON_TASK_ID: taskId };
+      const child = spawn(cmd, args, { cwd: spec.workingDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const leader = child.pid;
+      if (leader) p.probes.add(leader);
       const take = (d: Buffer): void => {
         if (output.length < 4096) output += d.toString('utf8').slice(0, 4096 - output.length);
       };
@@ -212,10 +217,12 @@ export class ProcessDriver implements Driver {
       }, timeoutMs);
       child.once('error', (err) => {
         clearTimeout(timer);
+        if (leader) p.probes.delete(leader);
         resolve({ exitCode: 127, output: err.message });
       });
       child.once('close', (code) => {
         clearTimeout(timer);
+        if (leader) p.probes.delete(leader);
         resolve({ exitCode: timedOut ? null : code ?? 1, output });
       });
     });
@@ -238,7 +245,6 @@ export class ProcessDriver implements Driver {
   }
 
   async remove(taskId: string): Promise<void> {
-    this.specs.delete(taskId);
     removeLogFiles(this.logPath(taskId), this.maxFiles);
   }
 
