@@ -44,6 +44,11 @@ export interface DaemonOptions {
   acmeEmail?: string;
   /** PEM file to trust for the ACME server's own HTTPS (a test server). */
   acmeCa?: string;
+  /**
+   * Swarm's `init --autolock`: lock the cluster key under a new unlock key
+   * (given to `onUnlockKey`, shown once) unless it is locked already.
+   */
+  autolock?: { onUnlockKey: (key: string) => void };
   /** `baton manager`: also serve the node port agents join at, and judge nodes by their heartbeats. */
   cluster?: {
     /** host:port of the node port (Swarm's is 2377). */
@@ -108,6 +113,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.
   const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
   const box = keyState?.kind === 'locked' ? await waitForUnlock(p.socket, keyState.locked, version, log) : SecretBox.openOrCreate(p.secretKey);
+  if (opts.autolock && keyState?.kind !== 'locked') {
+    opts.autolock.onUnlockKey(box.lockTo(p.secretKey));
+    await store.appendEvents([{ type: 'autolock', message: 'autolock turned on at start' }]);
+  }
   const cp = new LocalControlPlane(store, box);
   let clusterSide: { server: ClusterServer; monitor: NodeMonitor; identity: ClusterIdentity; address: string; listen: [string, number]; tls: { cert: string; key: string }; nodes: NodeClient } | undefined;
   if (opts.cluster) {

@@ -61,4 +61,33 @@ secrets:
     await sb.ok(['autolock', 'off']);
     assert.doesNotMatch(readFileSync(join(sb.home, 'secrets.key'), 'utf8'), /locked/);
   });
+
+  it('baton manager --autolock locks the key at start, shows the unlock key once, and a restart waits for it', async () => {
+    const m = new Sandbox();
+    const listen = `127.0.0.1:${await freePort()}`;
+    try {
+      const first = m.spawn(['manager', '--listen-addr', listen, '--autolock']);
+      let out = '';
+      first.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor(() => /BTNKEY-/.test(out), 20_000, 'the unlock key on stdout');
+      const key = /BTNKEY-[A-Za-z0-9_-]+/.exec(out)![0];
+      assert.match(readFileSync(join(m.home, 'secrets.key'), 'utf8'), /"locked":1/);
+      await waitFor(async () => (await m.run(['version', '--format', 'json'])).stdout.includes('"daemon": {'), 20_000, 'the manager');
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      const again = m.spawn(['manager', '--listen-addr', listen, '--autolock']);
+      let out2 = '';
+      again.stdout!.on('data', (d: Buffer) => (out2 += d.toString()));
+      try {
+        await waitFor(async () => (await m.run(['unlock'], { input: `${key}\n` })).code === 0, 20_000, 'unlock of the restarted manager');
+        await waitFor(async () => (await m.run(['join-token', 'worker', '-q'])).code === 0, 20_000, 'the manager serving after unlock');
+        assert.doesNotMatch(out2, /BTNKEY-/, 'an already locked key is not locked again, and no new key is shown');
+      } finally {
+        again.kill('SIGTERM');
+        await new Promise((r) => again.once('exit', r));
+      }
+    } finally {
+      await m.cleanup();
+    }
+  });
 });

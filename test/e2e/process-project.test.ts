@@ -227,7 +227,7 @@ services:
     assert.ok(pids.length > 0);
     await sb.ok(['down']);
     for (const pid of pids) assert.ok(!alive(pid), `process ${pid} survived down`);
-    assert.deepEqual(projectProcesses(project).filter(alive), []);
+    assert.deepEqual(projectProcesses(project, { probes: true }).filter(alive), []);
     const r = await sb.run(['ps']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not found/);

@@ -162,13 +162,14 @@ export function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number
 }
 
 /** Every process whose environment carries BATON_PROJECT=<project> for this home's tasks. */
-export function projectProcesses(project: string): number[] {
+/** The processes of a project's tasks; health probes, which come and go, only with `probes`. */
+export function projectProcesses(project: string, opts: { probes?: boolean } = {}): number[] {
   const out: number[] = [];
   for (const name of readdirSafe('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const env = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
-      if (env.includes(`BATON_PROJECT=${project}`)) out.push(Number(name));
+      if (env.includes(`BATON_PROJECT=${project}`) && (opts.probes || !env.includes('BATON_PROBE=1'))) out.push(Number(name));
     } catch {
       /* gone or not ours */
     }

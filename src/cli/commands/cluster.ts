@@ -52,13 +52,26 @@ export function clusterCommands(program: Command): void {
       .description('Run a cluster manager in the foreground: the daemon (store, controllers, scheduler, API, an agent) plus the port nodes join at')
       .option('--listen-addr <host:port>', `where nodes join and talk to the manager (mutual TLS), default 0.0.0.0:${DEFAULT_NODE_PORT}`)
       .option('--advertise-addr <ip>', 'the address other nodes reach this one at (default: the listen address, else the first non-loopback IPv4)')
-      .option('--heartbeat-timeout <duration>', 'a node not heard from for this long is down and its tasks are moved', '3s'),
-  ).action(async (flags: DaemonFlags & { listenAddr?: string; advertiseAddr?: string; heartbeatTimeout: string }) => {
-    await runDaemon(flags, {
-      listen: hostPort('--listen-addr', flags.listenAddr ?? `0.0.0.0:${DEFAULT_NODE_PORT}`, DEFAULT_NODE_PORT),
-      advertiseAddr: flags.advertiseAddr,
-      downAfterMs: duration('--heartbeat-timeout', flags.heartbeatTimeout),
-    });
+      .option('--heartbeat-timeout <duration>', 'a node not heard from for this long is down and its tasks are moved', '3s')
+      .option('--autolock', 'keep the cluster key locked under an unlock key, printed once; a restarted manager waits for baton unlock'),
+  ).action(async (flags: DaemonFlags & { listenAddr?: string; advertiseAddr?: string; heartbeatTimeout: string; autolock?: boolean }) => {
+    await runDaemon(
+      flags,
+      {
+        listen: hostPort('--listen-addr', flags.listenAddr ?? `0.0.0.0:${DEFAULT_NODE_PORT}`, DEFAULT_NODE_PORT),
+        advertiseAddr: flags.advertiseAddr,
+        downAfterMs: duration('--heartbeat-timeout', flags.heartbeatTimeout),
+      },
+      flags.autolock
+        ? {
+            autolock: {
+              // On stdout, once, as `docker swarm init --autolock` does; never into the daemon's log.
+              onUnlockKey: (key) =>
+                process.stdout.write(`To unlock a restarted manager, run baton unlock and give it this key:\n\n    ${key}\n\nKeep it safe: without it a restarted manager cannot read its secrets.\n`),
+            },
+          }
+        : {},
+    );
   });
 
   program

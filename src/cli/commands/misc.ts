@@ -102,7 +102,7 @@ export function portFlag(flag: string, v: string | undefined): number | undefine
 }
 
 /** Runs a daemon in the foreground until SIGTERM/SIGINT, which stop it and its tasks. */
-export async function runDaemon(flags: DaemonFlags, cluster?: DaemonOptions['cluster']): Promise<void> {
+export async function runDaemon(flags: DaemonFlags, cluster?: DaemonOptions['cluster'], extra: Pick<DaemonOptions, 'autolock'> = {}): Promise<void> {
   const httpPort = portFlag('--http-port', flags.httpPort);
   const httpsPort = portFlag('--https-port', flags.httpsPort);
   const token = flags.token ?? process.env.BATON_TOKEN;
@@ -111,7 +111,7 @@ export async function runDaemon(flags: DaemonFlags, cluster?: DaemonOptions['clu
   const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
   let d;
   try {
-    d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa, cluster });
+    d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa, cluster, ...extra });
   } catch (err) {
     if (err instanceof AlreadyRunningError) throw new UserError(err.message);
     throw err;

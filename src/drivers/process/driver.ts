@@ -201,7 +201,8 @@ export class ProcessDriver implements Driver {
     return new Promise((resolve) => {
       let output = '';
       // The task's markers too: recover() after a crash finds a probe left behind as it finds the task.
-      const env = { ...spec.env, BATON_INSTANCE: this.opts.instance, BATON_TASK_ID: taskId };
+      // BATON_PROBE tells a probe from its task in `ps e` and to tests counting a task's processes.
+      const env = { ...spec.env, BATON_INSTANCE: this.opts.instance, BATON_TASK_ID: taskId, BATON_PROBE: '1' };
       const child = spawn(cmd, args, { cwd: spec.workingDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       const leader = child.pid;
       if (leader) p.probes.add(leader);
