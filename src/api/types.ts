@@ -2,6 +2,9 @@ import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.
 import type { BatonEvent, SealedValue, Service, Task, TaskStats } from '../model/types.js';
 import type { FileSources } from '../spec/sources.js';
 import type { ApiProblem } from './errors.js';
+import type { StdioSession, TermSize } from '../model/stdio.js';
+
+export type { StdioSession, TermSize };
 
 export interface DeployRequest {
   project: ComposeProject;
@@ -105,6 +108,10 @@ export interface ApiHooks {
   stats?(task: Task): Promise<TaskStats | undefined>;
   top?(task: Task): Promise<{ titles: string[]; processes: string[][] } | undefined>;
   exec?(task: Task, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
+  /** `exec` attached (stdin and/or a TTY, the upgraded connection): the command has started once this resolves. */
+  execAttached?(task: Task, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<StdioSession>;
+  /** `run` attached: the one-off container has started once this resolves; `done` waits for its removal (rm). */
+  runAttached?(service: Service, req: RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<StdioSession>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;
 }
 
@@ -142,6 +149,10 @@ export interface ExecRequest {
   env?: string[];
   user?: string;
   workdir?: string;
+  /** Attached requests only (the upgraded connection): a TTY for the command, its stdin, the terminal's first size. */
+  tty?: boolean;
+  stdin?: boolean;
+  size?: TermSize;
 }
 
 /** One item of an exec stream: output (base64) as it comes, then the exit code. */
@@ -176,6 +187,10 @@ export interface RunRequest {
   user?: string;
   workdir?: string;
   rm?: boolean;
+  /** Attached requests only, as in ExecRequest. */
+  tty?: boolean;
+  stdin?: boolean;
+  size?: TermSize;
 }
 
 /** `baton build` / `up`: a project's `build:` sections, all (`force`) or only images not there yet. */

@@ -221,6 +221,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
+    runAttached: (svc, req, onOutput) =>
+      agent.runAttached(
+        svc,
+        { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true },
+        { tty: req.tty === true, stdin: req.stdin === true, size: req.size },
+        onOutput,
+      ),
     stats: async (task) => {
       const at = await remote(task);
       return at ? clusterSide!.nodes.stats<TaskStats>(at, task) : drivers.get(task.driver)?.stats?.(task.id);
@@ -235,6 +242,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       const at = await remote(task);
       if (at) return clusterSide!.nodes.exec(at, task, { argv: req.argv, env: req.env, user: req.user, workdir: req.workdir }, onOutput, signal);
       return drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput);
+    },
+    execAttached: async (task, req, onOutput) => {
+      const io = { tty: req.tty === true, stdin: req.stdin === true, size: req.size };
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.execAttached(at, task, { argv: req.argv, env: req.env, user: req.user, workdir: req.workdir, ...io }, onOutput);
+      const d = drivers.get(task.driver);
+      if (!d?.execAttached) throw new Error(`exec needs a container; it runs on the ${task.driver} driver`);
+      return d.execAttached(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, ...io }, onOutput);
     },
     logs: async (task, o, onLine) => {
       const at = await remote(task);

@@ -9,6 +9,7 @@ import { extract, pack } from 'tar-fs';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 import { buildImages, pullImages } from '../build.js';
 import type { ComposeProject } from '../../spec/types.js';
+import { StdioClosedError, type StdioSession, type TermSize } from '../../model/stdio.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -65,22 +66,19 @@ export function containerCommands(program: Command): void {
       .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
       .option('-u, --user <user>', 'run as this user')
       .option('-w, --workdir <dir>', 'working directory inside the container')
-      .option('-T, --no-tty', 'accepted for Compose compatibility: output is never a TTY')
+      .option('-T, --no-tty', 'no TTY for the command (one is given when this terminal is one)')
+      .option('-i, --interactive', 'keep stdin attached (the default, as docker compose exec)')
+      .option('--no-interactive', 'do not attach stdin: the command reads an empty one')
       // Everything after the service belongs to the command: `baton exec web ls -la`.
       .passThroughOptions(),
   ).action(async (service: string, argv: string[], _o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & { index?: string; env?: string[]; user?: string; workdir?: string }>(cmd);
+    const flags = projectFlags<ProjectFlags & AttachFlags & { index?: string; env?: string[]; user?: string; workdir?: string }>(cmd);
     for (const e of flags.env ?? []) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UserError(`--env: expected KEY=VALUE, got "${e}"`);
     const name = await projectName(flags);
     const client = await ensureDaemon();
-    let code: number | null = null;
-    const ac = new AbortController();
-    process.once('SIGINT', () => ac.abort());
-    await client.exec(name, { service, index: index(flags.index) ?? 1, argv, env: flags.env, user: flags.user, workdir: flags.workdir }, (e) => {
-      if ('exitCode' in e) code = e.exitCode;
-      else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
-    }, ac.signal);
-    process.exitCode = code ?? 1;
+    const io = attachOptions(flags);
+    const req = { service, index: index(flags.index) ?? 1, argv, env: flags.env, user: flags.user, workdir: flags.workdir, ...io };
+    process.exitCode = await attached(io, (onOutput) => client.execAttached(name, req, onOutput));
   });
 
   projectOptions(program.command('build [services...]').description('Build the images of services with a build: section, through the engine')).action(
@@ -124,23 +122,19 @@ export function containerCommands(program: Command): void {
       .option('-u, --user <user>', 'run as this user')
       .option('-w, --workdir <dir>', 'working directory inside the container')
       .option('--entrypoint <cmd>', 'override the entrypoint (a single program)')
-      .option('-T, --no-tty', 'accepted for Compose compatibility: output is never a TTY')
+      .option('-T, --no-tty', 'no TTY for the command (one is given when this terminal is one)')
+      .option('-i, --interactive', 'keep stdin attached (the default, as docker compose run)')
+      .option('--no-interactive', 'do not attach stdin: the command reads an empty one')
       .option('--no-deps', 'accepted for Compose compatibility: dependencies are never started')
       .passThroughOptions(),
   ).action(async (service: string, argv: string[], _o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & { rm?: boolean; env?: string[]; user?: string; workdir?: string; entrypoint?: string }>(cmd);
+    const flags = projectFlags<ProjectFlags & AttachFlags & { rm?: boolean; env?: string[]; user?: string; workdir?: string; entrypoint?: string }>(cmd);
     for (const e of flags.env ?? []) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UserError(`--env: expected KEY=VALUE, got "${e}"`);
     const name = await projectName(flags);
     const client = await ensureDaemon();
-    let code: number | null = null;
-    const ac = new AbortController();
-    process.once('SIGINT', () => ac.abort());
-    const req = { service, argv, env: flags.env, user: flags.user, workdir: flags.workdir, rm: flags.rm === true, ...(flags.entrypoint ? { entrypoint: [flags.entrypoint] } : {}) };
-    await client.run(name, req, (e) => {
-      if ('exitCode' in e) code = e.exitCode;
-      else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
-    }, ac.signal);
-    process.exitCode = code ?? 1;
+    const io = attachOptions(flags);
+    const req = { service, argv, env: flags.env, user: flags.user, workdir: flags.workdir, rm: flags.rm === true, ...(flags.entrypoint ? { entrypoint: [flags.entrypoint] } : {}), ...io };
+    process.exitCode = await attached(io, (onOutput) => client.runAttached(name, req, onOutput));
   });
 
   projectOptions(
@@ -211,6 +205,60 @@ export function containerCommands(program: Command): void {
     if (p?.published === undefined) throw new UserError(`service "${service}": port ${target}/${flags.protocol} is not published`);
     process.stdout.write(`${p.hostIp ?? '0.0.0.0'}:${p.published}\n`);
   });
+}
+
+/** -T/--no-tty and -i/--no-interactive as commander leaves them. */
+interface AttachFlags {
+  tty: boolean;
+  interactive: boolean;
+}
+
+/** A TTY when asked for and this side has one (stdin and stdout both terminals); stdin unless --no-interactive. */
+function attachOptions(flags: AttachFlags): { tty: boolean; stdin: boolean; size?: TermSize } {
+  const tty = flags.tty !== false && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  return { tty, stdin: flags.interactive !== false, ...(tty ? { size: terminalSize() } : {}) };
+}
+
+function terminalSize(): TermSize {
+  return { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+}
+
+/**
+ * Runs an attached exec/run to its end: this terminal in raw mode with a TTY
+ * (keys, ^C included, go to the command) and its size followed; stdin
+ * forwarded when attached; output written as it comes. Resolves with the exit
+ * code for the CLI to exit with; the terminal is restored whatever happens.
+ */
+async function attached(io: { tty: boolean; stdin: boolean }, open: (onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void) => Promise<StdioSession>): Promise<number> {
+  const stdin = process.stdin;
+  const session = await open((stream, data) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  const onData = (d: Buffer): void => session.write(d);
+  const onEnd = (): void => session.end();
+  const onResize = (): void => session.resize(terminalSize());
+  // Without a TTY, ^C is this CLI's: it leaves, and the daemon ends the command's stream (or stops a run's container).
+  const onSigint = (): void => session.close();
+  if (io.tty) {
+    stdin.setRawMode(true);
+    process.stdout.on('resize', onResize);
+  } else process.on('SIGINT', onSigint);
+  if (io.stdin) {
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+    stdin.resume();
+  }
+  try {
+    return (await session.done) ?? 1;
+  } catch (err) {
+    if (err instanceof StdioClosedError) throw new UserError(`the connection to the daemon closed before the command ended`, 130);
+    throw err;
+  } finally {
+    stdin.off('data', onData);
+    stdin.off('end', onEnd);
+    stdin.pause();
+    process.stdout.off('resize', onResize);
+    process.off('SIGINT', onSigint);
+    if (io.tty) stdin.setRawMode(false);
+  }
 }
 
 /** The project, once every service named on the command line is in it. */

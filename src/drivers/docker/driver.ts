@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspectInfo } from 'dockerode';
-import type { Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats } from '../driver.js';
+import type { Duplex } from 'node:stream';
+import type { AttachOptions, AttachedSession, Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats, TermSize } from '../driver.js';
 import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
 import { Demuxer, LogLines } from './stream.js';
@@ -43,7 +44,11 @@ interface Tracked {
   wait: AbortController;
 }
 
+type Output = (stream: 'stdout' | 'stderr', data: Buffer) => void;
+
 const PING_TIMEOUT_MS = 2_000;
+/** An exec's stream can end a moment before the engine marks it done: how long to wait for its exit code. */
+const EXEC_EXIT_WAIT_MS = 5_000;
 /** Replicas starting together look their image up once. */
 const IMAGE_CACHE_MS = 2_000;
 
@@ -169,6 +174,23 @@ export class DockerDriver implements Driver {
   }
 
   async start(spec: RunSpec): Promise<RunningTask> {
+    return (await this.launch(spec)).running;
+  }
+
+  async startAttached(spec: RunSpec, io: AttachOptions, onOutput: Output): Promise<{ running: RunningTask; session: AttachedSession }> {
+    const { running, container, tracked, stream } = await this.launch(spec, io);
+    const resize = (size: TermSize): Promise<unknown> => container.resize({ h: size.rows, w: size.cols });
+    if (io.tty && io.size) await resize(io.size).catch(() => {});
+    // The attached stream ends when the container does; its exit code is the one the watcher reports.
+    const exitCode = async (): Promise<number | null> => {
+      if (!tracked.exited) await new Promise<void>((resolve) => tracked.waiters.push(resolve));
+      return tracked.exited?.exitCode ?? null;
+    };
+    return { running, session: engineSession(stream!, io, onOutput, resize, exitCode) };
+  }
+
+  /** Creates and starts the container; with `attach`, attached (stdin, TTY) before it starts, so no output is missed. */
+  private async launch(spec: RunSpec, attach?: AttachOptions): Promise<{ running: RunningTask; container: Docker.Container; tracked: Tracked; stream?: Duplex }> {
     const c = spec.container;
     const id = spec.task.id;
     if (!c) throw new TaskStartError('the docker driver needs an image (set image:)', 'invalid');
@@ -247,6 +269,9 @@ export class DockerDriver implements Driver {
       },
       NetworkingConfig: first ? { EndpointsConfig: { [first.name]: { Aliases: aliases(c.serviceAlias, first.aliases) } } } : undefined,
     };
+    if (attach) {
+      Object.assign(create, { Tty: attach.tty, OpenStdin: attach.stdin, StdinOnce: attach.stdin, AttachStdin: attach.stdin, AttachStdout: true, AttachStderr: true });
+    }
     if (c.entrypoint !== undefined) create.Entrypoint = c.entrypoint;
     if (c.command !== undefined) create.Cmd = c.command;
     if (c.workingDir) create.WorkingDir = c.workingDir;
@@ -259,24 +284,27 @@ export class DockerDriver implements Driver {
     } catch (err) {
       throw new TaskStartError(`could not create the container: ${engineMessage(err)}`, isStatus(err, 404) ? 'not-found' : 'invalid');
     }
+    let stream: Duplex | undefined;
     try {
+      if (attach) stream = (await container.attach({ stream: true, hijack: true, stdin: attach.stdin, stdout: true, stderr: true })) as Duplex;
       for (const n of rest) {
         await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: aliases(c.serviceAlias, n.aliases) } });
       }
       await container.start();
     } catch (err) {
+      stream?.destroy();
       await container.remove({ force: true }).catch(() => {});
       const msg = engineMessage(err);
       const reason = /executable file not found|no such file or directory/i.test(msg) ? 'not-found' : /permission denied/i.test(msg) ? 'permission' : 'other';
       throw new TaskStartError(`could not start the container: ${msg}`, reason);
     }
-    this.watch(id, container.id, slot);
+    const tracked = this.watch(id, container.id, slot);
     const info = await container.inspect().catch(() => undefined);
     const ip = first ? info?.NetworkSettings.Networks[first.name]?.IPAddress : undefined;
     let ports: TaskPort[] | undefined;
     if (direct && ip) ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: ip, hostPort: p.target }));
     else if (direct && c.ports.length > 0) throw new TaskStartError(`the container has no address on network "${first?.name}"`);
-    return { taskId: id, pid: info?.State.Pid || undefined, ports };
+    return { running: { taskId: id, pid: info?.State.Pid || undefined, ports }, container, tracked, stream };
   }
 
   /** Waits for the container's exit (it may already have happened) and reports it once. */
@@ -398,6 +426,37 @@ export class DockerDriver implements Driver {
     if (opts.signal?.aborted) return null;
     const info = await exec.inspect();
     return info.ExitCode ?? null;
+  }
+
+  async execAttached(taskId: string, argv: string[], opts: ExecOptions & AttachOptions, onOutput: Output): Promise<AttachedSession> {
+    const t = this.tracked.get(taskId);
+    if (!t) throw new Error('task is not running here');
+    const container = this.docker.getContainer(t.id);
+    // ConsoleSize starts the TTY at the client's size on engines that know it (API 1.42); older ones get the resize below.
+    const consoleSize: [number, number] | undefined = opts.tty && opts.size ? [opts.size.rows, opts.size.cols] : undefined;
+    const exec = await container.exec({
+      Cmd: argv,
+      AttachStdin: opts.stdin,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: opts.tty,
+      Env: opts.env,
+      User: opts.user,
+      WorkingDir: opts.workingDir,
+      ...(consoleSize ? { ConsoleSize: consoleSize } : {}),
+    });
+    const stream = await exec.start({ hijack: true, stdin: opts.stdin, Tty: opts.tty, ...(consoleSize ? { ConsoleSize: consoleSize } : {}) } as Docker.ExecStartOptions);
+    const resize = (size: TermSize): Promise<unknown> => exec.resize({ h: size.rows, w: size.cols });
+    if (consoleSize && opts.size) await resize(opts.size).catch(() => {});
+    const exitCode = async (): Promise<number | null> => {
+      const deadline = Date.now() + EXEC_EXIT_WAIT_MS;
+      for (;;) {
+        const info = await exec.inspect();
+        if (!info.Running || Date.now() > deadline) return info.Running ? null : info.ExitCode ?? null;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    return engineSession(stream, opts, onOutput, resize, exitCode);
   }
 
   async getArchive(taskId: string, path: string): Promise<NodeJS.ReadableStream> {
@@ -603,6 +662,36 @@ function inSubnet(address: string, cidr: string): boolean {
   if (!Number.isInteger(n) || n < 0 || n > 32) return false;
   const size = 2 ** (32 - n);
   return Math.floor(ipv4(address) / size) === Math.floor(ipv4(base) / size);
+}
+
+/**
+ * A hijacked engine stream (exec or container attach) as a session: raw
+ * output with a TTY, the engine's multiplexed frames without. stdin's end is
+ * a half-close of the connection, which the engine passes on as EOF.
+ */
+function engineSession(stream: Duplex, io: AttachOptions, onOutput: Output, resize: (size: TermSize) => Promise<unknown>, exitCode: () => Promise<number | null>): AttachedSession {
+  const demux = io.tty ? undefined : new Demuxer(onOutput);
+  let cut = false;
+  stream.on('data', (d: Buffer) => (demux ? demux.push(d) : onOutput('stdout', d)));
+  const ended = new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+  return {
+    write: (data) => {
+      if (io.stdin && stream.writable) stream.write(data);
+    },
+    end: () => {
+      if (io.stdin && stream.writable) stream.end();
+    },
+    resize: (size) => void resize(size).catch(() => {}),
+    done: ended.then(() => (cut ? null : exitCode())),
+    close: () => {
+      cut = true;
+      stream.destroy();
+    },
+  };
 }
 
 /** The names a container answers to on a network; none for a one-off (`baton run`). */
