@@ -86,6 +86,33 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    await this.register();
+    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), this.opts.heartbeatMs ?? HEARTBEAT_MS);
+    this.heartbeat.unref();
+    // Recovery finishes before start() returns, so the API never shows tasks the old process lost as running.
+    let first: Promise<void> | undefined;
+    this.unsubscribe = await this.opts.cp.subscribe((v) => {
+      const p = this.onView(v);
+      first ??= p;
+    });
+    await first;
+    await this.flush();
+  }
+
+  /**
+   * A driver that became available after the start (an engine started after
+   * the daemon): its exits are watched, and the node registers again so the
+   * scheduler and `node ls` know it offers the driver now.
+   */
+  async addDriver(name: string, driver: Driver): Promise<void> {
+    if (this.opts.drivers.get(name) === driver) return;
+    driver.on({ exited: (id, info) => this.onExit(id, info) });
+    this.opts.drivers.set(name, driver);
+    if (!this.closed) await this.register();
+  }
+
+  /** Tells the control plane what this node is and offers (registering again keeps what managers set: availability, labels). */
+  private async register(): Promise<void> {
     const drivers: string[] = [];
     for (const [name, d] of this.opts.drivers) if (await d.available()) drivers.push(name);
     const node: NodeInfo = {
@@ -103,16 +130,6 @@ export class Agent {
       heartbeatAt: now(),
     };
     await this.opts.cp.register(node);
-    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), this.opts.heartbeatMs ?? HEARTBEAT_MS);
-    this.heartbeat.unref();
-    // Recovery finishes before start() returns, so the API never shows tasks the old process lost as running.
-    let first: Promise<void> | undefined;
-    this.unsubscribe = await this.opts.cp.subscribe((v) => {
-      const p = this.onView(v);
-      first ??= p;
-    });
-    await first;
-    await this.flush();
   }
 
   /** Stops watching; with `stopTasks` also stops every task it runs (daemon shutdown). */

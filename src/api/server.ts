@@ -70,6 +70,7 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/deploy', async (req, res, p) => {
       const body = await readJson<DeployRequest>(req);
       if (body.project?.name !== p.name) throw badRequest(`project name in the body ("${body.project?.name}") differs from the URL ("${p.name}")`);
+      await hooks.probeDrivers?.();
       sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true, body.sources));
     });
     for (const kind of ['secret', 'config'] as const) {
@@ -116,9 +117,17 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/stats', async (_q, res, p, url) => sendJson(res, 200, await this.stats(p.name, url.searchParams.getAll('service'))));
     this.route('GET', '/v1/projects/:name/top', async (_q, res, p, url) => sendJson(res, 200, await this.top(p.name, url.searchParams.getAll('service'))));
-    this.route('POST', '/v1/projects/:name/pull', async (req, res, p) => this.pull(res, p.name, await readJson<PullRequest>(req)));
+    this.route('POST', '/v1/projects/:name/pull', async (req, res, p) => {
+      const body = await readJson<PullRequest>(req);
+      await hooks.probeDrivers?.();
+      await this.pull(res, p.name, body);
+    });
     this.route('GET', '/v1/projects/:name/images', async (_q, res, p) => sendJson(res, 200, await this.images(p.name)));
-    this.route('POST', '/v1/projects/:name/build', async (req, res, p) => this.build(res, p.name, await readJson<BuildRequest>(req)));
+    this.route('POST', '/v1/projects/:name/build', async (req, res, p) => {
+      const body = await readJson<BuildRequest>(req);
+      await hooks.probeDrivers?.();
+      await this.build(res, p.name, body);
+    });
     this.route('GET', '/v1/projects/:name/archive', async (_q, res, p, url) => this.getArchive(res, p.name, url));
     this.route('POST', '/v1/projects/:name/archive', async (req, res, p, url) => this.putArchive(req, res, p.name, url));
     this.route('POST', '/v1/projects/:name/run', async (req, res, p) => this.runOnce(req, res, p.name, await readJson<RunRequest>(req)), (body, p, open) => this.runAttached(p.name, body as RunRequest, open));

@@ -82,6 +82,8 @@ export interface ApiHooks {
   seal(value: Buffer, key: string): SealedValue;
   /** Autolock on: the cluster key is kept locked under a new unlock key, returned once. Off: kept in the clear. */
   autolock(enable: boolean): { unlockKey?: string };
+  /** Looks again for drivers missing so far (an engine started after the daemon), before a deploy, build or pull decides where image services run. */
+  probeDrivers?(): Promise<void>;
   /** Problems that would stop services from running here (command not found, port taken). */
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
   /** After `down`, once its tasks are gone: drivers remove the project's networks (and named volumes with `volumes`). */

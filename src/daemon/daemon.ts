@@ -9,7 +9,7 @@ import { NodeMonitor, Reconciler, serviceFiles } from '../controllers/index.js';
 import { ClusterIdentity } from './cluster.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
-import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
+import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
 import { CertManager, HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service, Task, TaskStats } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
@@ -56,6 +56,9 @@ export interface DaemonOptions {
   log?: (msg: string) => void;
 }
 
+/** How often a daemon without an engine looks for one (besides before each deploy). */
+const ENGINE_PROBE_MS = 5_000;
+
 export interface RunningDaemon {
   close(opts?: { stopTasks?: boolean }): Promise<void>;
 }
@@ -82,10 +85,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ['process', createProcessDriver({ home: opts.home, instance })],
     ['hollow', createHollowDriver()],
   ]);
-  // The docker driver only when an engine answers now; without one, image services are refused by name at deploy.
-  let docker: DockerDriver | undefined = createDockerDriver({ instance, log });
-  if (await docker.available()) drivers.set('docker', docker);
-  else docker = undefined;
+  // The docker driver once an engine answers: now, or later (see engineWatch below); until then image services run as processes.
+  const engine = createDockerDriver({ instance, log });
+  let docker: DockerDriver | undefined;
+  if (await engine.available()) {
+    drivers.set('docker', engine);
+    docker = engine;
+  }
   const mesh = new Mesh({ log });
   // One HTTP ingress per node; it listens only while some service has a domain.
   const certs = new CertManager({
@@ -153,6 +159,50 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     if (n.value.state !== 'ready') throw new Error(`node ${n.value.hostname} (${n.value.id}) is down`);
     return { address: n.value.address, port: n.value.apiPort };
   };
+  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, force, onLine) => {
+    const built: string[] = [];
+    for (const name of services) {
+      const spec = buildSpec(project, name);
+      if (!spec || (!force && (await docker!.hasImage(spec.tag)))) continue;
+      try {
+        await docker!.build(spec, (line) => onLine(name, line));
+      } catch (err) {
+        throw new ImageError(name, (err as Error).message);
+      }
+      built.push(name);
+    }
+    return { built };
+  };
+  const pullImages: NonNullable<ApiHooks['pull']> = async (project, services, missingOnly, onLine) => {
+    const pulled: string[] = [];
+    for (const name of services) {
+      const image = project.services[name].image!;
+      const policy = project.services[name].pull_policy;
+      if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) continue;
+      try {
+        await docker!.pull(image, (line) => onLine(name, line));
+      } catch (err) {
+        const what = missingOnly ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled`;
+        throw new ImageError(name, `${what}: ${(err as Error).message}`);
+      }
+      pulled.push(name);
+    }
+    return { pulled };
+  };
+  // No engine at the start: look again every few seconds and before each deploy, and take it in when it answers.
+  const engineWatch = docker
+    ? undefined
+    : new EngineWatch(engine, {
+        intervalMs: ENGINE_PROBE_MS,
+        log,
+        onUp: async (d) => {
+          // Nothing of this instance runs there yet (its tasks were orphaned at the start): what it left is removed.
+          await d.recover([]);
+          docker = d;
+          await agent.addDriver('docker', d);
+          log('docker: the engine answers now; image services run as containers');
+        },
+      });
   const hooks: ApiHooks = {
     version,
     selfNode: nodeId,
@@ -173,41 +223,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
     },
-    build: docker
-      ? async (project, services, force, onLine) => {
-          const built: string[] = [];
-          for (const name of services) {
-            const spec = buildSpec(project, name);
-            if (!spec || (!force && (await docker!.hasImage(spec.tag)))) continue;
-            try {
-              await docker!.build(spec, (line) => onLine(name, line));
-            } catch (err) {
-              throw new ImageError(name, (err as Error).message);
-            }
-            built.push(name);
-          }
-          return { built };
-        }
-      : undefined,
-    pull: docker
-      ? async (project, services, missingOnly, onLine) => {
-          const pulled: string[] = [];
-          for (const name of services) {
-            const image = project.services[name].image!;
-            const policy = project.services[name].pull_policy;
-            if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) continue;
-            try {
-              await docker!.pull(image, (line) => onLine(name, line));
-            } catch (err) {
-              const what = missingOnly ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled`;
-              throw new ImageError(name, `${what}: ${(err as Error).message}`);
-            }
-            pulled.push(name);
-          }
-          return { pulled };
-        }
-      : undefined,
-    imageInfo: docker ? (image) => docker!.imageInfo(image) : undefined,
+    // Getters: an engine that starts after the daemon brings these with it.
+    get build() {
+      return docker ? buildImages : undefined;
+    },
+    get pull() {
+      return docker ? pullImages : undefined;
+    },
+    get imageInfo() {
+      return docker ? (image: string) => docker!.imageInfo(image) : undefined;
+    },
+    probeDrivers: async () => {
+      await engineWatch?.probe();
+    },
     getArchive: (task, path) => {
       const d = drivers.get(task.driver);
       if (!d?.getArchive) throw new Error(`cp needs a container; it runs on the ${task.driver} driver`);
@@ -262,6 +290,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const api = new ApiServer(store, hooks);
 
   await agent.start();
+  engineWatch?.start();
   await reconciler.start();
   if (clusterSide) {
     await clusterSide.server.listen(clusterSide.listen[0], clusterSide.listen[1], clusterSide.tls);
@@ -281,6 +310,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   return {
     close(o = {}) {
       closing ??= (async () => {
+        engineWatch?.stop();
         await api.close();
         clusterSide?.monitor.stop();
         await clusterSide?.server.close();

@@ -140,7 +140,7 @@ export function containerCommands(program: Command): void {
   projectOptions(
     program
       .command('cp <source> <destination>')
-      .description('Copy files between a service\'s container and this machine: SERVICE:PATH to a local path, or a local path into SERVICE:FOLDER')
+      .description('Copy files between a service\'s container and this machine (SERVICE:PATH on one side), as docker cp: into a destination folder, else under the destination\'s name')
       .option('--index <n>', 'which replica (default 1)'),
   ).action(async (source: string, destination: string, _o: unknown, cmd: Command) => {
     const flags = projectFlags<ProjectFlags & { index?: string }>(cmd);
@@ -157,10 +157,14 @@ export function containerCommands(program: Command): void {
     const client = await ensureDaemon();
     const where = { service: side.service, index: index(flags.index) ?? 1, path: side.path };
     if (from) {
-      const tar = await client.archive(name, where);
       const dest = resolve(destination);
-      // Into an existing folder, as itself; else under the destination's name, as `docker cp` does.
-      if (existsSync(dest) && statSync(dest).isDirectory()) await pipeline(tar, extract(dest));
+      const into = existsSync(dest) && statSync(dest).isDirectory();
+      // As docker cp: a destination that does not exist is made under its name, in a folder that does.
+      if (!into && /[/\\]$/.test(destination)) throw new UserError(`cp: ${destination}: no such folder`);
+      if (!into && !(existsSync(dirname(dest)) && statSync(dirname(dest)).isDirectory())) throw new UserError(`cp: ${dirname(dest)}: no such folder`);
+      const tar = await client.archive(name, where);
+      // Into an existing folder, as itself; else under the destination's name.
+      if (into) await pipeline(tar, extract(dest));
       else {
         const top = basename(side.path.replace(/\/+$/, '')) || '/';
         const rename = basename(dest);

@@ -3,11 +3,14 @@ import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspectInfo } from 'dockerode';
 import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { posix } from 'node:path';
 import type { AttachOptions, AttachedSession, Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats, TermSize } from '../driver.js';
 import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
 import { Demuxer, LogLines } from './stream.js';
 import { buildImage, followProgress, type BuildSpec } from './build.js';
+import { isDir, isSymlink, parsePathStat, renameTop, splitDest, tarTop, type PathStat } from './archive.js';
 
 export interface DockerDriverOptions {
   /** Only objects carrying this instance label are ever adopted or removed: other daemons' and the user's stay untouched. */
@@ -178,19 +181,13 @@ export class DockerDriver implements Driver {
   }
 
   async startAttached(spec: RunSpec, io: AttachOptions, onOutput: Output): Promise<{ running: RunningTask; session: AttachedSession }> {
-    const { running, container, tracked, stream } = await this.launch(spec, io);
-    const resize = (size: TermSize): Promise<unknown> => container.resize({ h: size.rows, w: size.cols });
-    if (io.tty && io.size) await resize(io.size).catch(() => {});
-    // The attached stream ends when the container does; its exit code is the one the watcher reports.
-    const exitCode = async (): Promise<number | null> => {
-      if (!tracked.exited) await new Promise<void>((resolve) => tracked.waiters.push(resolve));
-      return tracked.exited?.exitCode ?? null;
-    };
-    return { running, session: engineSession(stream!, io, onOutput, resize, exitCode) };
+    const { running, session } = await this.launch(spec, { io, onOutput });
+    if (io.tty && io.size) session!.resize(io.size);
+    return { running, session: session! };
   }
 
   /** Creates and starts the container; with `attach`, attached (stdin, TTY) before it starts, so no output is missed. */
-  private async launch(spec: RunSpec, attach?: AttachOptions): Promise<{ running: RunningTask; container: Docker.Container; tracked: Tracked; stream?: Duplex }> {
+  private async launch(spec: RunSpec, attach?: { io: AttachOptions; onOutput: Output }): Promise<{ running: RunningTask; session?: AttachedSession }> {
     const c = spec.container;
     const id = spec.task.id;
     if (!c) throw new TaskStartError('the docker driver needs an image (set image:)', 'invalid');
@@ -270,7 +267,8 @@ export class DockerDriver implements Driver {
       NetworkingConfig: first ? { EndpointsConfig: { [first.name]: { Aliases: aliases(c.serviceAlias, first.aliases) } } } : undefined,
     };
     if (attach) {
-      Object.assign(create, { Tty: attach.tty, OpenStdin: attach.stdin, StdinOnce: attach.stdin, AttachStdin: attach.stdin, AttachStdout: true, AttachStderr: true });
+      const { tty, stdin } = attach.io;
+      Object.assign(create, { Tty: tty, OpenStdin: stdin, StdinOnce: stdin, AttachStdin: stdin, AttachStdout: true, AttachStderr: true });
     }
     if (c.entrypoint !== undefined) create.Entrypoint = c.entrypoint;
     if (c.command !== undefined) create.Cmd = c.command;
@@ -285,8 +283,20 @@ export class DockerDriver implements Driver {
       throw new TaskStartError(`could not create the container: ${engineMessage(err)}`, isStatus(err, 404) ? 'not-found' : 'invalid');
     }
     let stream: Duplex | undefined;
+    let session: AttachedSession | undefined;
+    let tracked: Tracked | undefined;
     try {
-      if (attach) stream = (await container.attach({ stream: true, hijack: true, stdin: attach.stdin, stdout: true, stderr: true })) as Duplex;
+      if (attach) {
+        stream = (await container.attach({ stream: true, hijack: true, stdin: attach.io.stdin, stdout: true, stderr: true })) as Duplex;
+        // Listened to at once: a container that exits at its start ends the stream before start() has even answered.
+        // Its exit code is the one the watcher reports.
+        session = engineSession(stream, attach.io, attach.onOutput, (size) => container.resize({ h: size.rows, w: size.cols }), async () => {
+          if (!tracked) return null;
+          const t = tracked;
+          if (!t.exited) await new Promise<void>((resolve) => t.waiters.push(resolve));
+          return t.exited?.exitCode ?? null;
+        });
+      }
       for (const n of rest) {
         await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: aliases(c.serviceAlias, n.aliases) } });
       }
@@ -298,13 +308,13 @@ export class DockerDriver implements Driver {
       const reason = /executable file not found|no such file or directory/i.test(msg) ? 'not-found' : /permission denied/i.test(msg) ? 'permission' : 'other';
       throw new TaskStartError(`could not start the container: ${msg}`, reason);
     }
-    const tracked = this.watch(id, container.id, slot);
+    tracked = this.watch(id, container.id, slot);
     const info = await container.inspect().catch(() => undefined);
     const ip = first ? info?.NetworkSettings.Networks[first.name]?.IPAddress : undefined;
     let ports: TaskPort[] | undefined;
     if (direct && ip) ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: ip, hostPort: p.target }));
     else if (direct && c.ports.length > 0) throw new TaskStartError(`the container has no address on network "${first?.name}"`);
-    return { running: { taskId: id, pid: info?.State.Pid || undefined, ports }, container, tracked, stream };
+    return { running: { taskId: id, pid: info?.State.Pid || undefined, ports }, session };
   }
 
   /** Waits for the container's exit (it may already have happened) and reports it once. */
@@ -446,8 +456,6 @@ export class DockerDriver implements Driver {
       ...(consoleSize ? { ConsoleSize: consoleSize } : {}),
     });
     const stream = await exec.start({ hijack: true, stdin: opts.stdin, Tty: opts.tty, ...(consoleSize ? { ConsoleSize: consoleSize } : {}) } as Docker.ExecStartOptions);
-    const resize = (size: TermSize): Promise<unknown> => exec.resize({ h: size.rows, w: size.cols });
-    if (consoleSize && opts.size) await resize(opts.size).catch(() => {});
     const exitCode = async (): Promise<number | null> => {
       const deadline = Date.now() + EXEC_EXIT_WAIT_MS;
       for (;;) {
@@ -456,7 +464,10 @@ export class DockerDriver implements Driver {
         await new Promise((r) => setTimeout(r, 50));
       }
     };
-    return engineSession(stream, opts, onOutput, resize, exitCode);
+    // Listened to at once (a quick command's output and end come right away), resized after.
+    const session = engineSession(stream, opts, onOutput, (size) => exec.resize({ h: size.rows, w: size.cols }), exitCode);
+    if (opts.size && opts.tty) session.resize(opts.size);
+    return session;
   }
 
   async getArchive(taskId: string, path: string): Promise<NodeJS.ReadableStream> {
@@ -469,14 +480,49 @@ export class DockerDriver implements Driver {
     }
   }
 
+  /**
+   * `cp` into a task, as docker cp: into `path` when it is a folder; else
+   * under that name (a new file or folder, or over an existing file), in its
+   * parent folder, which must exist.
+   */
   async putArchive(taskId: string, path: string, tar: Buffer): Promise<void> {
     const t = this.tracked.get(taskId);
     if (!t) throw new Error('task is not running here');
+    const container = this.docker.getContainer(t.id);
+    const put = async (folder: string, data: Buffer): Promise<void> => {
+      try {
+        await container.putArchive(data, { path: folder });
+      } catch (err) {
+        throw new Error(isStatus(err, 404) ? `no such folder in the container: ${folder}` : engineMessage(err));
+      }
+    };
+    const dest = await this.statPath(container, path);
+    if (dest && isDir(dest)) return put(path, tar);
+    // "dir/" names a folder: one that does not exist is not made, as with docker cp.
+    if (/\/\.?$/.test(path)) throw new Error(`no such folder in the container: ${path}`);
+    const top = await tarTop(tar);
+    if (dest && top.dir) throw new Error(`cannot copy a folder onto the file ${path}`);
+    const { parent, name } = splitDest(path);
+    const up = await this.statPath(container, parent);
+    if (!up || !isDir(up)) throw new Error(`no such folder in the container: ${parent}`);
+    await put(parent, top.name === name ? tar : await renameTop(tar, top.name, name));
+  }
+
+  /** What the engine says of a path in a container (a symbolic link: of what it points to); undefined when nothing is there. */
+  private async statPath(container: Docker.Container, path: string, follow = true): Promise<PathStat | undefined> {
+    let res: IncomingMessage;
     try {
-      await this.docker.getContainer(t.id).putArchive(tar, { path });
+      res = (await container.infoArchive({ path })) as IncomingMessage;
     } catch (err) {
-      throw new Error(isStatus(err, 404) ? `no such folder in the container: ${path} (copy into an existing folder)` : engineMessage(err));
+      if (isStatus(err, 404)) return undefined;
+      throw new Error(engineMessage(err));
     }
+    res.resume();
+    const stat = parsePathStat(res.headers['x-docker-container-path-stat']);
+    if (stat && follow && isSymlink(stat) && stat.linkTarget) {
+      return this.statPath(container, posix.resolve(posix.dirname(path), stat.linkTarget), false);
+    }
+    return stat;
   }
 
   async stats(taskId: string): Promise<TaskStats | undefined> {
