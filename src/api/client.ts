@@ -8,6 +8,7 @@ import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
 import { STDIO_PROTOCOL, stdioChannel, type StdioSession } from '../model/stdio.js';
 import type { Duplex } from 'node:stream';
+import { BUILD_UPLOAD_TYPE } from './types.js';
 import type { NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
@@ -42,6 +43,11 @@ export class ApiUnreachableError extends Error {
 /** Typed client of the baton API, used by the CLI and the dashboard. */
 export class ApiClient {
   constructor(private readonly target: ClientTarget) {}
+
+  /** A daemon on another machine (BATON_HOST): it cannot read this machine's files, such as build contexts. */
+  get remote(): boolean {
+    return !this.target.socketPath && this.target.url !== undefined;
+  }
 
   version(): Promise<VersionInfo> {
     return this.json('GET', '/v1/version');
@@ -143,6 +149,29 @@ export class ApiClient {
   /** Builds images of the project's `build:` sections; builder output, then the outcome, through onEvent. */
   build(req: BuildRequest, onEvent: (e: BuildEvent) => void): Promise<void> {
     return this.stream(`/v1/projects/${enc(req.project.name)}/build`, onEvent, undefined, 'POST', req);
+  }
+  /** Which services a build would build now (their image is missing, or all with force), building nothing. */
+  async buildPlan(req: Omit<BuildRequest, 'plan'>): Promise<string[]> {
+    let needed: string[] = [];
+    let failure: { service: string; message: string } | undefined;
+    await this.build({ ...req, plan: true }, (e) => {
+      if ('needed' in e) needed = e.needed;
+      else if ('error' in e) failure = e.error;
+    });
+    if (failure) throw new ApiRequestError(400, 'build-failed', `${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`, []);
+    return needed;
+  }
+  /** Builds one service from a context this client sends (a tar, .dockerignore applied): for a remote daemon. */
+  async buildFrom(req: BuildRequest, context: NodeJS.ReadableStream, onEvent: (e: BuildEvent) => void): Promise<void> {
+    const r = this.send('POST', `/v1/projects/${enc(req.project.name)}/build`, { 'content-type': BUILD_UPLOAD_TYPE }, undefined);
+    const res = new Promise<http.IncomingMessage>((resolve, reject) => {
+      r.on('response', resolve);
+      r.on('error', (err: NodeJS.ErrnoException) => reject(this.unreachable(err)));
+    });
+    r.write(JSON.stringify(req) + '\n');
+    context.on('error', (err: Error) => r.destroy(err));
+    context.pipe(r);
+    await this.items(await res, onEvent);
   }
   /** `cp` out of a task: a tar stream of the path (a file or a folder). */
   async archive(project: string, q: { service: string; index: number; path: string }): Promise<NodeJS.ReadableStream> {
@@ -255,6 +284,11 @@ export class ApiClient {
       if ((err as Error).name === 'AbortError') return;
       throw err;
     }
+    await this.items(res, onItem, signal);
+  }
+
+  /** An NDJSON answer, item by item; an error answer as ApiRequestError. */
+  private async items<T>(res: http.IncomingMessage, onItem: (item: T) => void, signal?: AbortSignal): Promise<void> {
     await throwIfFailed(res);
     let buf = '';
     try {

@@ -19,6 +19,8 @@ import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
 import { STDIO_PROTOCOL, UpgradeBodyError, readUpgradeBody, serveStdio, switchProtocols, validSize } from '../model/stdio.js';
 import { findNode, removeNode, updateNode } from './nodes.js';
+import { BUILD_UPLOAD_TYPE } from './types.js';
+import { PassThrough } from 'node:stream';
 import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
@@ -41,6 +43,8 @@ const MAX_ARCHIVE = 512 * 1024 * 1024;
 /** The JSON body of an upgrade request (exec/run attached). */
 const MAX_UPGRADE_BODY = 1024 * 1024;
 const UPGRADE_BODY_TIMEOUT_MS = 30_000;
+/** The JSON line before a build upload's context (the normalized project): as much as any JSON body. */
+const MAX_BUILD_REQUEST = 32 * 1024 * 1024;
 
 /**
  * The HTTP API: JSON in and out, newline-delimited JSON for streams (logs,
@@ -124,9 +128,15 @@ export class ApiServer {
     });
     this.route('GET', '/v1/projects/:name/images', async (_q, res, p) => sendJson(res, 200, await this.images(p.name)));
     this.route('POST', '/v1/projects/:name/build', async (req, res, p) => {
-      const body = await readJson<BuildRequest>(req);
-      await hooks.probeDrivers?.();
-      await this.build(res, p.name, body);
+      const upload = (req.headers['content-type'] ?? '').startsWith(BUILD_UPLOAD_TYPE);
+      const { body, context } = upload ? await readBuildUpload(req) : { body: await readJson<BuildRequest>(req), context: undefined };
+      try {
+        await hooks.probeDrivers?.();
+        await this.build(res, p.name, body, context);
+      } finally {
+        // A context the build did not read (refused, or nothing to build) is drained: the client is still sending it.
+        context?.resume();
+      }
     });
     this.route('GET', '/v1/projects/:name/archive', async (_q, res, p, url) => this.getArchive(res, p.name, url));
     this.route('POST', '/v1/projects/:name/archive', async (req, res, p, url) => this.putArchive(req, res, p.name, url));
@@ -445,19 +455,32 @@ export class ApiServer {
     return out;
   }
 
-  /** Builds the project's images, streaming the builder's output; the last item says what was built or which service failed. */
-  private async build(res: ServerResponse, project: string, body: BuildRequest): Promise<void> {
+  /**
+   * Builds the project's images, streaming the builder's output; the last
+   * item says what was built or which service failed. With `context` (a
+   * remote client's upload) one service is built from it; with `plan`,
+   * nothing is, and the answer says which services need it.
+   */
+  private async build(res: ServerResponse, project: string, body: BuildRequest, context?: NodeJS.ReadableStream): Promise<void> {
     const compose = body.project;
     if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
     const withBuild = Object.values(compose.services).filter((s) => s.build && this.containerService(compose, s.name)).map((s) => s.name);
     const wanted = body.services && body.services.length > 0 ? body.services : withBuild;
     const noBuild = wanted.filter((s) => !withBuild.includes(s));
     if (noBuild.length > 0) throw badRequest(`no build: section in ${noBuild.map((s) => `service "${s}"`).join(', ')}`);
+    if (context && (wanted.length !== 1 || body.services?.length !== 1)) throw badRequest('a build that sends its context names exactly one service');
+    if (body.plan) {
+      if (wanted.length > 0 && !this.hooks.buildPlan && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
+      const needed = this.hooks.buildPlan ? await this.hooks.buildPlan(compose, wanted, body.force === true) : [];
+      ndjson(res)({ needed } satisfies BuildEvent);
+      res.end();
+      return;
+    }
     // Without an engine, `up` (no force) goes on: the deploy's checks then say what cannot run.
     if (wanted.length > 0 && !this.hooks.build && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
     const write = ndjson(res);
     try {
-      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent)) : { built: [] };
+      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent), context) : { built: [] };
       write({ built: r.built } satisfies BuildEvent);
     } catch (err) {
       const e = err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
@@ -665,6 +688,52 @@ export class ApiServer {
   }
 }
 
+
+/** A build upload (BUILD_UPLOAD_TYPE): its JSON line, and the rest of the body (the context's tar) as a stream. */
+function readBuildUpload(req: IncomingMessage): Promise<{ body: BuildRequest; context: NodeJS.ReadableStream }> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (c: Buffer): void => {
+      buf = Buffer.concat([buf, c]);
+      const nl = buf.indexOf(10);
+      if (nl < 0) {
+        if (buf.length > MAX_BUILD_REQUEST) {
+          done();
+          reject(new ApiError(413, 'too_large', 'the build request before its context is too large'));
+        }
+        return;
+      }
+      done();
+      let body: BuildRequest;
+      try {
+        body = JSON.parse(buf.subarray(0, nl).toString('utf8')) as BuildRequest;
+      } catch {
+        req.resume();
+        return reject(badRequest('a build upload starts with one line of JSON (the build request)'));
+      }
+      const context = new PassThrough();
+      context.write(buf.subarray(nl + 1));
+      req.pipe(context);
+      resolve({ body, context });
+    };
+    const onEnd = (): void => {
+      done();
+      reject(badRequest('a build upload starts with one line of JSON (the build request), then the context'));
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+}
 
 function asApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;

@@ -95,7 +95,9 @@ export interface ApiHooks {
    * `force`, else only those whose image is not there yet. Rejects with
    * ImageError naming the service. Absent when no engine answers.
    */
-  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void): Promise<{ built: string[] }>;
+  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void, context?: NodeJS.ReadableStream): Promise<{ built: string[] }>;
+  /** Which of these services a build would build now: all with `force`, else those whose image is not here. */
+  buildPlan?(project: ComposeProject, services: string[], force: boolean): Promise<string[]>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
   pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void): Promise<{ pulled: string[] }>;
   /** An image on this node (`baton images`); undefined when it is not here. */
@@ -201,10 +203,19 @@ export interface BuildRequest {
   /** Services to build; all with a build: section when empty. */
   services?: string[];
   force?: boolean;
+  /** Build nothing: answer which services need a build (`{ needed }`), for a client that sends each context itself. */
+  plan?: boolean;
 }
 
-/** One item of a build stream: builder output, then either what was built or the error. */
-export type BuildEvent = { service: string; line: string } | { built: string[] } | { error: { service: string; message: string } };
+/**
+ * The content type of a build whose context the client sends (a remote
+ * daemon cannot read the client's folder): one line of JSON, the BuildRequest
+ * naming exactly one service, then the tar of its context.
+ */
+export const BUILD_UPLOAD_TYPE = 'application/x-baton-build';
+
+/** One item of a build stream: builder output, then either what was built (or with `plan`, what needs building) or the error. */
+export type BuildEvent = { service: string; line: string } | { built: string[] } | { needed: string[] } | { error: { service: string; message: string } };
 
 /** `baton pull`: images of the project's services (all without build: when none named). */
 export interface PullRequest {

@@ -159,13 +159,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     if (n.value.state !== 'ready') throw new Error(`node ${n.value.hostname} (${n.value.id}) is down`);
     return { address: n.value.address, port: n.value.apiPort };
   };
-  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, force, onLine) => {
-    const built: string[] = [];
+  const buildPlan: NonNullable<ApiHooks['buildPlan']> = async (project, services, force) => {
+    const needed: string[] = [];
     for (const name of services) {
       const spec = buildSpec(project, name);
-      if (!spec || (!force && (await docker!.hasImage(spec.tag)))) continue;
+      if (spec && (force || !(await docker!.hasImage(spec.tag)))) needed.push(name);
+    }
+    return needed;
+  };
+  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, force, onLine, context) => {
+    const built: string[] = [];
+    for (const name of await buildPlan(project, services, force)) {
+      const spec = buildSpec(project, name)!;
       try {
-        await docker!.build(spec, (line) => onLine(name, line));
+        await docker!.build(spec, (line) => onLine(name, line), context);
       } catch (err) {
         throw new ImageError(name, (err as Error).message);
       }
@@ -226,6 +233,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     // Getters: an engine that starts after the daemon brings these with it.
     get build() {
       return docker ? buildImages : undefined;
+    },
+    get buildPlan() {
+      return docker ? buildPlan : undefined;
     },
     get pull() {
       return docker ? pullImages : undefined;
