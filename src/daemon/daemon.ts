@@ -210,12 +210,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           log('docker: the engine answers now; image services run as containers');
         },
       });
+  /** A manager's services may run on other nodes: the drivers its ready nodes offer, as last looked before a deploy. */
+  let clusterDrivers = new Set<string>();
+  const offered = (): string[] => [...new Set([...drivers.keys(), ...clusterDrivers])];
   const hooks: ApiHooks = {
     version,
     selfNode: nodeId,
     ...(clusterSide ? { cluster: { joinToken: (role, rotate) => clusterSide!.identity.joinToken(role, rotate), address: clusterSide.address } } : {}),
-    drivers: () => [...drivers.keys()],
-    defaultDriver: (svc) => (docker && (svc.image || svc.build) ? 'docker' : 'process'),
+    drivers: offered,
+    // Containers when an engine answers here, or (a manager) on some ready node of the cluster.
+    defaultDriver: (svc) => ((docker || clusterDrivers.has('docker')) && (svc.image || svc.build) ? 'docker' : 'process'),
     allocatePort: () => allocatePort('127.0.0.1'),
     blobVersion: (value) => box.version(value),
     seal: (value, key) => box.seal(value, key),
@@ -226,7 +230,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       }
       return { unlockKey: box.lockTo(p.secretKey) };
     },
-    preflight: (services, ownPorts) => preflight(services, ownPorts, drivers, docker),
+    preflight: (services, ownPorts) => preflight(services, ownPorts, new Set(offered()), docker),
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
     },
@@ -245,6 +249,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     },
     probeDrivers: async () => {
       await engineWatch?.probe();
+      if (clusterSide) clusterDrivers = new Set((await store.list('node')).flatMap((n) => (n.value.state === 'ready' ? n.value.drivers : [])));
     },
     getArchive: (task, path) => {
       const d = drivers.get(task.driver);
@@ -359,7 +364,7 @@ function splitHostPort(s: string): [string, number] {
 }
 
 /** What would stop a service from running on this node, found before anything is stored. */
-async function preflight(services: Service[], ownPorts: Set<number>, drivers: Map<string, Driver>, docker: DockerDriver | undefined): Promise<ApiProblem[]> {
+async function preflight(services: Service[], ownPorts: Set<number>, drivers: Set<string>, docker: DockerDriver | undefined): Promise<ApiProblem[]> {
   const problems: ApiProblem[] = [];
   for (const svc of services) {
     if (svc.driver === 'docker' && docker) problems.push(...(await containerPreflight(svc, docker)));

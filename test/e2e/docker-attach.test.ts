@@ -4,9 +4,10 @@
 // and stderr kept apart without a TTY, and the command's exit code.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { dockerForTests } from '../helpers/docker.js';
-import { BIN, Sandbox, type RunResult } from '../helpers/baton.js';
+import { Sandbox, type RunResult } from '../helpers/baton.js';
+import { inTerminal as typeIn, shQuote } from '../helpers/terminal.js';
 
 const engine = await dockerForTests();
 
@@ -17,27 +18,8 @@ describe('exec and run attached (stdin, TTY)', { skip: engine.skip }, () => {
   const baton = (args: string[], input?: string): Promise<string> => sb.ok(args, { env: env(), input });
   const docker = (...args: string[]): string => execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: engine.host }, encoding: 'utf8' }).trim();
   const containers = (): string[] => docker('ps', '-aq', '--filter', `label=com.baton.project=${project}`).split('\n').filter(Boolean);
-  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-  /** The baton CLI inside a pseudo-terminal: `script` gives it one, and what we pipe in is typed at it. */
-  const inTerminal = (shell: string, input: string, timeoutMs = 60_000): Promise<RunResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn('script', ['-qec', shell, '/dev/null'], { cwd: sb.dir, env: { ...sb.env(env()), BATON: `${process.execPath} ${BIN}`, TERM: 'xterm' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      // Typed a moment after the start, as a person would: the CLI has set its terminal up by then.
-      setTimeout(() => child.stdin.write(input), 1500);
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`script ${shell} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-      }, timeoutMs);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        child.stdin.destroy();
-        resolve({ code: code ?? 1, stdout, stderr });
-      });
-    });
+  const quote = shQuote;
+  const inTerminal = (shell: string, input: string): Promise<RunResult> => typeIn(shell, input, { cwd: sb.dir, env: sb.env(env()) });
 
   before(async () => {
     sb.write(
