@@ -46,9 +46,17 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: R
         return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
       });
       const base = `${svc.id}:${p.target}/${p.protocol}`;
-      routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends });
-      if (p.published !== undefined) {
-        routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends });
+      const balance = svc.balance ? { balance: svc.balance } : {};
+      routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends, ...balance });
+      if (p.published === undefined) continue;
+      if (p.mode === 'host') {
+        // Host mode: the port answers only on nodes where the service runs, and only for their own tasks.
+        const here = at ? (bySvc.get(svc.id) ?? []).filter((t) => t.node === at.self).map((t) => t.id) : undefined;
+        const local = here ? backends.filter((b) => here.includes(b.id)) : backends;
+        const runsHere = !at || tasks.some((t) => t.node === at.self && t.project === svc.project && t.service === svc.name && t.desiredState === 'running');
+        if (runsHere) routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends: local, ...balance });
+      } else {
+        routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends, ...balance });
       }
     }
   }
@@ -76,6 +84,7 @@ export function ingressRoutes(services: Map<string, Service>, tasks: Task[], at?
       ...(ing.timeoutMs ? { timeoutMs: ing.timeoutMs } : {}),
       ...(ing.tls ? { tls: true } : {}),
       ...(ing.redirectHttps ? { redirectHttps: true } : {}),
+      ...(svc.balance ? { balance: svc.balance } : {}),
     });
   }
   return routes;

@@ -306,7 +306,11 @@ export class Reconciler {
       }
       for (const u of placed.unplaced) {
         const t = byId.get(u.taskId)!;
-        if (t.message !== u.reason) replaceOp(ops, { ...t, message: u.reason, updatedAt: time }, versionOf);
+        if (t.message !== u.reason) {
+          replaceOp(ops, { ...t, message: u.reason, updatedAt: time }, versionOf);
+          // Said once per new reason, as Swarm's "no suitable node" task event.
+          events.push({ type: 'task.pending', project: t.project, service: t.service, task: t.id, message: `slot ${t.slot} pending: ${u.reason}` });
+        }
       }
     }
 

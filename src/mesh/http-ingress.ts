@@ -46,6 +46,8 @@ export interface HttpRoute {
   tls?: boolean;
   /** Plain HTTP requests get a 308 to https://. */
   redirectHttps?: boolean;
+  /** Default round robin; least-connections sends each request to the backend with the fewest in flight. */
+  balance?: 'round-robin' | 'least-connections';
 }
 
 export interface HttpIngressOptions {
@@ -68,6 +70,10 @@ interface RouteState extends HttpRoute {
   next: number;
 }
 
+function backendKey(b: HttpBackend): string {
+  return `${b.host}:${b.port}`;
+}
+
 export class HttpIngress {
   private server: http.Server | undefined;
   private tlsServer: https.Server | undefined;
@@ -75,6 +81,8 @@ export class HttpIngress {
   /** Every client socket, upgraded ones included (which the HTTP server stops tracking), for close(). */
   private readonly sockets = new Set<net.Socket>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  /** Requests (and upgraded connections) open per backend address, for least-connections. */
+  private readonly inFlight = new Map<string, number>();
   private readonly log: (msg: string) => void;
   /** The last listen failure, so the operator can see why the ingress does not answer. */
   error: string | undefined;
@@ -225,7 +233,29 @@ export class HttpIngress {
     return best;
   }
 
+  /** Counts a request against its backend until its answer is done (or cut). */
+  private track(b: HttpBackend, done: { once(event: 'close', l: () => void): unknown }): void {
+    const k = backendKey(b);
+    this.inFlight.set(k, (this.inFlight.get(k) ?? 0) + 1);
+    done.once('close', () => {
+      const n = (this.inFlight.get(k) ?? 1) - 1;
+      if (n <= 0) this.inFlight.delete(k);
+      else this.inFlight.set(k, n);
+    });
+  }
+
   private pick(r: RouteState, skip: Set<string>): HttpBackend | undefined {
+    if (r.balance === 'least-connections') {
+      let best: HttpBackend | undefined;
+      // Ties go round robin from the cursor, so equal backends share the load.
+      for (let i = 0; i < r.backends.length; i++) {
+        const b = r.backends[(r.next + i) % r.backends.length];
+        if (skip.has(b.id)) continue;
+        if (!best || (this.inFlight.get(backendKey(b)) ?? 0) < (this.inFlight.get(backendKey(best)) ?? 0)) best = b;
+      }
+      if (best) r.next = (r.backends.indexOf(best) + 1) % r.backends.length;
+      return best;
+    }
     for (let i = 0; i < r.backends.length; i++) {
       const b = r.backends[(r.next + i) % r.backends.length];
       if (skip.has(b.id)) continue;
@@ -268,6 +298,7 @@ export class HttpIngress {
       if (!b) return plain(res, route.backends.length === 0 ? 503 : 502, route.backends.length === 0 ? `service ${route.id} has no healthy task\n` : `no task of ${route.id} answered\n`);
       tried.add(b.id);
       let answered = false;
+      this.track(b, res);
       const up = http.request({ host: b.host, port: b.port, method: req.method, path: req.url, headers, agent: this.agent, timeout: route.timeoutMs ?? 60_000 }, (ur) => {
         answered = true;
         const out: Record<string, string | string[]> = {};
@@ -301,6 +332,7 @@ export class HttpIngress {
       socket.end(`HTTP/1.1 ${route ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
+    this.track(b, socket);
     const headers = this.forwardedHeaders(req);
     const up = net.connect(b.port, b.host, () => {
       let head1 = `${req.method} ${req.url} HTTP/1.1\r\n`;

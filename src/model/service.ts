@@ -101,15 +101,15 @@ export function replicas(cfg: ServiceConfig): number {
 }
 
 /** The target ports a service listens on: published ones first, then `expose`. */
-export function targetPorts(cfg: ServiceConfig): { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string }[] {
-  const out: { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string }[] = [];
+export function targetPorts(cfg: ServiceConfig): { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string; mode?: 'host' }[] {
+  const out: { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string; mode?: 'host' }[] = [];
   const seen = new Set<string>();
   for (const p of cfg.ports) {
     const published = p.published === undefined || p.published === '' ? undefined : Number(p.published.split('-')[0]);
     if (published !== undefined && p.published!.includes('-')) {
       throw new ServiceSpecError(cfg.name, `ports: published port ranges ("${p.published}") are not supported yet; publish single ports`);
     }
-    out.push({ target: p.target, protocol: p.protocol, published, hostIp: p.host_ip });
+    out.push({ target: p.target, protocol: p.protocol, published, hostIp: p.host_ip, ...(p.mode === 'host' && published !== undefined ? { mode: 'host' as const } : {}) });
     seen.add(`${p.target}/${p.protocol}`);
   }
   // The ingress reaches the port x-baton.http_port names, published or not.
@@ -189,6 +189,10 @@ export function buildService(
   });
   const mode = cfg.deploy?.mode === 'global' ? 'global' : 'replicated';
   const ingress = ingressSpec(cfg);
+  const balance = cfg['x-baton']?.balance;
+  if (balance !== undefined && balance !== 'round-robin' && balance !== 'least-connections') {
+    throw new ServiceSpecError(cfg.name, `x-baton.balance: expected round-robin or least-connections, got ${JSON.stringify(balance)}`);
+  }
   const base: Omit<Service, 'revision' | 'createdAt' | 'updatedAt' | 'forceUpdate' | 'stopped' | 'specHash' | 'update' | 'rollback' | 'updateStatus'> = {
     id: `${project.name}/${cfg.name}`,
     project: project.name,
@@ -202,6 +206,7 @@ export function buildService(
     stopGraceMs: ms(cfg.name, 'stop_grace_period', cfg.stop_grace_period, 10_000),
     ports,
     ...(ingress ? { ingress } : {}),
+    ...(balance === 'least-connections' ? { balance: 'least-connections' as const } : {}),
     files: opts.files ?? [],
     spec: cfg,
     workingDir: project.workingDir,

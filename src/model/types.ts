@@ -130,6 +130,8 @@ export interface ServiceRevision {
 export interface ServicePortSpec {
   target: number;
   protocol: 'tcp' | 'udp';
+  /** `mode: host`: published only on the nodes running a task, to those tasks; absent for the ingress mode. */
+  mode?: 'host';
   /** Published host port (ingress, served by the mesh on every node); undefined when not published. */
   published?: number;
   hostIp?: string;
@@ -156,6 +158,8 @@ export interface Service {
   ports: ServicePortSpec[];
   /** Where the HTTP ingress routes to this service (x-baton.domain). */
   ingress?: ServiceIngress;
+  /** x-baton.balance; round robin when absent. */
+  balance?: 'least-connections';
   /** Secrets and configs delivered as files, each at a fixed version. */
   files: TaskFileRef[];
   /** The normalized Compose service this was made from. */

@@ -115,6 +115,10 @@ export interface BatonExtension {
   /** "acme", or a certificate given as files. */
   tls?: string | boolean | { cert?: string; key?: string };
   redirect_https?: boolean;
+  /** How the mesh and the ingress pick a task: round-robin (default) or least-connections. */
+  balance?: string;
+  /** spread (default) or binpack. */
+  placement?: string;
   [key: string]: unknown;
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { taskEnvironment, taskArgv } from '../../src/agent/environment.js';
 import { meshRoutes } from '../../src/agent/endpoints.js';
 import type { Task } from '../../src/model/types.js';
-import { makeService, makeTask } from '../helpers/fixtures.js';
+import { makeNode, makeService, makeTask } from '../helpers/fixtures.js';
 
 const svc = makeService;
 const task = (over: Partial<Task>): Task => makeTask({ id: 't', ...over });
@@ -53,5 +53,37 @@ describe('mesh routes from endpoints', () => {
     assert.deepEqual(routes[0].listen, { host: '127.0.0.1', port: 40001 });
     assert.deepEqual(routes[1].listen, { host: '0.0.0.0', port: 8080 });
     assert.deepEqual(routes[0].backends.map((b) => b.id), ['a', 'f']);
+  });
+});
+
+describe('mesh routes in a cluster', () => {
+  const p = (port: number, hostIp = '127.0.0.1') => [{ target: 80, protocol: 'tcp' as const, hostIp, hostPort: port }];
+  const nodes = new Map([
+    ['n1', makeNode('n1', { address: '10.0.0.1' })],
+    ['n2', makeNode('n2', { address: '10.0.0.2' })],
+    ['n3', makeNode('n3', { address: '10.0.0.3', state: 'down' })],
+  ]);
+
+  it('reaches tasks on other nodes through their node address, never on a down node', () => {
+    const web = svc('web', { ports: [{ target: 80, protocol: 'tcp', published: 8080, vipPort: 40001 }] });
+    const routes = meshRoutes(new Map([[web.id, web]]), [
+      task({ id: 'here', node: 'n1', ports: p(1) }),
+      task({ id: 'there', node: 'n2', ports: p(2) }),
+      task({ id: 'lost', node: 'n3', ports: p(3) }),
+      task({ id: 'bound', node: 'n2', ports: p(4, '10.0.0.22') }),
+    ], { self: 'n1', nodes });
+    assert.deepEqual(routes[1].backends.map((b) => `${b.id}@${b.host}:${b.port}`), ['here@127.0.0.1:1', 'there@10.0.0.2:2', 'bound@10.0.0.22:4']);
+  });
+
+  it('publishes a host-mode port only where the service runs, to its local tasks; balance passes through', () => {
+    const web = svc('web', { balance: 'least-connections', ports: [{ target: 80, protocol: 'tcp', published: 8080, mode: 'host', vipPort: 40001 }] });
+    const ts = [task({ id: 'a', node: 'n1', ports: p(1) }), task({ id: 'b', node: 'n2', ports: p(2) })];
+    const onN1 = meshRoutes(new Map([[web.id, web]]), ts, { self: 'n1', nodes });
+    assert.deepEqual(onN1.map((r) => r.listen.port), [40001, 8080]);
+    assert.deepEqual(onN1[1].backends.map((b) => b.id), ['a']);
+    assert.equal(onN1[1].balance, 'least-connections');
+    assert.equal(onN1[0].backends.length, 2, 'the service address still balances over every node');
+    const onN3 = meshRoutes(new Map([[web.id, web]]), ts, { self: 'n3', nodes });
+    assert.deepEqual(onN3.map((r) => r.listen.port), [40001], 'no task here: the host port is not published');
   });
 });

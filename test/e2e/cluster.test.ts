@@ -159,6 +159,8 @@ services:
     const pinned = ts.find((t) => t.service === 'pinned')!;
     assert.equal(pinned.state, 'pending', 'pinned has nowhere else to go');
     assert.match(pinned.message ?? '', /no suitable node/);
+    const events = await mgr.ok(['events', '--since', '0', '--no-follow', '-p', project]);
+    assert.match(events, /task\.pending clu\/pinned .*no suitable node/, 'the reason is in the events too');
     assert.ok(ts.filter((t) => t.service === 'agent' && t.state === 'running').every((t) => t.node !== b), 'no global task counted on the down node');
     // Still running on the frozen node, unseen: the slot runs twice until it returns.
     assert.ok(alive(webOnB.pid!));
@@ -169,6 +171,29 @@ services:
     await waitFor(async () => (await tasks()).some((t) => t.service === 'pinned' && t.state === 'running' && t.node === b), 15_000, 'pinned back on b');
     const web = (await tasks()).filter((t) => t.service === 'web' && t.desiredState === 'running');
     assert.deepEqual(web.map((t) => t.slot).sort(), [1, 2, 3], 'each slot once');
+  });
+
+  it('survives a kill -9 of the manager: agents keep their tasks and reattach', async () => {
+    const [a, b] = [await idOf(ha.ip), await idOf(hb.ip)];
+    const remoteBefore = (await tasks()).filter((t) => t.desiredState === 'running' && (t.node === a || t.node === b));
+    assert.ok(remoteBefore.length >= 4);
+    manager.kill('SIGKILL');
+    await exited(manager);
+    // Longer than the heartbeat timeout: the agents keep running what they have meanwhile.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const t of remoteBefore) assert.ok(alive(t.pid!), `task ${t.service}.${t.slot} kept running while the manager was away`);
+    manager = capture('manager again', lab.baton(hm, ['manager', '--listen-addr', `${hm.ip}:2377`, '--heartbeat-timeout', '2s'], mgr.env()));
+    await waitFor(() => managerUp(mgr), 20_000, 'the manager again');
+    await waitFor(async () => (await nodes()).every((n) => n.state === 'ready'), 15_000, 'every node ready again');
+    // Past a heartbeat timeout after the restart, nothing of the agents' was replaced.
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await tasks();
+    for (const t of remoteBefore) {
+      const now = after.find((x) => x.id === t.id);
+      assert.equal(now?.state, 'running', `task ${t.service}.${t.slot} on ${t.node} still the running one`);
+      assert.ok(alive(t.pid!));
+    }
+    await waitFor(async () => (await tasks()).filter((t) => t.service === 'web' && t.state === 'running').length === 3, 20_000, 'web at 3 replicas');
   });
 
   it('drains a node: its replicas move elsewhere and its global task stops', async () => {

@@ -68,6 +68,14 @@ function get(port: number, host: string, path = '/', headers: http.OutgoingHttpH
   });
 }
 
+async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
 const route = (id: string, domains: string[], backends: Backend[], path = '/'): HttpRoute => ({ id, domains, path, backends: backends.map((b) => ({ id: b.id, host: b.host, port: b.port })) });
 
 describe('HTTP ingress', () => {
@@ -125,6 +133,42 @@ describe('HTTP ingress', () => {
     for (let i = 0; i < 20; i++) seen.push((await get(ing.port, 'ab.test', '/', {}, agent)).body);
     assert.equal(seen.filter((s) => s.startsWith('a ')).length, 10);
     assert.ok(a.connections + b.connections <= 4, `upstream connections are reused (${a.connections + b.connections} for 20 requests)`);
+  });
+
+  it('least-connections sends requests to the backend with the fewest in flight', async () => {
+    // "busy" holds every request until released; "idle" answers at once.
+    let held: http.ServerResponse[] = [];
+    let busyHits = 0;
+    const busy = http.createServer((_q, res) => {
+      busyHits++;
+      held.push(res);
+    });
+    busy.listen(0, HOST);
+    await once(busy, 'listening');
+    cleanup.push(() => {
+      for (const r of held) r.destroy();
+      busy.close();
+    });
+    const idle = await backend('idle');
+    const busyB = { id: 'busy', host: HOST, port: (busy.address() as net.AddressInfo).port };
+    const routes = (balance?: 'least-connections'): HttpRoute[] => [{ id: 'p/lc', domains: ['lc.test'], path: '/', backends: [busyB, { id: idle.id, host: idle.host, port: idle.port }], ...(balance ? { balance } : {}) }];
+    const ing = await ingress(routes('least-connections'));
+    const first = get(ing.port, 'lc.test');
+    while (busyHits < 1) await sleep(5);
+    for (let i = 0; i < 3; i++) assert.match((await get(ing.port, 'lc.test')).body, /^idle /);
+    assert.equal(busyHits, 1, 'the busy backend got nothing more while its request was open');
+    for (const r of held) r.end('busy');
+    held = [];
+    assert.equal((await first).body, 'busy');
+    // Round robin, for contrast, keeps sending to the busy one.
+    await ing.apply(routes());
+    const second = get(ing.port, 'lc.test');
+    const third = get(ing.port, 'lc.test');
+    await waitUntil(() => busyHits >= 2);
+    await Promise.race([Promise.all([second, third]), sleep(200)]);
+    assert.equal(idle.hits, 4);
+    for (const r of held) r.end('busy');
+    await Promise.all([second, third]);
   });
 
   it('skips a backend that refuses, and answers 503 with none', async () => {

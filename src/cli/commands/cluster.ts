@@ -7,7 +7,7 @@ import { parseDuration } from '../../spec/duration.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { ago, bytes, table } from '../format.js';
-import { daemonOptions, portFlag, runDaemon, type DaemonFlags } from './misc.js';
+import { daemonOptions, portFlag, runDaemon, stopOnSignals, type DaemonFlags } from './misc.js';
 
 const DEFAULT_NODE_PORT = 2377;
 
@@ -86,12 +86,7 @@ export function clusterCommands(program: Command): void {
         if (err instanceof AlreadyRunningError || err instanceof JoinError) throw new UserError(err.message);
         throw err;
       }
-      const stop = (sig: string): void => {
-        process.stderr.write(`${sig}: stopping the agent and its tasks\n`);
-        void node.close({ stopTasks: true }).then(() => process.exit(0));
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      stopOnSignals('the agent', node);
     });
 
   program

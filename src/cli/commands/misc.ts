@@ -116,9 +116,14 @@ export async function runDaemon(flags: DaemonFlags, cluster?: DaemonOptions['clu
     if (err instanceof AlreadyRunningError) throw new UserError(err.message);
     throw err;
   }
+  stopOnSignals('the daemon', d);
+}
+
+/** SIGTERM or SIGINT stop a foreground daemon or agent and its tasks, then exit 0. */
+export function stopOnSignals(what: string, running: { close(o: { stopTasks: boolean }): Promise<void> }): void {
   const stop = (sig: string): void => {
-    process.stderr.write(`${sig}: stopping the daemon and its tasks\n`);
-    void d.close({ stopTasks: true }).then(() => process.exit(0));
+    process.stderr.write(`${sig}: stopping ${what} and its tasks\n`);
+    void running.close({ stopTasks: true }).then(() => process.exit(0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
