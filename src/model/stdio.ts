@@ -170,10 +170,16 @@ export async function serveStdio(socket: Duplex, pending: Buffer, start: (onOutp
     }
   };
   socket.on('data', onData);
-  socket.once('close', () => {
+  // The client never half-closes (stdin's end is a frame): its end means it left. An HTTP server's sockets
+  // allow half-open connections, so 'close' alone would not come.
+  const leave = (): void => {
+    if (gone) return;
     gone = true;
     if (session && !finished) session.close();
-  });
+    socket.destroy();
+  };
+  socket.once('end', leave);
+  socket.once('close', leave);
   if (pending.length > 0) onData(pending);
   let code: number | null;
   try {
@@ -264,6 +270,7 @@ export function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buff
     const finish = (err?: UpgradeBodyError): void => {
       clearTimeout(timer);
       socket.off('data', onData);
+      socket.off('end', onClose);
       socket.off('close', onClose);
       if (err) return reject(err);
       const text = buf.subarray(0, length).toString('utf8');
@@ -282,6 +289,7 @@ export function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buff
     const onClose = (): void => finish(new UpgradeBodyError(400, 'the connection closed before the request body arrived'));
     if (buf.length >= length) return finish();
     socket.on('data', onData);
+    socket.on('end', onClose);
     socket.on('close', onClose);
   });
 }

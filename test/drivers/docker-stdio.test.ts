@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { FRAME, FrameError, FrameReader, MAX_FRAME, dataFrames, exitFrame, frame, readExit, readSize, serveStdio, sizeFrame, stdioChannel, validSize, StdioClosedError, type StdioSession, type TermSize } from '../../src/model/stdio.js';
 
-/** Two connected sockets. */
-async function pair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer();
+/** Two connected sockets; with allowHalfOpen the server's side stays open when the client ends, as an HTTP server's. */
+async function pair(allowHalfOpen = false): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer({ allowHalfOpen });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
   const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
@@ -102,6 +102,17 @@ describe('attached exec/run protocol', () => {
     }, { code: 126, prefix: 'exec failed' });
     assert.equal(await channel.done, 126);
     assert.deepEqual(out, ['stderr:exec failed: no such user: nobody2\n']);
+  });
+
+  it('a client that only half-closes has left too (an HTTP server keeps half-open sockets)', async () => {
+    const [client, server] = await pair(true);
+    const s = scripted();
+    const served = serveStdio(server, Buffer.alloc(0), async () => s.session, { code: 126, prefix: 'exec failed' });
+    await new Promise((r) => setTimeout(r, 50));
+    client.end();
+    await until(() => s.closed());
+    s.finish(null);
+    await served;
   });
 
   it('the client leaving closes the session; a connection that breaks is an error, not an exit code', async () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { dockerForTests } from '../helpers/docker.js';
-import { Sandbox, type RunResult } from '../helpers/baton.js';
+import { Sandbox, waitFor, type RunResult } from '../helpers/baton.js';
 import { inTerminal as typeIn, shQuote } from '../helpers/terminal.js';
 
 const engine = await dockerForTests();
@@ -76,6 +76,22 @@ services:
     // A large input arrives whole.
     const big = 'x'.repeat(3 * 1024 * 1024);
     assert.equal((await baton(['exec', '-T', 'web', 'wc', '-c'], big)).trim(), String(big.length));
+  });
+
+  it('^C without a TTY leaves: exec with 130, run stopping its container (--rm: removed)', async () => {
+    const interrupt = (args: string[]): Promise<number | null> => {
+      const child = sb.spawn(args, { env: env() });
+      setTimeout(() => child.kill('SIGINT'), 2500);
+      return new Promise((r) => child.once('exit', (code) => r(code)));
+    };
+    const started = Date.now();
+    assert.equal(await interrupt(['exec', '-T', 'web', 'sleep', '60']), 130);
+    const before = containers().length;
+    const code = await interrupt(['run', '--rm', '-T', 'web', 'sleep', '60']);
+    assert.ok(code !== 0 && code !== null, `run ended with ${code}`);
+    assert.ok(Date.now() - started < 30_000, 'both left at once, not after their commands');
+    // The daemon stops and removes it once the CLI has gone.
+    await waitFor(() => containers().length === before, 30_000, 'the one-off container to be stopped and removed');
   });
 
   it('exec of a command that cannot start says so, with 126 as docker exec', async () => {

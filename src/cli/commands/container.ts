@@ -3,6 +3,7 @@ import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { bytes, table } from '../format.js';
 import { existsSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-fs';
@@ -239,12 +240,19 @@ async function attached(io: { tty: boolean; stdin: boolean }, open: (onOutput: (
   const onData = (d: Buffer): void => session.write(d);
   const onEnd = (): void => session.end();
   const onResize = (): void => session.resize(terminalSize());
-  // Without a TTY, ^C is this CLI's: it leaves, and the daemon ends the command's stream (or stops a run's container).
-  const onSigint = (): void => session.close();
+  // A signal to this CLI (^C without a TTY; with one, ^C is a key for the command) leaves: the daemon then
+  // ends the command's stream (exec) or stops the container (run), and the terminal is restored below.
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signalled = sig;
+    session.close();
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
   if (io.tty) {
     stdin.setRawMode(true);
     process.stdout.on('resize', onResize);
-  } else process.on('SIGINT', onSigint);
+  }
   if (io.stdin) {
     stdin.on('data', onData);
     stdin.once('end', onEnd);
@@ -253,14 +261,16 @@ async function attached(io: { tty: boolean; stdin: boolean }, open: (onOutput: (
   try {
     return (await session.done) ?? 1;
   } catch (err) {
-    if (err instanceof StdioClosedError) throw new UserError(`the connection to the daemon closed before the command ended`, 130);
+    // As a shell reports a command a signal ended: 128 + its number.
+    if (signalled) return 128 + (osConstants.signals[signalled] ?? 2);
+    if (err instanceof StdioClosedError) throw new UserError('the connection to the daemon closed before the command ended');
     throw err;
   } finally {
     stdin.off('data', onData);
     stdin.off('end', onEnd);
     stdin.pause();
     process.stdout.off('resize', onResize);
-    process.off('SIGINT', onSigint);
+    for (const sig of signals) process.off(sig, onSignal);
     if (io.tty) stdin.setRawMode(false);
   }
 }
