@@ -261,7 +261,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       if (!d?.putArchive) throw new Error(`cp needs a container; it runs on the ${task.driver} driver`);
       await d.putArchive(task.id, path, tar);
     },
-    canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
+    canRun: (svc) => {
+      const d = drivers.get(svc.driver);
+      if (d?.runsContainers) return undefined;
+      // A manager's services may run elsewhere, but a one-off container starts here.
+      return d ? `run needs a container; it runs on the ${svc.driver} driver` : `run starts its container on this node, which has no ${svc.driver} driver (no engine answers here)`;
+    },
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
     runAttached: (svc, req, onOutput) =>
