@@ -10,7 +10,7 @@ import { isTerminal } from '../model/task.js';
 import { newId, now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
 import { certSources, ingressRoutes, meshRoutes } from './endpoints.js';
-import { taskArgv, taskEnvironment } from './environment.js';
+import { hostsEntries, serviceNameAddresses, taskArgv, taskEnvironment, type ServiceNames } from './environment.js';
 import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
 import { pruneTaskFiles, removeTaskFiles, writeTaskFiles } from './task-files.js';
@@ -56,6 +56,13 @@ export interface AgentOptions {
   /** How this node describes itself when it registers (a cluster agent; the daemon's node is a manager on loopback). */
   identity?: Partial<Pick<NodeInfo, 'hostname' | 'address' | 'role' | 'labels' | 'apiPort' | 'version'>>;
   heartbeatMs?: number;
+  /**
+   * Service names for process tasks: each service with ports gets a loopback
+   * address of its own, where the mesh listens on its target ports, named in
+   * process tasks' hosts files (see serviceNameAddresses for the cost). Linux
+   * only. Default: BATON_SERVICE_NAMES=1 in the environment.
+   */
+  serviceNames?: boolean;
 }
 
 /**
@@ -77,9 +84,11 @@ export class Agent {
   private recovered = false;
   private closed = false;
   private readonly log: (msg: string) => void;
+  private readonly serviceNames: boolean;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log ?? (() => {});
+    this.serviceNames = process.platform === 'linux' && (opts.serviceNames ?? process.env.BATON_SERVICE_NAMES === '1');
     for (const d of opts.drivers.values()) {
       d.on({ exited: (id, info) => this.onExit(id, info) });
     }
@@ -217,7 +226,10 @@ export class Agent {
       const ports: TaskPort[] = [];
       for (const p of svc.ports) ports.push({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: await allocatePort('127.0.0.1') });
       const project = [...(this.view?.services.values() ?? [])].filter((s) => s.project === t.project);
-      const written = (svc.files ?? []).length > 0 ? writeTaskFiles(this.opts.filesRoot, t.id, await this.opts.cp.taskFiles(svc)) : undefined;
+      // A process task in a mount namespace also gets a hosts file of its own, when there are names to add.
+      const hosts = !driver.runsContainers && driver.filesAtTargets ? hostsEntries(svc, project, this.names()) || undefined : undefined;
+      const hasFiles = (svc.files ?? []).length > 0;
+      const written = hasFiles || hosts !== undefined ? writeTaskFiles(this.opts.filesRoot, t.id, hasFiles ? await this.opts.cp.taskFiles(svc) : [], { atTargets: driver.filesAtTargets, hosts }) : undefined;
       const container = driver.runsContainers ? containerSpec(t, svc, this.view?.projects?.get(t.project), ports) : undefined;
       // A container sees its secrets and configs at their targets, bind-mounted read-only from the task's folder.
       if (container && written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
@@ -413,6 +425,10 @@ export class Agent {
     return this.flushing;
   }
 
+  private names(): ServiceNames | undefined {
+    return this.serviceNames && this.view ? serviceNameAddresses(this.view.services.values(), this.opts.nodeId) : undefined;
+  }
+
   private scheduleRoutes(): void {
     if (this.routesTimer || this.closed) return;
     this.routesTimer = setTimeout(() => {
@@ -427,7 +443,7 @@ export class Agent {
     const stopping = new Set([...this.local.values()].filter((l) => l.phase !== 'running').map((l) => l.task.id));
     const tasks = this.view.tasks.filter((t) => !stopping.has(t.id));
     const where = { self: this.opts.nodeId, nodes: this.view.nodes };
-    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks, where));
+    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks, where, this.names()?.listeners));
     for (const e of result.errors ?? []) this.log(`mesh: ${e.message}`);
     if (this.opts.certs) {
       const { sources, errors } = certSources(this.view.services, (p) => readFileSync(p, 'utf8'));

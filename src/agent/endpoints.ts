@@ -21,13 +21,17 @@ function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | un
   return local ? node.address : tp.hostIp;
 }
 import { isRoutable } from '../model/task.js';
+import type { NameListener } from './environment.js';
 
 /**
  * The mesh routes for a node: for every service port, a listener on its
  * stable loopback port (how other services reach it) and, when published, on
  * the published port; each balancing over the service's routable tasks.
+ * `names` adds one on the service's own loopback address at the target port
+ * (service names for process tasks, when on).
  */
-export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext): Route[] {
+export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext, names: NameListener[] = []): Route[] {
+  const named = new Map(names.map((n) => [`${n.service}:${n.target}/${n.protocol}`, n.address]));
   const bySvc = new Map<string, Task[]>();
   for (const t of tasks) {
     if (t.desiredState !== 'running' || !isRoutable(t)) continue;
@@ -48,6 +52,8 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: R
       const base = `${svc.id}:${p.target}/${p.protocol}`;
       const balance = svc.balance ? { balance: svc.balance } : {};
       routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends, ...balance });
+      const address = named.get(`${svc.id}:${p.target}/${p.protocol}`);
+      if (address) routes.push({ id: `${base}@name`, listen: { host: address, port: p.target }, protocol: p.protocol, backends, ...balance });
       if (p.published === undefined) continue;
       if (p.mode === 'host') {
         // Host mode: the port answers only on nodes where the service runs, and only for their own tasks.

@@ -1,7 +1,10 @@
 // Secrets and configs as files on this host, one private folder per task.
 // The folder lives on a memory-backed filesystem when the host has one, so a
 // secret never reaches a disk; it is removed as soon as the task is gone.
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// Containers, and process tasks in a mount namespace of their own, see each
+// file at its target; other process tasks are told the folder in environment
+// variables (BATON_SECRETS_DIR, BATON_CONFIGS_DIR).
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import type { TaskFileRef } from '../model/types.js';
 import type { TaskFile } from './control-plane.js';
@@ -19,9 +22,22 @@ export interface WrittenFile {
 export interface WrittenFiles {
   dir: string;
   files: WrittenFile[];
-  /** For process tasks, which have no /run/secrets of their own. */
+  /** For process tasks: where their secrets and configs are (their folder, or /run/secrets and / when they see targets). */
   env: Record<string, string>;
 }
+
+export interface TaskFilesOptions {
+  /** The task sees each file at its target: env then names /run/secrets and / rather than the folder. */
+  atTargets?: boolean;
+  /**
+   * Lines for the task's /etc/hosts, put before the host's own; the file is
+   * one more entry with target /etc/hosts (unless a config already has that target).
+   */
+  hosts?: string;
+}
+
+/** The host's hosts file, which a task's own extends. */
+const HOST_HOSTS = '/etc/hosts';
 
 /** A memory-backed place for this daemon's task files (/dev/shm), else under its home. */
 export function taskFilesRoot(home: string, instance: string): string {
@@ -48,7 +64,7 @@ export function containerTarget(ref: Pick<TaskFileRef, 'kind' | 'target'>): stri
 
 const numeric = (s: string | undefined): number | undefined => (s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined);
 
-export function writeTaskFiles(root: string, taskId: string, files: TaskFile[]): WrittenFiles {
+export function writeTaskFiles(root: string, taskId: string, files: TaskFile[], opts: TaskFilesOptions = {}): WrittenFiles {
   const dir = join(root, taskId);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -65,14 +81,27 @@ export function writeTaskFiles(root: string, taskId: string, files: TaskFile[]):
     mkdirSync(dirname(hostPath), { recursive: true, mode: 0o700 });
     const mode = ref.mode ?? (ref.kind === 'secret' ? 0o400 : 0o444);
     writeFileSync(hostPath, content, { mode });
+    chmodSync(hostPath, mode); // exactly the mode asked for, whatever the daemon's umask
     const uid = numeric(ref.uid);
     const gid = numeric(ref.gid);
     if ((uid !== undefined || gid !== undefined) && process.getuid?.() === 0) chownSync(hostPath, uid ?? 0, gid ?? 0);
     out.push({ kind: ref.kind, hostPath, target, ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) });
   }
+  // Seen at their targets, $BATON_SECRETS_DIR/<target> and $BATON_CONFIGS_DIR/<target> still name the files.
   const env: Record<string, string> = {};
-  if (out.some((f) => f.kind === 'secret')) env.BATON_SECRETS_DIR = secretsDir;
-  if (out.some((f) => f.kind === 'config')) env.BATON_CONFIGS_DIR = configsDir;
+  if (out.some((f) => f.kind === 'secret')) env.BATON_SECRETS_DIR = opts.atTargets ? '/run/secrets' : secretsDir;
+  if (out.some((f) => f.kind === 'config')) env.BATON_CONFIGS_DIR = opts.atTargets ? '/' : configsDir;
+  if (opts.hosts !== undefined && !out.some((f) => f.target === HOST_HOSTS)) {
+    let host = '';
+    try {
+      host = readFileSync(HOST_HOSTS, 'utf8');
+    } catch {
+      /* no hosts file on this host */
+    }
+    const hostPath = join(dir, 'hosts');
+    writeFileSync(hostPath, `${opts.hosts}${opts.hosts && !opts.hosts.endsWith('\n') ? '\n' : ''}# the host's ${HOST_HOSTS}\n${host}`, { mode: 0o644 });
+    out.push({ kind: 'config', hostPath, target: HOST_HOSTS });
+  }
   return { dir, files: out, env };
 }
 

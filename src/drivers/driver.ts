@@ -15,8 +15,10 @@ export interface RunSpec {
   stopSignal: string;
   stopGraceMs: number;
   /**
-   * Secrets and configs the agent wrote on this host: a container driver mounts
-   * each at its target; the process driver hands the folder to the task's user.
+   * Secrets and configs the agent wrote on this host (and, for drivers with
+   * filesAtTargets, the task's hosts file): a container driver mounts each at
+   * its target; the process driver hands them to the task's user, and mounts
+   * them at their targets in the task's mount namespace when it makes one.
    */
   files?: { dir: string; entries: { kind: 'secret' | 'config'; hostPath: string; target: string; uid?: number; gid?: number }[] };
   /** For container drivers: what to run and how; the process driver ignores it. */
@@ -144,6 +146,12 @@ export interface Driver {
   readonly name: string;
   /** Runs containers: the agent then fills RunSpec.container from the Compose service. */
   readonly runsContainers?: boolean;
+  /**
+   * Tasks see RunSpec.files at their targets (/run/secrets/<name>, a config's
+   * path) and a hosts file over /etc/hosts; otherwise the agent tells them
+   * their folder through the environment.
+   */
+  readonly filesAtTargets?: boolean;
   /** Whether this driver can run on this node now (engine reachable, etc.). */
   available(): Promise<boolean>;
   /** Starts the task; rejects with TaskStartError when it cannot (no such command, etc.). */

@@ -40,7 +40,7 @@ function portNumbers(s: string | undefined): number[] {
   return s === undefined || s === '' ? [] : s.split('-').map(Number);
 }
 
-export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | 'volumes' | 'secrets' | 'configs' | 'x-baton'>, fail: Fail): void {
+export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | 'volumes' | 'secrets' | 'configs' | 'models' | 'x-baton'>, fail: Fail): void {
   const xb = p['x-baton'];
   for (const svc of Object.values(p.services)) {
     const at = (...k: (string | number)[]): Path => ['services', svc.name, ...k];
@@ -53,7 +53,8 @@ export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | '
       }
     }
     const driver = svc['x-baton']?.driver ?? xb?.driver;
-    if (!svc.image && !svc.build && driver !== 'process' && driver !== 'hollow') {
+    // A provider service is run by its provider (as in Compose), not from an image.
+    if (!svc.image && !svc.build && svc.provider === undefined && driver !== 'process' && driver !== 'hollow') {
       fail(at(), 'has neither an image nor a build context specified (or x-baton: {driver: process})');
     }
     const r = svc.deploy?.replicas;
@@ -78,6 +79,9 @@ export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | '
     svc.volumes.forEach((v, i) => {
       if (v.type === 'volume' && v.source && !p.volumes[v.source]) fail(at('volumes', i), `uses undefined volume "${v.source}": declare it under the top-level volumes:`);
     });
+    for (const m of Object.keys(isModels(svc.models) ? svc.models : {})) {
+      if (!p.models?.[m]) fail(at('models', m), `uses undefined model "${m}": declare it under the top-level models:`);
+    }
     for (const kind of ['secrets', 'configs'] as const) {
       svc[kind].forEach((s, i) => {
         if (!p[kind][s.source]) fail(at(kind, i), `uses undefined ${kind.slice(0, -1)} "${s.source}": declare it under the top-level ${kind}:`);
@@ -86,6 +90,10 @@ export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | '
   }
   const cycle = findCycle(p.services);
   if (cycle) fail(['services', cycle[0], 'depends_on'], `dependency cycle: ${cycle.join(' -> ')}`);
+}
+
+function isModels(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 // Port entries written as ranges expand to several; map back to the written index for positions.

@@ -3,7 +3,7 @@ export * from './types.js';
 export { SpecError, formatProblem } from './errors.js';
 export { parseDuration } from './duration.js';
 export { loadProject } from './load.js';
-export { formatConfig } from './config-format.js';
+export { configObject, formatConfig, goDuration, unitBytes, type FormatOptions } from './config-format.js';
 export { interpolate } from './interpolate.js';
 export { shellSplit } from './shell.js';
 export { parseDotenv } from './dotenv.js';

@@ -135,6 +135,8 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProjec
       const ext = o.external;
       const extName = isObj(ext) && typeof ext.name === 'string' ? ext.name : undefined;
       const out: { name: string; [k: string]: unknown } = { ...o, name: typeof o.name === 'string' ? o.name : extName ?? (ext ? k : `${name}_${k}`) };
+      // The old `external: {name: X}` is `name: X, external: true` to Compose.
+      if (isObj(ext)) out.external = true;
       if ((section === 'secrets' || section === 'configs') && typeof o.file === 'string') out.file = hostPath(o.file, workingDir);
       return [k, out];
     }));
@@ -150,6 +152,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ComposeProjec
     volumes: named('volumes') as ComposeProject['volumes'],
     secrets: named('secrets') as ComposeProject['secrets'],
     configs: named('configs') as ComposeProject['configs'],
+    ...(isObj(top.models) ? { models: Object.fromEntries(Object.entries(top.models).map(([k, v]) => [k, isObj(v) ? v : {}])) } : {}),
   };
   checkProject(project, where);
   stopIfAny(problems);

@@ -61,7 +61,7 @@ export function mergeValues(base: Raw | undefined, over: Raw, path: string): Raw
   if (LIST_OR_DICT.test(path)) {
     base = listToDict(base);
     over = listToDict(over);
-  } else if (/^services\.[^.]+\.(depends_on|networks)$/.test(path)) {
+  } else if (/^services\.[^.]+\.(depends_on|networks|models)$/.test(path)) {
     base = namesToDict(base, key);
     over = namesToDict(over, key);
   } else if (/^services\.[^.]+\.build$/.test(path)) {

@@ -196,6 +196,8 @@ export interface ComposeProject {
   volumes: Record<string, VolumeConfig>;
   secrets: Record<string, SecretConfig>;
   configs: Record<string, SecretConfig>;
+  /** Top-level `models:` (AI models a provider runs), by key, as written. */
+  models?: Record<string, Record<string, unknown>>;
   'x-baton'?: BatonExtension;
   [key: string]: unknown;
 }

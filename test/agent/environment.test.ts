@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { taskEnvironment, taskArgv } from '../../src/agent/environment.js';
+import { hostsEntries, serviceNameAddresses, taskEnvironment, taskArgv } from '../../src/agent/environment.js';
 import { meshRoutes } from '../../src/agent/endpoints.js';
 import type { Task } from '../../src/model/types.js';
 import { makeNode, makeService, makeTask } from '../helpers/fixtures.js';
@@ -85,5 +85,66 @@ describe('mesh routes in a cluster', () => {
     assert.equal(onN1[0].backends.length, 2, 'the service address still balances over every node');
     const onN3 = meshRoutes(new Map([[web.id, web]]), ts, { self: 'n3', nodes });
     assert.deepEqual(onN3.map((r) => r.listen.port), [40001], 'no task here: the host port is not published');
+  });
+});
+
+describe('service names for process tasks', () => {
+  const at = (createdAt: string, s: ReturnType<typeof svc>): ReturnType<typeof svc> => Object.assign(s, { createdAt });
+
+  it('gives each service with ports its own loopback address, stable, older services first on a clash', () => {
+    const web = at('2024-01-01', svc('web', { ports: [{ target: 80, protocol: 'tcp', vipPort: 40001 }] }));
+    const db = at('2024-01-02', svc('db', { ports: [{ target: 5432, protocol: 'tcp', vipPort: 40002 }] }));
+    const worker = svc('worker');
+    const a = serviceNameAddresses([web, db, worker], 'node-1');
+    assert.deepEqual([...a.addresses.keys()].sort(), ['p/db', 'p/web'], 'no ports, no address');
+    for (const ip of a.addresses.values()) assert.match(ip, /^127\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/);
+    assert.notEqual(a.addresses.get('p/web'), a.addresses.get('p/db'));
+    assert.deepEqual(serviceNameAddresses([db, worker, web], 'node-1').addresses, a.addresses, 'order of the view does not matter');
+    assert.notEqual(serviceNameAddresses([web], 'node-2').addresses.get('p/web'), a.addresses.get('p/web'), 'another daemon on the host gets others');
+    assert.deepEqual(a.listeners, [
+      { service: 'p/web', target: 80, protocol: 'tcp', address: a.addresses.get('p/web') },
+      { service: 'p/db', target: 5432, protocol: 'tcp', address: a.addresses.get('p/db') },
+    ]);
+  });
+
+  it('leaves a target port published on every address to that listener; another service\'s name there is shadowed', () => {
+    const web = svc('web', { ports: [{ target: 8080, protocol: 'tcp', published: 8080, vipPort: 1 }] });
+    const api = svc('api', { ports: [{ target: 9000, protocol: 'tcp', published: 9000, hostIp: '127.0.0.1', vipPort: 2 }] });
+    const admin = svc('admin', { ports: [{ target: 8080, protocol: 'tcp', vipPort: 3 }] });
+    const n = serviceNameAddresses([web, api, admin], 'x');
+    assert.deepEqual(n.listeners.map((l) => `${l.service}:${l.target}`), ['p/api:9000'], 'web:8080 is served by its published port; api publishes on 127.0.0.1 only');
+    assert.deepEqual([...n.shadowed], ['p/admin'], 'admin:8080 would reach web');
+    const hosts = hostsEntries(web, [web, api, admin], n);
+    assert.match(hosts, /^# admin: .*\$ADMIN_HOST:\$ADMIN_PORT$/m);
+    assert.doesNotMatch(hosts, /\tadmin\b/);
+  });
+
+  it('a task\'s hosts lines: names, aliases, container_name, links, extra_hosts; nothing when there is nothing to add', () => {
+    const db = svc('db', { ports: [{ target: 5432, protocol: 'tcp', vipPort: 2 }] });
+    db.spec.networks = { default: { aliases: ['database', 'bad name'] }, other: null };
+    db.spec.container_name = 'pg';
+    const web = svc('web', { ports: [{ target: 80, protocol: 'tcp', vipPort: 1 }] });
+    web.spec.links = ['db:sql'];
+    web.spec.extra_hosts = ['gw:host-gateway', 'v6=[::1]', 'other:10.0.0.7'];
+    const n = serviceNameAddresses([db, web], 's');
+    const lines = hostsEntries(web, [db, web], n).split('\n');
+    assert.ok(lines.includes(`${n.addresses.get('p/db')}\tdb database pg sql`), lines.join('\n'));
+    assert.ok(lines.includes(`${n.addresses.get('p/web')}\tweb`));
+    assert.ok(lines.includes('127.0.0.1\tgw') && lines.includes('::1\tv6') && lines.includes('10.0.0.7\tother'));
+    assert.ok(!lines.some((l) => l.includes('bad name')));
+    const plain = svc('plain');
+    assert.equal(hostsEntries(plain, [db, plain]), '', 'names off and no extra_hosts: the host\'s file as it is');
+    assert.equal(hostsEntries(web, [db, web]).includes('\tdb'), false, 'names off: no service names');
+  });
+
+  it('mesh routes listen on each name too', () => {
+    const db = svc('db', { ports: [{ target: 5432, protocol: 'tcp', vipPort: 40002 }] });
+    const n = serviceNameAddresses([db], 'x');
+    const routes = meshRoutes(new Map([[db.id, db]]), [task({ id: 'a', service: 'db', ports: [{ target: 5432, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 5 }] })], undefined, n.listeners);
+    assert.deepEqual(routes.map((r) => [r.id, r.listen]), [
+      ['p/db:5432/tcp@vip', { host: '127.0.0.1', port: 40002 }],
+      ['p/db:5432/tcp@name', { host: n.addresses.get('p/db'), port: 5432 }],
+    ]);
+    assert.deepEqual(routes[1].backends, routes[0].backends);
   });
 });

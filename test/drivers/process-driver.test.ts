@@ -142,6 +142,21 @@ describe('process driver', () => {
     await d.stop(s.task.id, { signal: 'SIGKILL', graceMs: 0 });
   });
 
+  it('a probe still running when its task ends goes with it; probes carry the task\'s markers; none runs for a gone task', async () => {
+    const { d, exited } = setup();
+    const s = spec(['sleep', '300']);
+    await d.start(s);
+    const probe = d.exec(s.task.id, { shell: 'echo $BATON_INSTANCE $BATON_TASK_ID; sleep 30' }, 60_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await d.stop(s.task.id, { signal: 'SIGKILL', graceMs: 0 });
+    await exited(s.task.id);
+    const r = await probe;
+    assert.ok(Date.now() - t0 < 5000, 'the probe did not outlive the task');
+    assert.equal(r.output, `test-instance ${s.task.id}\n`);
+    assert.deepEqual(await d.exec(s.task.id, { argv: ['true'] }, 1000), { exitCode: null, output: 'task is not running here' });
+  });
+
   it('recover stops what a previous instance left running, and nothing of another instance', async () => {
     const mine = spawn('sleep', ['300'], { detached: true, stdio: 'ignore', env: { ...process.env, BATON_INSTANCE: 'inst-a' } });
     const theirs = spawn('sleep', ['300'], { detached: true, stdio: 'ignore', env: { ...process.env, BATON_INSTANCE: 'inst-b' } });

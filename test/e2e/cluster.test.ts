@@ -115,6 +115,9 @@ services:
     assert.deepEqual(on('web'), [m, a, b].sort(), 'one web replica per node');
     assert.deepEqual(on('pinned'), [b], 'pinned runs on zone b only');
     assert.deepEqual(on('agent'), [m, a, b].sort(), 'one global task per node');
+    const table = await mgr.ok(['ps', '-p', project]);
+    assert.match(table, /NAME\s+ID\s+SERVICE\s+NODE\s+STATUS/, 'a NODE column in a cluster');
+    assert.ok(table.includes(`(${b})`));
   });
 
   it('answers on the published port of every node, from tasks on any node', async () => {

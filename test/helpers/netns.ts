@@ -31,17 +31,36 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** Removes namespaces and bridges left by a test run that was killed. */
+/** The pid of the test process that made a namespace or bridge of ours, from its name. */
+function ownerPid(name: string): number | undefined {
+  const m = /^btn(?:br)?(\d+)/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+function alivePid(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes namespaces and bridges left by test runs that were killed; another run's live ones are left alone. */
 function sweep(): void {
+  const stale = (name: string): boolean => {
+    const pid = ownerPid(name);
+    return pid !== undefined && pid !== process.pid && !alivePid(pid);
+  };
   const list = spawnSync('ip', ['netns', 'list']).stdout.toString();
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0];
-    if (name.startsWith(PREFIX)) spawnSync('ip', ['netns', 'del', name]);
+    if (name.startsWith(PREFIX) && stale(name)) spawnSync('ip', ['netns', 'del', name]);
   }
   const links = spawnSync('ip', ['-o', 'link', 'show', 'type', 'bridge']).stdout.toString();
   for (const line of links.split('\n')) {
     const m = /^\d+:\s+([^:@]+)/.exec(line);
-    if (m && m[1].startsWith(PREFIX)) spawnSync('ip', ['link', 'del', m[1]]);
+    if (m && m[1].startsWith(PREFIX) && stale(m[1])) spawnSync('ip', ['link', 'del', m[1]]);
   }
 }
 
@@ -53,7 +72,8 @@ export class NetnsLab {
 
   constructor(count: number) {
     sweep();
-    const id = process.pid % 10000;
+    // Named by the whole pid (interface names stay under 16 characters), so runs side by side never meet.
+    const id = process.pid;
     this.bridge = `${PREFIX}br${id}`;
     this.subnet = `10.${100 + (id % 100)}.${Math.floor(id / 100) % 250}`;
     ip('link', 'add', this.bridge, 'type', 'bridge');

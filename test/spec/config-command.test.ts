@@ -47,4 +47,15 @@ describe('baton config', () => {
     assert.equal(f.code, 1);
     assert.match(f.err, /--format: expected yaml or json/);
   });
+
+  it('named services come with what they depend on, and only the resources they use', () => {
+    const d = project({ 'compose.yaml': `name: sel\nservices:\n  web: {image: w, depends_on: [db], networks: [front]}\n  db: {image: d, volumes: ["data:/d"]}\n  other: {image: o, networks: [back]}\nnetworks:\n  front: {}\n  back: {}\nvolumes:\n  data: {}\n` });
+    const r = baton(d, ['config', '--format', 'json', 'web']);
+    assert.equal(r.code, 0, r.err);
+    const doc = JSON.parse(r.out) as { services: object; networks: object; volumes: object };
+    assert.deepEqual(Object.keys(doc.services), ['db', 'web']);
+    assert.deepEqual(Object.keys(doc.networks), ['default', 'front']);
+    assert.deepEqual(Object.keys(doc.volumes), ['data']);
+    assert.equal(baton(d, ['config', '--networks']).out, 'back\ndefault\nfront\n');
+  });
 });

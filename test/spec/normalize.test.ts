@@ -25,7 +25,7 @@ describe('normalization to long syntax', () => {
     assert.deepEqual(v[0], { type: 'bind', source: join(dir, 'data'), target: '/data', read_only: true, bind: { create_host_path: true, selinux: 'z' } });
     assert.equal(v[1].source, join(homedir(), 'cache'));
     assert.deepEqual(v[2], { type: 'volume', source: 'named', target: '/n', volume: { nocopy: true } });
-    assert.deepEqual(v[3], { type: 'volume', target: '/anon' });
+    assert.deepEqual(v[3], { type: 'volume', target: '/anon', volume: {} });
     assert.deepEqual(v[4], { type: 'tmpfs', target: '/tmp', tmpfs: { size: 1000 } });
     assert.equal(v[5].source, join(dir, '..', 'up'));
   });
@@ -56,8 +56,8 @@ configs:
     assert.deepEqual(web.build, { context: join(dir, 'app'), dockerfile: 'Dockerfile' });
     assert.deepEqual(web.depends_on, { db: { condition: 'service_healthy', required: true } });
     assert.deepEqual(web.networks, { front: { aliases: ['w'] } });
-    assert.deepEqual(web.secrets, [{ source: 's', target: 's' }, { source: 's', target: '/run/other', mode: 0o400 }]);
-    assert.deepEqual(web.configs, [{ source: 'c', target: 'c' }]);
+    assert.deepEqual(web.secrets, [{ source: 's', target: '/run/secrets/s' }, { source: 's', target: '/run/other', mode: 0o400 }]);
+    assert.deepEqual(web.configs, [{ source: 'c' }]);
     assert.deepEqual(p.services.db.healthcheck?.test, ['CMD-SHELL', 'pg_isready']);
     assert.deepEqual(p.services.solo.networks, {}, 'network_mode means no default network');
     assert.equal(p.networks.front.name, `${p.name}_front`);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import type { NodeInfo } from '../../model/types.js';
 import { parseDuration } from '../../spec/duration.js';
-import { ensureDaemon } from '../connect.js';
+import { connection } from '../connect.js';
 import { UserError } from '../errors.js';
 import { ago, bytes, table } from '../format.js';
 import { daemonOptions, portFlag, runDaemon, stopOnSignals, type DaemonFlags } from './misc.js';
@@ -36,6 +36,14 @@ function labelPairs(flag: string, list: string[]): Record<string, string> {
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/**
+ * Cluster commands talk to a manager that runs; they never start a daemon of
+ * their own, which could take the home from a manager still starting.
+ */
+function managerClient(): ReturnType<typeof connection>['client'] {
+  return connection().client;
+}
 
 export function clusterCommands(program: Command): void {
   daemonOptions(
@@ -96,7 +104,7 @@ export function clusterCommands(program: Command): void {
     .option('-q, --quiet', 'only the token')
     .action(async (role: string, flags: { rotate?: boolean; quiet?: boolean }) => {
       if (role !== 'worker' && role !== 'manager') throw new UserError(`join-token: expected worker or manager, got "${role}"`);
-      const client = await ensureDaemon();
+      const client = managerClient();
       const r = await client.joinToken(role, flags.rotate === true);
       if (flags.quiet) process.stdout.write(r.token + '\n');
       else {
@@ -112,7 +120,7 @@ export function clusterCommands(program: Command): void {
     .option('--format <format>', 'table or json', 'table')
     .option('-q, --quiet', 'only node ids')
     .action(async (flags: { format: string; quiet?: boolean }) => {
-      const client = await ensureDaemon();
+      const client = managerClient();
       const nodes = (await client.nodes()).sort((a, b) => (a.hostname === b.hostname ? (a.id < b.id ? -1 : 1) : a.hostname < b.hostname ? -1 : 1));
       if (flags.quiet) for (const n of nodes) process.stdout.write(n.id + '\n');
       else if (flags.format === 'json') process.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
@@ -126,7 +134,7 @@ export function clusterCommands(program: Command): void {
     .description('Show nodes in detail (id, id prefix or hostname; "self" for this one)')
     .option('--pretty', 'human-readable text instead of JSON')
     .action(async (refs: string[], flags: { pretty?: boolean }) => {
-      const client = await ensureDaemon();
+      const client = managerClient();
       const found: NodeInfo[] = [];
       for (const ref of refs) found.push(await client.node(ref === 'self' ? hostname() : ref));
       if (!flags.pretty) process.stdout.write(JSON.stringify(found, null, 2) + '\n');
@@ -142,7 +150,7 @@ export function clusterCommands(program: Command): void {
     .action(async (ref: string, flags: { availability?: string; role?: string; labelAdd: string[]; labelRm: string[] }) => {
       if (flags.availability !== undefined && !['active', 'pause', 'drain'].includes(flags.availability)) throw new UserError(`--availability: expected active, pause or drain, got "${flags.availability}"`);
       if (flags.role !== undefined && !['worker', 'manager'].includes(flags.role)) throw new UserError(`--role: expected worker or manager, got "${flags.role}"`);
-      const client = await ensureDaemon();
+      const client = managerClient();
       const n = await client.updateNode(ref, {
         ...(flags.availability ? { availability: flags.availability as NodeInfo['availability'] } : {}),
         ...(flags.role ? { role: flags.role as NodeInfo['role'] } : {}),
@@ -156,7 +164,7 @@ export function clusterCommands(program: Command): void {
     .description('Remove nodes from the cluster: their certificates are refused from then on')
     .option('-f, --force', 'remove a node that is still up (its tasks move elsewhere)')
     .action(async (refs: string[], flags: { force?: boolean }) => {
-      const client = await ensureDaemon();
+      const client = managerClient();
       for (const ref of refs) process.stdout.write((await client.removeNode(ref, flags.force === true)).removed + '\n');
     });
   node
@@ -164,7 +172,7 @@ export function clusterCommands(program: Command): void {
     .description('List the tasks running on a node (default: every node)')
     .option('--format <format>', 'table or json', 'table')
     .action(async (ref: string | undefined, flags: { format: string }) => {
-      const client = await ensureDaemon();
+      const client = managerClient();
       const nodes = await client.nodes();
       const chosen = ref === undefined ? undefined : await client.node(ref);
       const names = new Map(nodes.map((n) => [n.id, n.hostname]));

@@ -80,7 +80,13 @@ export function projectCommands(program: Command): void {
         t.pid ? String(t.pid) : '',
         (svcPorts.get(t.service) ?? []).map((p) => (p.published !== undefined ? `${p.hostIp ?? '0.0.0.0'}:${p.published}->${p.target}/${p.protocol}` : `${p.target}/${p.protocol}`)).join(', '),
       ]);
-      process.stdout.write(table(['NAME', 'ID', 'SERVICE', 'STATUS', 'PID', 'PORTS'], rows) + '\n');
+      // In a cluster (tasks on more than one node) a NODE column says where each runs, as `docker service ps` does.
+      const nodeIds = new Set(tasks.map((t) => t.node).filter((n): n is string => n !== undefined));
+      if (nodeIds.size > 1) {
+        const names = new Map((await client.nodes()).map((n) => [n.id, n.hostname]));
+        tasks.forEach((t, i) => rows[i].splice(3, 0, t.node ? `${names.get(t.node) ?? '?'} (${t.node})` : ''));
+        process.stdout.write(table(['NAME', 'ID', 'SERVICE', 'NODE', 'STATUS', 'PID', 'PORTS'], rows) + '\n');
+      } else process.stdout.write(table(['NAME', 'ID', 'SERVICE', 'STATUS', 'PID', 'PORTS'], rows) + '\n');
     } else throw new UserError(`--format: expected table or json, got "${flags.format}"`);
   });
 

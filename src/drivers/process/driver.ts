@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Driver, DriverEvents, ExitInfo, LogLine, RunSpec, RunningTask } from '../driver.js';
 import { TaskStartError } from '../driver.js';
 import { LogFile, readLogFiles, removeLogFiles } from './log-file.js';
+import { enterArgs, findNamespaceTools, MountPlanError, openNamespace, planMounts, type MountNamespace, type NamespaceTools } from './namespace.js';
 import { alive, killGroup, lookupUser, pidStartTime, pidsWithEnv, signalName } from './procfs.js';
 import { resolveCommand } from './resolve.js';
 
@@ -14,6 +15,14 @@ export interface ProcessDriverOptions {
   instance: string;
   logMaxBytes?: number;
   logMaxFiles?: number;
+  /**
+   * Start tasks that have files in a mount namespace of their own, where each
+   * file is at its target (/run/secrets/<name>, a config's path, /etc/hosts).
+   * Only possible as root on Linux with util-linux; elsewhere, or when false,
+   * tasks find their files in their folder. Default: on, unless
+   * BATON_PROCESS_NAMESPACES=0.
+   */
+  namespaces?: boolean;
 }
 
 interface Proc {
@@ -23,6 +32,10 @@ interface Proc {
   log: LogFile;
   exited?: ExitInfo;
   waiters: (() => void)[];
+  /** Probes running now (process group leaders): they go when the task goes. */
+  probes: Set<number>;
+  /** The task's mount namespace, held open until it exits. */
+  ns?: MountNamespace;
 }
 
 /** After the main process exits, how long its pipes may stay open (held by a grandchild) before the exit is reported. */
@@ -38,18 +51,32 @@ const RESOLVE_CACHE_MS = 2_000;
 export class ProcessDriver implements Driver {
   readonly name = 'process';
   private readonly procs = new Map<string, Proc>();
-  private readonly specs = new Map<string, RunSpec>();
   private readonly handlers: DriverEvents[] = [];
   private readonly logDir: string;
   private readonly maxBytes: number;
   private readonly maxFiles: number;
   private readonly resolved = new Map<string, Promise<string | undefined>>();
+  private readonly tools: NamespaceTools | undefined;
+  /** An empty folder where each namespace assembles its private folders before moving them in place. */
+  private readonly workDir: string;
 
   constructor(private readonly opts: ProcessDriverOptions) {
     this.logDir = join(opts.home, 'logs');
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     this.maxBytes = opts.logMaxBytes ?? 10 * 1024 * 1024;
     this.maxFiles = opts.logMaxFiles ?? 3;
+    const wanted = opts.namespaces ?? process.env.BATON_PROCESS_NAMESPACES !== '0';
+    this.tools = wanted ? findNamespaceTools() : undefined;
+    this.workDir = join(opts.home, 'ns');
+    if (this.tools) {
+      mkdirSync(this.workDir, { recursive: true, mode: 0o700 });
+      this.workDir = realpathSync(this.workDir); // plans compare it with real paths
+    }
+  }
+
+  /** Tasks see their files at their targets (in a mount namespace); otherwise in their folder. */
+  get filesAtTargets(): boolean {
+    return this.tools !== undefined;
   }
 
   async available(): Promise<boolean> {
@@ -75,15 +102,16 @@ export class ProcessDriver implements Driver {
     }
     // The task's secret and config files belong to the user it runs as, unless a uid/gid was asked for.
     if (ids && spec.files) handOver(spec.files, ids);
+    const ns = await this.namespaceFor(spec);
     const log = new LogFile(this.logPath(id), this.maxBytes, this.maxFiles);
-    const child = spawn(file, spec.argv.slice(1), {
-      argv0: spec.argv[0],
+    // In a namespace, nsenter enters it, changes user and execs the program: same pid, untouched environment.
+    // (The program's argv[0] is then the path it was found at.)
+    const child = spawn(ns ? this.tools!.nsenter : file, ns ? enterArgs(ns, { wd: spec.workingDir, ...ids }, [file, ...spec.argv.slice(1)]) : spec.argv.slice(1), {
+      ...(ns ? {} : { argv0: spec.argv[0], uid: ids?.uid, gid: ids?.gid }),
       cwd: spec.workingDir,
       env: { ...spec.env, BATON_INSTANCE: this.opts.instance, BATON_TASK_ID: id },
       detached: true, // own session: survives our death, and stop() can signal the whole group
       stdio: ['ignore', 'pipe', 'pipe'],
-      uid: ids?.uid,
-      gid: ids?.gid,
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -91,6 +119,7 @@ export class ProcessDriver implements Driver {
         child.once('error', reject);
       });
     } catch (err) {
+      ns?.close();
       log.close();
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ENOENT') throw new TaskStartError(`"${spec.argv[0]}": command not found (or working_dir "${spec.workingDir}" missing)`, 'not-found');
@@ -98,9 +127,8 @@ export class ProcessDriver implements Driver {
       throw new TaskStartError(`could not start "${spec.argv[0]}": ${e.message}`);
     }
     const pid = child.pid!;
-    const proc: Proc = { spec, child, pid, log, waiters: [] };
+    const proc: Proc = { spec, child, pid, log, waiters: [], ns, probes: new Set() };
     this.procs.set(id, proc);
-    this.specs.set(id, spec);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => log.write('stdout', d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => log.write('stderr', d));
     child.on('error', () => undefined);
@@ -114,6 +142,8 @@ export class ProcessDriver implements Driver {
         log.flush();
         // Whatever the main process left behind in its group goes with it.
         killGroup(pid, 'SIGKILL');
+        for (const probe of proc.probes) killGroup(probe, 'SIGKILL');
+        proc.ns?.close();
         this.procs.delete(id);
         log.close();
         for (const w of proc.waiters) w();
@@ -162,12 +192,19 @@ export class ProcessDriver implements Driver {
   }
 
   async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string }> {
-    const spec = this.specs.get(taskId);
-    if (!spec) return { exitCode: null, output: 'task is not running here' };
-    const [cmd, ...args] = 'argv' in probe ? probe.argv : ['/bin/sh', '-c', probe.shell];
+    const p = this.procs.get(taskId);
+    if (!p || p.exited) return { exitCode: null, output: 'task is not running here' };
+    const spec = p.spec;
+    const argv = 'argv' in probe ? probe.argv : ['/bin/sh', '-c', probe.shell];
+    // A probe sees what the task sees: its files and hosts, in its namespace.
+    const [cmd, ...args] = p.ns ? [this.tools!.nsenter, ...enterArgs(p.ns, { wd: spec.workingDir }, argv)] : argv;
     return new Promise((resolve) => {
       let output = '';
-      const child = spawn(cmd, args, { cwd: spec.workingDir, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // The task's markers too: recover() after a crash finds a probe left behind as it finds the task.
+      const env = { ...spec.env, BATON_INSTANCE: this.opts.instance, BATON_TASK_ID: taskId };
+      const child = spawn(cmd, args, { cwd: spec.workingDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const leader = child.pid;
+      if (leader) p.probes.add(leader);
       const take = (d: Buffer): void => {
         if (output.length < 4096) output += d.toString('utf8').slice(0, 4096 - output.length);
       };
@@ -180,10 +217,12 @@ export class ProcessDriver implements Driver {
       }, timeoutMs);
       child.once('error', (err) => {
         clearTimeout(timer);
+        if (leader) p.probes.delete(leader);
         resolve({ exitCode: 127, output: err.message });
       });
       child.once('close', (code) => {
         clearTimeout(timer);
+        if (leader) p.probes.delete(leader);
         resolve({ exitCode: timedOut ? null : code ?? 1, output });
       });
     });
@@ -206,12 +245,26 @@ export class ProcessDriver implements Driver {
   }
 
   async remove(taskId: string): Promise<void> {
-    this.specs.delete(taskId);
     removeLogFiles(this.logPath(taskId), this.maxFiles);
   }
 
   async close(): Promise<void> {
     this.handlers.length = 0;
+  }
+
+  /** A mount namespace with the task's files at their targets, when this driver makes them and the task has files. */
+  private async namespaceFor(spec: RunSpec): Promise<MountNamespace | undefined> {
+    const entries = spec.files?.entries ?? [];
+    if (!this.tools || entries.length === 0) return undefined;
+    const files = entries.map((e) => ({ source: e.hostPath, target: e.target }));
+    // /run/secrets is the task's own: a private tmpfs, whatever the host has there.
+    const empty = entries.some((e) => e.kind === 'secret' && e.target.startsWith('/run/secrets/')) ? ['/run/secrets'] : [];
+    try {
+      return await openNamespace(this.tools, planMounts(files, { work: this.workDir, empty }));
+    } catch (err) {
+      const e = err as Error;
+      throw new TaskStartError(`cannot place secrets and configs: ${e.message}`, e instanceof MountPlanError ? 'invalid' : 'other');
+    }
   }
 
   /** Command lookups are cached briefly: starting 200 replicas of one service looks the command up once. */
