@@ -26,7 +26,10 @@ describe('an engine that starts after the daemon', { skip: engine.skip }, () => 
     sb.write('compose.yaml', `name: ${project}\nservices:\n  app:\n    image: ${engine.image}\n    command: ["sh", "-c", "exec sleep 100000"]\n    init: true\n`);
     return { sb, env: { DOCKER_HOST: `unix://${socket}` }, appear: () => symlinkSync(engine.host.slice('unix://'.length), socket) };
   };
-  const drivers = async (sb: Sandbox, env: Record<string, string>): Promise<string[]> => (JSON.parse(await sb.ok(['node', 'ls', '--format', 'json'], { env })) as NodeInfo[])[0].drivers;
+  const drivers = async (sb: Sandbox, env: Record<string, string>): Promise<string[]> => {
+    await sb.ok(['ls'], { env }); // starts the daemon when none runs yet (node commands never do)
+    return (JSON.parse(await sb.ok(['node', 'ls', '--format', 'json'], { env })) as NodeInfo[])[0].drivers;
+  };
 
   after(async () => {
     for (const sb of sandboxes) {
