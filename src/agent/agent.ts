@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { resolve } from 'node:path';
-import type { Driver, ExitInfo } from '../drivers/driver.js';
+import type { AttachOptions, AttachedSession, Driver, ExitInfo } from '../drivers/driver.js';
 import { TaskStartError } from '../drivers/driver.js';
 import type { CertManager, HttpIngress, Mesh } from '../mesh/index.js';
 import { readFileSync } from 'node:fs';
@@ -95,6 +95,33 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    await this.register();
+    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), this.opts.heartbeatMs ?? HEARTBEAT_MS);
+    this.heartbeat.unref();
+    // Recovery finishes before start() returns, so the API never shows tasks the old process lost as running.
+    let first: Promise<void> | undefined;
+    this.unsubscribe = await this.opts.cp.subscribe((v) => {
+      const p = this.onView(v);
+      first ??= p;
+    });
+    await first;
+    await this.flush();
+  }
+
+  /**
+   * A driver that became available after the start (an engine started after
+   * the daemon): its exits are watched, and the node registers again so the
+   * scheduler and `node ls` know it offers the driver now.
+   */
+  async addDriver(name: string, driver: Driver): Promise<void> {
+    if (this.opts.drivers.get(name) === driver) return;
+    driver.on({ exited: (id, info) => this.onExit(id, info) });
+    this.opts.drivers.set(name, driver);
+    if (!this.closed) await this.register();
+  }
+
+  /** Tells the control plane what this node is and offers (registering again keeps what managers set: availability, labels). */
+  private async register(): Promise<void> {
     const drivers: string[] = [];
     for (const [name, d] of this.opts.drivers) if (await d.available()) drivers.push(name);
     const node: NodeInfo = {
@@ -112,16 +139,6 @@ export class Agent {
       heartbeatAt: now(),
     };
     await this.opts.cp.register(node);
-    this.heartbeat = setInterval(() => void this.opts.cp.heartbeat(this.opts.nodeId).catch(() => {}), this.opts.heartbeatMs ?? HEARTBEAT_MS);
-    this.heartbeat.unref();
-    // Recovery finishes before start() returns, so the API never shows tasks the old process lost as running.
-    let first: Promise<void> | undefined;
-    this.unsubscribe = await this.opts.cp.subscribe((v) => {
-      const p = this.onView(v);
-      first ??= p;
-    });
-    await first;
-    await this.flush();
   }
 
   /** Stops watching; with `stopTasks` also stops every task it runs (daemon shutdown). */
@@ -285,14 +302,29 @@ export class Agent {
     await driver?.stop(l.task.id, { signal: l.svc.stopSignal, graceMs: l.svc.stopGraceMs });
   }
 
+  /** `baton run` without stdin or TTY: the one-off container's output to onOutput, its exit code at the end; aborting stops it. */
+  async runOnce(svc: Service, req: RunOnceRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null> {
+    const session = await this.runAttached(svc, req, { tty: false, stdin: false }, onOutput);
+    const stop = (): void => session.close();
+    if (signal.aborted) stop();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await session.done;
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
   /**
    * `baton run`: a one-off container of a service, on its networks with its
-   * volumes, secrets and environment, but answering to no service name; its
-   * output streamed; resolves with its exit code. The controllers never see it.
+   * volumes, secrets and environment, but answering to no service name (the
+   * controllers never see it); attached from its first byte, with stdin and a
+   * TTY when asked. `done` resolves with its exit code once it is gone (with
+   * rm); `close` stops it.
    */
-  async runOnce(svc: Service, req: RunOnceRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null> {
+  async runAttached(svc: Service, req: RunOnceRequest, io: AttachOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<AttachedSession> {
     const driver = this.opts.drivers.get(svc.driver);
-    if (!driver?.runsContainers) throw new TaskStartError(`run needs a container; service "${svc.name}" runs on the ${svc.driver} driver`, 'invalid');
+    if (!driver?.runsContainers || !driver.startAttached) throw new TaskStartError(`run needs a container; service "${svc.name}" runs on the ${svc.driver} driver`, 'invalid');
     const task = { id: `run-${newId()}`, project: svc.project, service: svc.name, slot: 0 };
     const container = containerSpec(task, svc, this.view?.projects?.get(svc.project), []);
     container.serviceAlias = '';
@@ -305,21 +337,37 @@ export class Agent {
     }
     if (req.workdir) container.workingDir = req.workdir;
     const exited = new Promise<ExitInfo>((res) => this.oneOffs.set(task.id, res));
-    const stop = (): void => void driver.stop(task.id, { signal: svc.stopSignal, graceMs: svc.stopGraceMs });
-    try {
-      const written = (svc.files ?? []).length > 0 ? writeTaskFiles(this.opts.filesRoot, task.id, await this.opts.cp.taskFiles(svc)) : undefined;
-      if (written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
-      await driver.start({ task, argv: [], env: container.env, container, workingDir: '/', user: req.user ?? svc.spec.user, stopSignal: svc.stopSignal, stopGraceMs: svc.stopGraceMs });
-      signal.addEventListener('abort', stop, { once: true });
-      // The log stream ends when the container does.
-      await driver.logs(task.id, { follow: true, signal }, (l) => onOutput(l.stream, Buffer.from(`${l.line}\n`)));
-      return (await exited).exitCode;
-    } finally {
-      signal.removeEventListener('abort', stop);
+    const cleanup = async (): Promise<void> => {
       this.oneOffs.delete(task.id);
       removeTaskFiles(this.opts.filesRoot, task.id);
       if (req.rm) await driver.remove(task.id);
+    };
+    let session: AttachedSession;
+    try {
+      const written = (svc.files ?? []).length > 0 ? writeTaskFiles(this.opts.filesRoot, task.id, await this.opts.cp.taskFiles(svc)) : undefined;
+      if (written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
+      const spec = { task, argv: [], env: container.env, container, workingDir: '/', user: req.user ?? svc.spec.user, stopSignal: svc.stopSignal, stopGraceMs: svc.stopGraceMs };
+      ({ session } = await driver.startAttached(spec, io, onOutput));
+    } catch (err) {
+      await cleanup();
+      throw err;
     }
+    const done = (async (): Promise<number | null> => {
+      try {
+        // The stream ends with the container; the exit code is the one the driver reports for it.
+        await session.done;
+        return (await exited).exitCode;
+      } finally {
+        await cleanup();
+      }
+    })();
+    return {
+      write: (data) => session.write(data),
+      end: () => session.end(),
+      resize: (size) => session.resize(size),
+      done,
+      close: () => void driver.stop(task.id, { signal: svc.stopSignal, graceMs: svc.stopGraceMs }),
+    };
   }
 
   private onExit(taskId: string, info: ExitInfo): void {

@@ -2,9 +2,11 @@
 // nowhere else (task logs, stats, processes, exec). Mutual TLS; the caller
 // must hold a manager certificate of this node's cluster.
 import https from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { Driver } from '../drivers/driver.js';
+import { STDIO_PROTOCOL, readUpgradeBody, serveStdio, switchProtocols, validSize } from '../model/stdio.js';
 
 export interface NodeServerOptions {
   drivers: Map<string, Driver>;
@@ -25,12 +27,14 @@ const MAX_BODY = 1024 * 1024;
 
 export class NodeServer {
   private server: https.Server | undefined;
+  private readonly upgraded = new Set<Duplex>();
 
   constructor(private readonly opts: NodeServerOptions) {}
 
   /** Listens on `port` (0: any free one); resolves with the port. */
   listen(host: string, port: number): Promise<number> {
     const server = https.createServer({ cert: this.opts.cert, key: this.opts.key, ca: this.opts.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => void this.dispatch(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -41,17 +45,54 @@ export class NodeServer {
   async close(): Promise<void> {
     const s = this.server;
     if (!s) return;
+    for (const u of this.upgraded) u.destroy();
     await new Promise<void>((r) => {
       s.close(() => r());
       s.closeAllConnections();
     });
   }
 
+  private checkManager(req: IncomingMessage): void {
+    const subject = (req.socket as TLSSocket).getPeerCertificate().subject;
+    const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+    if (first(subject?.OU) !== 'manager' || first(subject?.O) !== this.opts.clusterId) throw new NodeApiError(403, 'only a manager of this cluster may call a node');
+  }
+
+  /** exec with stdin and/or a TTY, for a manager relaying `baton exec` (the same protocol as the API's). */
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    let opened = false;
+    try {
+      this.checkManager(req);
+      const url = new URL(req.url ?? '/', 'https://node');
+      const m = /^\/v1\/node\/tasks\/([^/]+)\/exec$/.exec(url.pathname);
+      if (!m || req.method !== 'POST') throw new NodeApiError(404, `no upgrade at ${req.method} ${url.pathname}`);
+      if (String(req.headers.upgrade ?? '').toLowerCase() !== STDIO_PROTOCOL) throw new NodeApiError(400, `this node speaks ${STDIO_PROTOCOL}`);
+      const driver = this.opts.drivers.get(url.searchParams.get('driver') ?? '');
+      if (!driver) throw new NodeApiError(400, `driver "${url.searchParams.get('driver')}" is not on this node`);
+      if (!driver.execAttached) throw new NodeApiError(400, `exec needs a container; this task runs on the ${driver.name} driver`);
+      const { body, rest } = await readUpgradeBody(req, socket, head, { max: MAX_BODY, timeoutMs: 30_000 });
+      const b = body as ExecBody & { tty?: unknown; stdin?: unknown; size?: unknown };
+      if (!Array.isArray(b.argv) || b.argv.length === 0) throw new NodeApiError(400, 'argv: expected a command');
+      const size = validSize(b.size) ? b.size : undefined;
+      const taskId = decodeURIComponent(m[1]);
+      opened = true;
+      switchProtocols(socket);
+      const io = { env: b.env, user: b.user, workingDir: b.workdir, tty: b.tty === true, stdin: b.stdin === true, size };
+      await serveStdio(socket, rest, (onOutput) => driver.execAttached!(taskId, b.argv!, io, onOutput), { code: 126, prefix: 'exec failed' });
+    } catch (err) {
+      if (opened) return void socket.destroy();
+      const status = err instanceof NodeApiError ? err.status : ((err as { status?: number }).status ?? 500);
+      const text = JSON.stringify({ error: { message: (err as Error).message } });
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    }
+  }
+
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const subject = (req.socket as TLSSocket).getPeerCertificate().subject;
-      const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
-      if (first(subject?.OU) !== 'manager' || first(subject?.O) !== this.opts.clusterId) throw new NodeApiError(403, 'only a manager of this cluster may call a node');
+      this.checkManager(req);
       const url = new URL(req.url ?? '/', 'https://node');
       const m = /^\/v1\/node\/tasks\/([^/]+)\/(logs|stats|top|exec)$/.exec(url.pathname);
       if (!m) throw new NodeApiError(404, `no route ${req.method} ${url.pathname}`);

@@ -6,6 +6,9 @@ import type { FileSources } from '../spec/sources.js';
 import type { BlobKind, BlobSummary } from './blobs.js';
 import type { TokenSummary } from './tokens.js';
 import type { ApiProblem } from './errors.js';
+import { STDIO_PROTOCOL, stdioChannel, type StdioSession } from '../model/stdio.js';
+import type { Duplex } from 'node:stream';
+import { BUILD_UPLOAD_TYPE } from './types.js';
 import type { NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
@@ -40,6 +43,11 @@ export class ApiUnreachableError extends Error {
 /** Typed client of the baton API, used by the CLI and the dashboard. */
 export class ApiClient {
   constructor(private readonly target: ClientTarget) {}
+
+  /** A daemon on another machine (BATON_HOST): it cannot read this machine's files, such as build contexts. */
+  get remote(): boolean {
+    return !this.target.socketPath && this.target.url !== undefined;
+  }
 
   version(): Promise<VersionInfo> {
     return this.json('GET', '/v1/version');
@@ -142,6 +150,29 @@ export class ApiClient {
   build(req: BuildRequest, onEvent: (e: BuildEvent) => void): Promise<void> {
     return this.stream(`/v1/projects/${enc(req.project.name)}/build`, onEvent, undefined, 'POST', req);
   }
+  /** Which services a build would build now (their image is missing, or all with force), building nothing. */
+  async buildPlan(req: Omit<BuildRequest, 'plan'>): Promise<string[]> {
+    let needed: string[] = [];
+    let failure: { service: string; message: string } | undefined;
+    await this.build({ ...req, plan: true }, (e) => {
+      if ('needed' in e) needed = e.needed;
+      else if ('error' in e) failure = e.error;
+    });
+    if (failure) throw new ApiRequestError(400, 'build-failed', `${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`, []);
+    return needed;
+  }
+  /** Builds one service from a context this client sends (a tar, .dockerignore applied): for a remote daemon. */
+  async buildFrom(req: BuildRequest, context: NodeJS.ReadableStream, onEvent: (e: BuildEvent) => void): Promise<void> {
+    const r = this.send('POST', `/v1/projects/${enc(req.project.name)}/build`, { 'content-type': BUILD_UPLOAD_TYPE }, undefined);
+    const res = new Promise<http.IncomingMessage>((resolve, reject) => {
+      r.on('response', resolve);
+      r.on('error', (err: NodeJS.ErrnoException) => reject(this.unreachable(err)));
+    });
+    r.write(JSON.stringify(req) + '\n');
+    context.on('error', (err: Error) => r.destroy(err));
+    context.pipe(r);
+    await this.items(await res, onEvent);
+  }
   /** `cp` out of a task: a tar stream of the path (a file or a folder). */
   async archive(project: string, q: { service: string; index: number; path: string }): Promise<NodeJS.ReadableStream> {
     const res = await this.request('GET', `/v1/projects/${enc(project)}/archive?${archiveQuery(q)}`);
@@ -155,6 +186,18 @@ export class ApiClient {
   /** A one-off container of a service; output arrives through onEvent, the exit code last. */
   run(project: string, req: RunRequest, onEvent: (e: ExecEvent) => void, signal?: AbortSignal): Promise<void> {
     return this.stream(`/v1/projects/${enc(project)}/run`, onEvent, signal, 'POST', req);
+  }
+  /**
+   * exec with stdin and/or a TTY (`tty`, `stdin`, `size` in the request): one
+   * upgraded connection carries both ways. Resolves once the command started;
+   * refusals (role, no such service) reject as ApiRequestError first.
+   */
+  execAttached(project: string, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<StdioSession> {
+    return this.attach(`/v1/projects/${enc(project)}/exec`, req, onOutput);
+  }
+  /** run attached: as execAttached, for a one-off container. */
+  runAttached(project: string, req: RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<StdioSession> {
+    return this.attach(`/v1/projects/${enc(project)}/run`, req, onOutput);
   }
   /** Runs a command in a running task; output arrives through onEvent, the exit code last. */
   exec(project: string, req: ExecRequest, onEvent: (e: ExecEvent) => void, signal?: AbortSignal): Promise<void> {
@@ -172,12 +215,10 @@ export class ApiClient {
     return this.target.socketPath ?? this.target.url ?? '(nowhere)';
   }
 
-  private request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
-    // A Buffer goes as it is (a tar for cp); anything else as JSON.
-    const raw = Buffer.isBuffer(body);
-    const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
-    const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
-    if (payload) Object.assign(headers, { 'content-type': raw ? 'application/x-tar' : 'application/json', 'content-length': payload.length });
+  /** Where and how a request goes: the local socket, or TLS to a remote daemon with its token or certificate. */
+  private send(method: string, path: string, extra: http.OutgoingHttpHeaders, payload: Buffer | undefined, signal?: AbortSignal): http.ClientRequest {
+    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', ...extra };
+    if (payload) headers['content-length'] = payload.length;
     if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
     const opts: http.RequestOptions = { method, path, headers, signal };
     if (this.target.socketPath) opts.socketPath = this.target.socketPath;
@@ -189,13 +230,35 @@ export class ApiClient {
       if (secure && this.target.ca) Object.assign(opts, { ca: this.target.ca });
       if (secure && this.target.cert && this.target.key) Object.assign(opts, { cert: this.target.cert, key: this.target.key });
     }
+    return (secure ? https : http).request(opts);
+  }
+
+  /** A failure to reach the daemon in words; other errors as they are. */
+  private unreachable(err: NodeJS.ErrnoException): Error {
+    const codes = ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EPROTO', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'];
+    return err.name !== 'AbortError' && codes.includes(err.code ?? '') ? new ApiUnreachableError(this.describe(), err) : err;
+  }
+
+  private request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    // A Buffer goes as it is (a tar for cp); anything else as JSON.
+    const raw = Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
+    const req = this.send(method, path, payload ? { 'content-type': raw ? 'application/x-tar' : 'application/json' } : {}, payload, signal);
     return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(opts, resolve);
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.name === 'AbortError') reject(err);
-        else if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EPROTO', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'].includes(err.code ?? '')) reject(new ApiUnreachableError(this.describe(), err));
-        else reject(err);
-      });
+      req.on('response', resolve);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.unreachable(err)));
+      req.end(payload);
+    });
+  }
+
+  /** Upgrades a POST to the attached protocol; a refusal comes back as an ordinary HTTP error answer. */
+  private attach(path: string, body: ExecRequest | RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<StdioSession> {
+    const payload = Buffer.from(JSON.stringify(body));
+    const req = this.send('POST', path, { 'content-type': 'application/json', connection: 'Upgrade', upgrade: STDIO_PROTOCOL }, payload);
+    return new Promise((resolve, reject) => {
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.unreachable(err)));
+      req.on('response', (res) => void throwIfFailed(res).then(() => reject(new ApiRequestError(res.statusCode ?? 0, 'bad_response', `the daemon did not take the upgrade to ${STDIO_PROTOCOL}`, [])), reject));
+      req.on('upgrade', (_res, socket: Duplex, head: Buffer) => resolve(stdioChannel(socket, head, onOutput)));
       req.end(payload);
     });
   }
@@ -221,6 +284,11 @@ export class ApiClient {
       if ((err as Error).name === 'AbortError') return;
       throw err;
     }
+    await this.items(res, onItem, signal);
+  }
+
+  /** An NDJSON answer, item by item; an error answer as ApiRequestError. */
+  private async items<T>(res: http.IncomingMessage, onItem: (item: T) => void, signal?: AbortSignal): Promise<void> {
     await throwIfFailed(res);
     let buf = '';
     try {

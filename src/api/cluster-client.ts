@@ -4,6 +4,8 @@ import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type { ClusterView, EventInput, NodeInfo, TaskFileRef, TaskReport } from '../model/types.js';
 import type { JoinAnswer, JoinRequest } from './cluster-server.js';
+import type { Duplex } from 'node:stream';
+import { STDIO_PROTOCOL, stdioChannel, type StdioOutput, type StdioSession, type TermSize } from '../model/stdio.js';
 
 /** The manager answered with an error (status and message), or could not be reached (status 0). */
 export class ClusterRequestError extends Error {
@@ -174,6 +176,38 @@ export class NodeClient {
       if (m.exitCode !== undefined) code = m.exitCode;
     });
     return code;
+  }
+
+  /** exec with stdin and/or a TTY on the task's node: the node's session, relayed; resolves once the command started. */
+  execAttached(at: NodeAddress, task: TaskRef, req: { argv: string[]; env?: string[]; user?: string; workdir?: string; tty: boolean; stdin: boolean; size?: TermSize }, onOutput: StdioOutput): Promise<StdioSession> {
+    const body = JSON.stringify(req);
+    return new Promise((resolve, reject) => {
+      const r = https.request({
+        host: at.address,
+        port: at.port,
+        method: 'POST',
+        path: `/v1/node/tasks/${encodeURIComponent(task.id)}/exec?driver=${task.driver}`,
+        agent: this.agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'Upgrade', upgrade: STDIO_PROTOCOL },
+      });
+      r.on('error', (err) => reject(new ClusterRequestError(0, `node ${at.address}:${at.port} unreachable: ${err.message}`)));
+      r.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let msg = `HTTP ${res.statusCode}: the node did not take the upgrade`;
+          try {
+            msg = (JSON.parse(text) as { error: { message: string } }).error.message;
+          } catch {
+            /* not JSON */
+          }
+          reject(new ClusterRequestError(res.statusCode ?? 500, `node ${at.address}: ${msg}`));
+        });
+      });
+      r.on('upgrade', (_res, socket: Duplex, head: Buffer) => resolve(stdioChannel(socket, head, onOutput)));
+      r.end(body);
+    });
   }
 
   private json<T>(at: NodeAddress, path: string): Promise<T> {

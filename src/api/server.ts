@@ -1,4 +1,5 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import https from 'node:https';
 import { chmodSync, unlinkSync } from 'node:fs';
 import type { Role, Service, Task } from '../model/types.js';
@@ -16,23 +17,34 @@ import { ApiError, ImageError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
+import { STDIO_PROTOCOL, UpgradeBodyError, readUpgradeBody, serveStdio, switchProtocols, validSize } from '../model/stdio.js';
 import { findNode, removeNode, updateNode } from './nodes.js';
+import { BUILD_UPLOAD_TYPE } from './types.js';
+import { PassThrough } from 'node:stream';
 import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
+/** The route's upgraded form (exec/run attached): `open` answers 101 and hands over the socket and what came after the body. */
+type AttachHandler = (body: unknown, params: Params, open: () => { socket: Duplex; pending: Buffer }) => Promise<void>;
 
 interface RouteDef {
   method: string;
   pattern: RegExp;
   names: string[];
   handler: Handler;
+  attach?: AttachHandler;
   role: Role;
 }
 
 const DOWN_TIMEOUT_MS = 120_000;
 /** `cp` into a task is held in memory on its way: bounded. */
 const MAX_ARCHIVE = 512 * 1024 * 1024;
+/** The JSON body of an upgrade request (exec/run attached). */
+const MAX_UPGRADE_BODY = 1024 * 1024;
+const UPGRADE_BODY_TIMEOUT_MS = 30_000;
+/** The JSON line before a build upload's context (the normalized project): as much as any JSON body. */
+const MAX_BUILD_REQUEST = 32 * 1024 * 1024;
 
 /**
  * The HTTP API: JSON in and out, newline-delimited JSON for streams (logs,
@@ -42,6 +54,8 @@ const MAX_ARCHIVE = 512 * 1024 * 1024;
 export class ApiServer {
   private readonly routes: RouteDef[] = [];
   private readonly servers: http.Server[] = [];
+  /** Upgraded connections are the server's no more: close() ends them itself. */
+  private readonly upgraded = new Set<Duplex>();
 
   constructor(private readonly store: Store, private readonly hooks: ApiHooks) {
     this.route('GET', '/v1/version', async (_q, res) => sendJson(res, 200, hooks.version));
@@ -60,6 +74,7 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/deploy', async (req, res, p) => {
       const body = await readJson<DeployRequest>(req);
       if (body.project?.name !== p.name) throw badRequest(`project name in the body ("${body.project?.name}") differs from the URL ("${p.name}")`);
+      await hooks.probeDrivers?.();
       sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true, body.sources));
     });
     for (const kind of ['secret', 'config'] as const) {
@@ -106,13 +121,27 @@ export class ApiServer {
     this.route('POST', '/v1/projects/:name/services/:service/rollback', async (_q, res, p) => sendJson(res, 200, await rollbackService(store, p.name, p.service)));
     this.route('GET', '/v1/projects/:name/stats', async (_q, res, p, url) => sendJson(res, 200, await this.stats(p.name, url.searchParams.getAll('service'))));
     this.route('GET', '/v1/projects/:name/top', async (_q, res, p, url) => sendJson(res, 200, await this.top(p.name, url.searchParams.getAll('service'))));
-    this.route('POST', '/v1/projects/:name/pull', async (req, res, p) => this.pull(res, p.name, await readJson<PullRequest>(req)));
+    this.route('POST', '/v1/projects/:name/pull', async (req, res, p) => {
+      const body = await readJson<PullRequest>(req);
+      await hooks.probeDrivers?.();
+      await this.pull(res, p.name, body);
+    });
     this.route('GET', '/v1/projects/:name/images', async (_q, res, p) => sendJson(res, 200, await this.images(p.name)));
-    this.route('POST', '/v1/projects/:name/build', async (req, res, p) => this.build(res, p.name, await readJson<BuildRequest>(req)));
+    this.route('POST', '/v1/projects/:name/build', async (req, res, p) => {
+      const upload = (req.headers['content-type'] ?? '').startsWith(BUILD_UPLOAD_TYPE);
+      const { body, context } = upload ? await readBuildUpload(req) : { body: await readJson<BuildRequest>(req), context: undefined };
+      try {
+        await hooks.probeDrivers?.();
+        await this.build(res, p.name, body, context);
+      } finally {
+        // A context the build did not read (refused, or nothing to build) is drained: the client is still sending it.
+        context?.resume();
+      }
+    });
     this.route('GET', '/v1/projects/:name/archive', async (_q, res, p, url) => this.getArchive(res, p.name, url));
     this.route('POST', '/v1/projects/:name/archive', async (req, res, p, url) => this.putArchive(req, res, p.name, url));
-    this.route('POST', '/v1/projects/:name/run', async (req, res, p) => this.runOnce(req, res, p.name, await readJson<RunRequest>(req)));
-    this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)));
+    this.route('POST', '/v1/projects/:name/run', async (req, res, p) => this.runOnce(req, res, p.name, await readJson<RunRequest>(req)), (body, p, open) => this.runAttached(p.name, body as RunRequest, open));
+    this.route('POST', '/v1/projects/:name/exec', async (req, res, p) => this.exec(req, res, p.name, await readJson<ExecRequest>(req)), (body, p, open) => this.execAttached(p.name, body as ExecRequest, open));
     this.route('GET', '/v1/projects/:name/logs', async (req, res, p, url) => this.logs(req, res, p.name, url));
     this.route('GET', '/v1/events', async (req, res, _p, url) => this.events(req, res, url));
     this.route('POST', '/v1/autolock', async (req, res) => {
@@ -127,10 +156,11 @@ export class ApiServer {
     this.route('DELETE', '/v1/tokens/:id', async (_q, res, p) => sendJson(res, 200, await removeToken(store, p.id)));
   }
 
-  private route(method: string, path: string, handler: Handler): void {
+  /** With `attach`, the route also takes an HTTP upgrade to the attached protocol; the same role table entry guards both. */
+  private route(method: string, path: string, handler: Handler, attach?: AttachHandler): void {
     const names: string[] = [];
     const pattern = new RegExp('^' + path.replace(/:(\w+)/g, (_m, n: string) => (names.push(n), '([^/]+)')) + '$');
-    this.routes.push({ method, pattern, names, handler, role: routeRole(method, path) });
+    this.routes.push({ method, pattern, names, handler, attach, role: routeRole(method, path) });
   }
 
   listenUnix(path: string): Promise<void> {
@@ -157,6 +187,7 @@ export class ApiServer {
       { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) },
       (req, res) => void this.dispatch(req, res, token),
     );
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head, token));
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -165,6 +196,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    for (const s of this.upgraded) s.destroy();
     await Promise.all(
       this.servers.map((s) => new Promise<void>((r) => {
         s.close(() => r());
@@ -175,30 +207,70 @@ export class ApiServer {
 
   private makeServer(token: string | undefined): http.Server {
     const server = http.createServer((req, res) => void this.dispatch(req, res, token));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head, token));
     this.servers.push(server);
     return server;
   }
 
+  /** The route a request names, once its caller's role allows it: plain requests and upgrades pass the same check. */
+  private async match(req: IncomingMessage, token: string | undefined): Promise<{ route: RouteDef; params: Params; url: URL }> {
+    // The unix socket is owner-only: whoever reaches it is the owner, an admin. TCP callers show a token.
+    const role: Role = token === undefined ? 'admin' : await roleOf(req, this.store, token);
+    const url = new URL(req.url ?? '/', 'http://baton');
+    for (const r of this.routes) {
+      const m = r.pattern.exec(url.pathname);
+      if (!m || r.method !== req.method) continue;
+      if (!allows(role, r.role)) throw new ApiError(403, 'forbidden', `${req.method} ${url.pathname} needs the ${r.role} role; this token is ${role}`);
+      const params: Params = {};
+      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
+      return { route: r, params, url };
+    }
+    throw new ApiError(404, 'not_found', `no route ${req.method} ${url.pathname}`);
+  }
+
   private async dispatch(req: IncomingMessage, res: ServerResponse, token: string | undefined): Promise<void> {
     try {
-      // The unix socket is owner-only: whoever reaches it is the owner, an admin. TCP callers show a token.
-      const role: Role = token === undefined ? 'admin' : await roleOf(req, this.store, token);
-      const url = new URL(req.url ?? '/', 'http://baton');
-      for (const r of this.routes) {
-        const m = r.pattern.exec(url.pathname);
-        if (!m || r.method !== req.method) continue;
-        if (!allows(role, r.role)) throw new ApiError(403, 'forbidden', `${req.method} ${url.pathname} needs the ${r.role} role; this token is ${role}`);
-        const params: Params = {};
-        r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
-        await r.handler(req, res, params, url);
-        return;
-      }
-      throw new ApiError(404, 'not_found', `no route ${req.method} ${url.pathname}`);
+      const { route, params, url } = await this.match(req, token);
+      await route.handler(req, res, params, url);
     } catch (err) {
-      const e = err instanceof ApiError ? err : err instanceof ConflictError ? new ApiError(409, 'conflict', 'changed concurrently; try again') : new ApiError(500, 'internal', (err as Error).message);
+      const e = asApiError(err);
       if (e.status === 500) console.error(err);
       if (!res.headersSent) sendJson(res, e.status, e.toJSON());
       else res.end();
+    }
+  }
+
+  /**
+   * An HTTP/1.1 upgrade to the attached protocol (exec/run with stdin or a
+   * TTY), as Docker's API hijacks the connection for attach. Refusals (role,
+   * unknown service, ...) are plain HTTP answers before the switch.
+   */
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, token: string | undefined): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    let opened = false;
+    try {
+      const { route, params, url } = await this.match(req, token);
+      if (!route.attach) throw new ApiError(400, 'no_upgrade', `${req.method} ${url.pathname} does not take an upgrade`);
+      const protocol = String(req.headers.upgrade ?? '').toLowerCase();
+      if (protocol !== STDIO_PROTOCOL) throw new ApiError(400, 'bad_upgrade', `upgrade to "${protocol}": this server speaks ${STDIO_PROTOCOL}`);
+      const { body, rest } = await readUpgradeBody(req, socket, head, { max: MAX_UPGRADE_BODY, timeoutMs: UPGRADE_BODY_TIMEOUT_MS }).catch((err: unknown) => {
+        throw err instanceof UpgradeBodyError ? new ApiError(err.status, 'bad_request', err.message) : err;
+      });
+      await route.attach(body, params, () => {
+        opened = true;
+        switchProtocols(socket);
+        return { socket, pending: rest };
+      });
+    } catch (err) {
+      const e = asApiError(err);
+      if (e.status === 500) console.error(err);
+      if (opened) socket.destroy();
+      else {
+        const text = JSON.stringify(e.toJSON());
+        socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      }
     }
   }
 
@@ -383,19 +455,32 @@ export class ApiServer {
     return out;
   }
 
-  /** Builds the project's images, streaming the builder's output; the last item says what was built or which service failed. */
-  private async build(res: ServerResponse, project: string, body: BuildRequest): Promise<void> {
+  /**
+   * Builds the project's images, streaming the builder's output; the last
+   * item says what was built or which service failed. With `context` (a
+   * remote client's upload) one service is built from it; with `plan`,
+   * nothing is, and the answer says which services need it.
+   */
+  private async build(res: ServerResponse, project: string, body: BuildRequest, context?: NodeJS.ReadableStream): Promise<void> {
     const compose = body.project;
     if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
     const withBuild = Object.values(compose.services).filter((s) => s.build && this.containerService(compose, s.name)).map((s) => s.name);
     const wanted = body.services && body.services.length > 0 ? body.services : withBuild;
     const noBuild = wanted.filter((s) => !withBuild.includes(s));
     if (noBuild.length > 0) throw badRequest(`no build: section in ${noBuild.map((s) => `service "${s}"`).join(', ')}`);
+    if (context && (wanted.length !== 1 || body.services?.length !== 1)) throw badRequest('a build that sends its context names exactly one service');
+    if (body.plan) {
+      if (wanted.length > 0 && !this.hooks.buildPlan && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
+      const needed = this.hooks.buildPlan ? await this.hooks.buildPlan(compose, wanted, body.force === true) : [];
+      ndjson(res)({ needed } satisfies BuildEvent);
+      res.end();
+      return;
+    }
     // Without an engine, `up` (no force) goes on: the deploy's checks then say what cannot run.
     if (wanted.length > 0 && !this.hooks.build && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
     const write = ndjson(res);
     try {
-      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent)) : { built: [] };
+      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent), context) : { built: [] };
       write({ built: r.built } satisfies BuildEvent);
     } catch (err) {
       const e = err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
@@ -404,23 +489,38 @@ export class ApiServer {
     res.end();
   }
 
-  /** A one-off container of a service: its output streamed, then its exit code (125 when it could not start, as `docker run`). */
-  private async runOnce(req: IncomingMessage, res: ServerResponse, project: string, body: RunRequest): Promise<void> {
+  /** The service a `run` names, once the request is well formed and the service can run one-off containers. */
+  private async runTarget(project: string, body: RunRequest, attached: boolean): Promise<Service> {
+    if (typeof body !== 'object' || body === null) throw badRequest('expected a JSON object');
     if (typeof body.service !== 'string' || !body.service) throw badRequest('service: required');
     for (const k of ['argv', 'entrypoint', 'env'] as const) {
       const v = body[k];
       if (v !== undefined && (!Array.isArray(v) || !v.every((a) => typeof a === 'string'))) throw badRequest(`${k}: expected a list of strings`);
     }
+    if (attached) checkAttach(body);
     const svc = await this.store.get('service', keys.service(project, body.service));
     if (!svc) throw notFound(`service "${body.service}" in project "${project}"`);
-    const why = this.hooks.run ? this.hooks.canRun?.(svc.value) : 'this daemon cannot run one-off containers';
+    const able = attached ? this.hooks.runAttached : this.hooks.run;
+    const why = able ? this.hooks.canRun?.(svc.value) : 'this daemon cannot run one-off containers';
     if (why) throw new ApiError(400, 'run-unsupported', `service "${body.service}": ${why}`);
+    return svc.value;
+  }
+
+  private async runAttached(project: string, body: RunRequest, open: () => { socket: Duplex; pending: Buffer }): Promise<void> {
+    const svc = await this.runTarget(project, body, true);
+    const { socket, pending } = open();
+    await serveStdio(socket, pending, (onOutput) => this.hooks.runAttached!(svc, body, onOutput), { code: 125, prefix: 'run failed' });
+  }
+
+  /** A one-off container of a service: its output streamed, then its exit code (125 when it could not start, as `docker run`). */
+  private async runOnce(req: IncomingMessage, res: ServerResponse, project: string, body: RunRequest): Promise<void> {
+    const svc = await this.runTarget(project, body, false);
     const ac = new AbortController();
     res.on('close', () => ac.abort());
     const write = ndjson(res);
     let exitCode: number | null;
     try {
-      exitCode = await this.hooks.run!(svc.value, body, (stream, data) => write({ stream, data: data.toString('base64') } satisfies ExecEvent), ac.signal);
+      exitCode = await this.hooks.run!(svc, body, (stream, data) => write({ stream, data: data.toString('base64') } satisfies ExecEvent), ac.signal);
     } catch (err) {
       write({ stream: 'stderr', data: Buffer.from(`run failed: ${(err as Error).message}\n`).toString('base64') } satisfies ExecEvent);
       exitCode = 125;
@@ -483,14 +583,30 @@ export class ApiServer {
     sendJson(res, 200, { copied: size });
   }
 
-  /** Runs a command in a running task, streaming its output, then its exit code. */
-  private async exec(req: IncomingMessage, res: ServerResponse, project: string, body: ExecRequest): Promise<void> {
+  /** The task an `exec` names, once the request is well formed and the task can exec. */
+  private async execTarget(project: string, body: ExecRequest, attached: boolean): Promise<{ task: Task; index: number }> {
+    if (typeof body !== 'object' || body === null) throw badRequest('expected a JSON object');
     if (typeof body.service !== 'string' || !body.service) throw badRequest('service: required');
     if (!Array.isArray(body.argv) || body.argv.length === 0 || !body.argv.every((a) => typeof a === 'string')) throw badRequest('argv: give the command to run');
+    if (body.env !== undefined && (!Array.isArray(body.env) || !body.env.every((a) => typeof a === 'string'))) throw badRequest('env: expected a list of strings');
+    if (attached) checkAttach(body);
     const index = body.index ?? 1;
     const task = await this.taskAt(project, body.service, index);
-    const why = this.hooks.exec ? this.hooks.canExec?.(task) : 'this daemon cannot exec';
+    const able = attached ? this.hooks.execAttached : this.hooks.exec;
+    const why = able ? this.hooks.canExec?.(task) : 'this daemon cannot exec';
     if (why) throw new ApiError(400, 'exec-unsupported', `service "${body.service}": ${why}`);
+    return { task, index };
+  }
+
+  private async execAttached(project: string, body: ExecRequest, open: () => { socket: Duplex; pending: Buffer }): Promise<void> {
+    const { task, index } = await this.execTarget(project, body, true);
+    const { socket, pending } = open();
+    await serveStdio(socket, pending, (onOutput) => this.hooks.execAttached!(task, { ...body, index }, onOutput), { code: 126, prefix: 'exec failed' });
+  }
+
+  /** Runs a command in a running task, streaming its output, then its exit code. */
+  private async exec(req: IncomingMessage, res: ServerResponse, project: string, body: ExecRequest): Promise<void> {
+    const { task, index } = await this.execTarget(project, body, false);
     const ac = new AbortController();
     res.on('close', () => ac.abort());
     const write = ndjson(res);
@@ -572,3 +688,61 @@ export class ApiServer {
   }
 }
 
+
+/** A build upload (BUILD_UPLOAD_TYPE): its JSON line, and the rest of the body (the context's tar) as a stream. */
+function readBuildUpload(req: IncomingMessage): Promise<{ body: BuildRequest; context: NodeJS.ReadableStream }> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (c: Buffer): void => {
+      buf = Buffer.concat([buf, c]);
+      const nl = buf.indexOf(10);
+      if (nl < 0) {
+        if (buf.length > MAX_BUILD_REQUEST) {
+          done();
+          reject(new ApiError(413, 'too_large', 'the build request before its context is too large'));
+        }
+        return;
+      }
+      done();
+      let body: BuildRequest;
+      try {
+        body = JSON.parse(buf.subarray(0, nl).toString('utf8')) as BuildRequest;
+      } catch {
+        req.resume();
+        return reject(badRequest('a build upload starts with one line of JSON (the build request)'));
+      }
+      const context = new PassThrough();
+      context.write(buf.subarray(nl + 1));
+      req.pipe(context);
+      resolve({ body, context });
+    };
+    const onEnd = (): void => {
+      done();
+      reject(badRequest('a build upload starts with one line of JSON (the build request), then the context'));
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+}
+
+function asApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ConflictError) return new ApiError(409, 'conflict', 'changed concurrently; try again');
+  return new ApiError(500, 'internal', (err as Error).message);
+}
+
+/** The attached fields of an exec/run request. */
+function checkAttach(body: { tty?: unknown; stdin?: unknown; size?: unknown }): void {
+  for (const k of ['tty', 'stdin'] as const) if (body[k] !== undefined && typeof body[k] !== 'boolean') throw badRequest(`${k}: expected true or false`);
+  if (body.size !== undefined && !validSize(body.size)) throw badRequest('size: expected { cols, rows }, whole numbers from 1 to 65535');
+}

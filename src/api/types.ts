@@ -2,6 +2,9 @@ import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.
 import type { BatonEvent, SealedValue, Service, Task, TaskStats } from '../model/types.js';
 import type { FileSources } from '../spec/sources.js';
 import type { ApiProblem } from './errors.js';
+import type { StdioSession, TermSize } from '../model/stdio.js';
+
+export type { StdioSession, TermSize };
 
 export interface DeployRequest {
   project: ComposeProject;
@@ -79,6 +82,8 @@ export interface ApiHooks {
   seal(value: Buffer, key: string): SealedValue;
   /** Autolock on: the cluster key is kept locked under a new unlock key, returned once. Off: kept in the clear. */
   autolock(enable: boolean): { unlockKey?: string };
+  /** Looks again for drivers missing so far (an engine started after the daemon), before a deploy, build or pull decides where image services run. */
+  probeDrivers?(): Promise<void>;
   /** Problems that would stop services from running here (command not found, port taken). */
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
   /** After `down`, once its tasks are gone: drivers remove the project's networks (and named volumes with `volumes`). */
@@ -90,7 +95,9 @@ export interface ApiHooks {
    * `force`, else only those whose image is not there yet. Rejects with
    * ImageError naming the service. Absent when no engine answers.
    */
-  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void): Promise<{ built: string[] }>;
+  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void, context?: NodeJS.ReadableStream): Promise<{ built: string[] }>;
+  /** Which of these services a build would build now: all with `force`, else those whose image is not here. */
+  buildPlan?(project: ComposeProject, services: string[], force: boolean): Promise<string[]>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
   pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void): Promise<{ pulled: string[] }>;
   /** An image on this node (`baton images`); undefined when it is not here. */
@@ -105,6 +112,10 @@ export interface ApiHooks {
   stats?(task: Task): Promise<TaskStats | undefined>;
   top?(task: Task): Promise<{ titles: string[]; processes: string[][] } | undefined>;
   exec?(task: Task, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null>;
+  /** `exec` attached (stdin and/or a TTY, the upgraded connection): the command has started once this resolves. */
+  execAttached?(task: Task, req: ExecRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<StdioSession>;
+  /** `run` attached: the one-off container has started once this resolves; `done` waits for its removal (rm). */
+  runAttached?(service: Service, req: RunRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<StdioSession>;
   logs(task: Task, opts: { tail?: number; follow?: boolean; signal: AbortSignal }, onLine: (l: Omit<LogEntry, 'service' | 'slot' | 'task'>) => void): Promise<void>;
 }
 
@@ -142,6 +153,10 @@ export interface ExecRequest {
   env?: string[];
   user?: string;
   workdir?: string;
+  /** Attached requests only (the upgraded connection): a TTY for the command, its stdin, the terminal's first size. */
+  tty?: boolean;
+  stdin?: boolean;
+  size?: TermSize;
 }
 
 /** One item of an exec stream: output (base64) as it comes, then the exit code. */
@@ -176,6 +191,10 @@ export interface RunRequest {
   user?: string;
   workdir?: string;
   rm?: boolean;
+  /** Attached requests only, as in ExecRequest. */
+  tty?: boolean;
+  stdin?: boolean;
+  size?: TermSize;
 }
 
 /** `baton build` / `up`: a project's `build:` sections, all (`force`) or only images not there yet. */
@@ -184,10 +203,19 @@ export interface BuildRequest {
   /** Services to build; all with a build: section when empty. */
   services?: string[];
   force?: boolean;
+  /** Build nothing: answer which services need a build (`{ needed }`), for a client that sends each context itself. */
+  plan?: boolean;
 }
 
-/** One item of a build stream: builder output, then either what was built or the error. */
-export type BuildEvent = { service: string; line: string } | { built: string[] } | { error: { service: string; message: string } };
+/**
+ * The content type of a build whose context the client sends (a remote
+ * daemon cannot read the client's folder): one line of JSON, the BuildRequest
+ * naming exactly one service, then the tar of its context.
+ */
+export const BUILD_UPLOAD_TYPE = 'application/x-baton-build';
+
+/** One item of a build stream: builder output, then either what was built (or with `plan`, what needs building) or the error. */
+export type BuildEvent = { service: string; line: string } | { built: string[] } | { needed: string[] } | { error: { service: string; message: string } };
 
 /** `baton pull`: images of the project's services (all without build: when none named). */
 export interface PullRequest {

@@ -1,24 +1,43 @@
-import type { ApiClient } from '../api/index.js';
+import type { ApiClient, BuildEvent } from '../api/index.js';
 import type { ComposeProject } from '../spec/types.js';
+import { BuildContextError, packContext } from '../model/build-context.js';
 import { UserError } from './errors.js';
 
 /**
  * Builds the images of services with `build:` through the daemon, printing
  * the builder's output under each service's name; all of them with `force`,
  * else only images not there yet (what `up` does). Throws naming the service.
+ * A remote daemon cannot read this machine's folders: each context that
+ * needs building is packed here (.dockerignore applied) and sent along.
  */
 export async function buildImages(client: ApiClient, project: ComposeProject, services: string[], force: boolean): Promise<string[]> {
   let current = '';
-  let built: string[] = [];
+  const built: string[] = [];
   let failure: { service: string; message: string } | undefined;
-  await client.build({ project, services, force }, (e) => {
+  const onEvent = (e: BuildEvent): void => {
     if ('line' in e) {
       if (e.service !== current) process.stdout.write(`#${e.service} Building\n`);
       current = e.service;
       process.stdout.write(`#${e.service} ${e.line}\n`);
-    } else if ('built' in e) built = e.built;
-    else failure = e.error;
-  });
+    } else if ('built' in e) built.push(...e.built);
+    else if ('error' in e) failure = e.error;
+  };
+  if (!client.remote) await client.build({ project, services, force }, onEvent);
+  else {
+    for (const name of await client.buildPlan({ project, services, force })) {
+      const b = project.services[name].build!;
+      let tar: NodeJS.ReadableStream;
+      try {
+        ({ tar } = packContext({ context: b.context, dockerfile: b.dockerfile ?? 'Dockerfile', ...(typeof b.dockerfile_inline === 'string' ? { dockerfileInline: b.dockerfile_inline } : {}) }));
+      } catch (err) {
+        if (err instanceof BuildContextError) throw new UserError(`service "${name}": ${err.message}`);
+        throw err;
+      }
+      // Already known to need it: built whatever the daemon finds by now.
+      await client.buildFrom({ project, services: [name], force: true }, tar, onEvent);
+      if (failure) break;
+    }
+  }
   if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}build failed: ${failure.message}`);
   for (const s of built) process.stdout.write(` ✔ Service ${s.padEnd(20)} Built\n`);
   return built;

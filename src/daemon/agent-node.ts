@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Agent, NodeServer, taskFilesRoot } from '../agent/index.js';
 import { ClusterClient, fetchCa } from '../api/index.js';
 import type { Driver } from '../drivers/driver.js';
-import { createDockerDriver, createHollowDriver, createProcessDriver } from '../drivers/index.js';
+import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver } from '../drivers/index.js';
 import { CertManager, HttpIngress, Mesh } from '../mesh/index.js';
 import { caFingerprint, certIdentity, makeCsr, writeWhole } from '../secrets/index.js';
 import { VERSION } from '../version.js';
@@ -84,9 +84,22 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
     const drivers = new Map<string, Driver>();
     if (!wanted || wanted.includes('process')) drivers.set('process', createProcessDriver({ home: opts.home, instance: nodeId }));
     if (!wanted || wanted.includes('hollow')) drivers.set('hollow', createHollowDriver());
+    let engineWatch: EngineWatch | undefined;
     if (!wanted || wanted.includes('docker')) {
       const docker = createDockerDriver({ instance: nodeId, log });
       if (await docker.available()) drivers.set('docker', docker);
+      // An engine that starts after the agent: taken in when it answers, the node registered again with it.
+      else {
+        engineWatch = new EngineWatch(docker, {
+          intervalMs: 5_000,
+          log,
+          onUp: async (d) => {
+            await d.recover([]);
+            await agent!.addDriver('docker', d);
+            log('docker: the engine answers now; this node runs containers');
+          },
+        });
+      }
     }
     const mesh = new Mesh({ log });
     const certs = new CertManager({ dir: join(opts.home, 'certs'), acme: { directoryUrl: process.env.BATON_ACME_DIRECTORY ?? 'https://acme-v02.api.letsencrypt.org/directory' }, log });
@@ -103,6 +116,7 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
     let closing: Promise<void> | undefined;
     const close = (o: { stopTasks?: boolean } = {}): Promise<void> => {
       closing ??= (async () => {
+        engineWatch?.stop();
         cp.close();
         await nodeServer.close();
         await agent?.close(o.stopTasks ?? true);
@@ -131,6 +145,7 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
       identity: { hostname: hostname(), address: opts.advertiseAddr ?? '', role: member.role === 'manager' ? 'manager' : 'worker', labels: opts.labels ?? {}, apiPort, version: VERSION },
     });
     await agent.start();
+    engineWatch?.start();
     log(`baton agent ${VERSION} ready: node ${nodeId}, manager ${member.manager}, drivers ${[...drivers.keys()].join(', ')}`);
     return { nodeId, close };
   } catch (err) {

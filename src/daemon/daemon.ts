@@ -9,7 +9,7 @@ import { NodeMonitor, Reconciler, serviceFiles } from '../controllers/index.js';
 import { ClusterIdentity } from './cluster.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
-import { createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
+import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
 import { CertManager, HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service, Task, TaskStats } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
@@ -61,6 +61,9 @@ export interface DaemonOptions {
   log?: (msg: string) => void;
 }
 
+/** How often a daemon without an engine looks for one (besides before each deploy). */
+const ENGINE_PROBE_MS = 5_000;
+
 export interface RunningDaemon {
   close(opts?: { stopTasks?: boolean }): Promise<void>;
 }
@@ -87,10 +90,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ['process', createProcessDriver({ home: opts.home, instance })],
     ['hollow', createHollowDriver()],
   ]);
-  // The docker driver only when an engine answers now; without one, image services are refused by name at deploy.
-  let docker: DockerDriver | undefined = createDockerDriver({ instance, log });
-  if (await docker.available()) drivers.set('docker', docker);
-  else docker = undefined;
+  // The docker driver once an engine answers: now, or later (see engineWatch below); until then image services run as processes.
+  const engine = createDockerDriver({ instance, log });
+  let docker: DockerDriver | undefined;
+  if (await engine.available()) {
+    drivers.set('docker', engine);
+    docker = engine;
+  }
   const mesh = new Mesh({ log });
   // One HTTP ingress per node; it listens only while some service has a domain.
   const certs = new CertManager({
@@ -162,12 +168,67 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     if (n.value.state !== 'ready') throw new Error(`node ${n.value.hostname} (${n.value.id}) is down`);
     return { address: n.value.address, port: n.value.apiPort };
   };
+  const buildPlan: NonNullable<ApiHooks['buildPlan']> = async (project, services, force) => {
+    const needed: string[] = [];
+    for (const name of services) {
+      const spec = buildSpec(project, name);
+      if (spec && (force || !(await docker!.hasImage(spec.tag)))) needed.push(name);
+    }
+    return needed;
+  };
+  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, force, onLine, context) => {
+    const built: string[] = [];
+    for (const name of await buildPlan(project, services, force)) {
+      const spec = buildSpec(project, name)!;
+      try {
+        await docker!.build(spec, (line) => onLine(name, line), context);
+      } catch (err) {
+        throw new ImageError(name, (err as Error).message);
+      }
+      built.push(name);
+    }
+    return { built };
+  };
+  const pullImages: NonNullable<ApiHooks['pull']> = async (project, services, missingOnly, onLine) => {
+    const pulled: string[] = [];
+    for (const name of services) {
+      const image = project.services[name].image!;
+      const policy = project.services[name].pull_policy;
+      if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) continue;
+      try {
+        await docker!.pull(image, (line) => onLine(name, line));
+      } catch (err) {
+        const what = missingOnly ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled`;
+        throw new ImageError(name, `${what}: ${(err as Error).message}`);
+      }
+      pulled.push(name);
+    }
+    return { pulled };
+  };
+  // No engine at the start: look again every few seconds and before each deploy, and take it in when it answers.
+  const engineWatch = docker
+    ? undefined
+    : new EngineWatch(engine, {
+        intervalMs: ENGINE_PROBE_MS,
+        log,
+        onUp: async (d) => {
+          // Nothing of this instance runs there yet (its tasks were orphaned at the start): what it left is removed.
+          await d.recover([]);
+          docker = d;
+          await agent.addDriver('docker', d);
+          log('docker: the engine answers now; image services run as containers');
+        },
+      });
+  /** A manager's services may run on other nodes: the drivers its ready nodes offer, as last looked before a deploy. */
+  let clusterDrivers = new Set<string>();
+  const offered = (): string[] => [...new Set([...drivers.keys(), ...clusterDrivers])];
   const hooks: ApiHooks = {
     version,
     selfNode: nodeId,
     ...(clusterSide ? { cluster: { joinToken: (role, rotate) => clusterSide!.identity.joinToken(role, rotate), address: clusterSide.address } } : {}),
-    drivers: () => [...drivers.keys()],
-    defaultDriver: (svc) => (docker && (svc.image || svc.build) ? 'docker' : 'process'),
+    drivers: offered,
+    // Containers when an engine answers here, or (a manager) on some ready node of the cluster.
+    defaultDriver: (svc) => ((docker || clusterDrivers.has('docker')) && (svc.image || svc.build) ? 'docker' : 'process'),
     allocatePort: () => allocatePort('127.0.0.1'),
     blobVersion: (value) => box.version(value),
     seal: (value, key) => box.seal(value, key),
@@ -178,45 +239,27 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       }
       return { unlockKey: box.lockTo(p.secretKey) };
     },
-    preflight: (services, ownPorts) => preflight(services, ownPorts, drivers, docker),
+    preflight: (services, ownPorts) => preflight(services, ownPorts, new Set(offered()), docker),
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
     },
-    build: docker
-      ? async (project, services, force, onLine) => {
-          const built: string[] = [];
-          for (const name of services) {
-            const spec = buildSpec(project, name);
-            if (!spec || (!force && (await docker!.hasImage(spec.tag)))) continue;
-            try {
-              await docker!.build(spec, (line) => onLine(name, line));
-            } catch (err) {
-              throw new ImageError(name, (err as Error).message);
-            }
-            built.push(name);
-          }
-          return { built };
-        }
-      : undefined,
-    pull: docker
-      ? async (project, services, missingOnly, onLine) => {
-          const pulled: string[] = [];
-          for (const name of services) {
-            const image = project.services[name].image!;
-            const policy = project.services[name].pull_policy;
-            if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) continue;
-            try {
-              await docker!.pull(image, (line) => onLine(name, line));
-            } catch (err) {
-              const what = missingOnly ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled`;
-              throw new ImageError(name, `${what}: ${(err as Error).message}`);
-            }
-            pulled.push(name);
-          }
-          return { pulled };
-        }
-      : undefined,
-    imageInfo: docker ? (image) => docker!.imageInfo(image) : undefined,
+    // Getters: an engine that starts after the daemon brings these with it.
+    get build() {
+      return docker ? buildImages : undefined;
+    },
+    get buildPlan() {
+      return docker ? buildPlan : undefined;
+    },
+    get pull() {
+      return docker ? pullImages : undefined;
+    },
+    get imageInfo() {
+      return docker ? (image: string) => docker!.imageInfo(image) : undefined;
+    },
+    probeDrivers: async () => {
+      await engineWatch?.probe();
+      if (clusterSide) clusterDrivers = new Set((await store.list('node')).flatMap((n) => (n.value.state === 'ready' ? n.value.drivers : [])));
+    },
     getArchive: (task, path) => {
       const d = drivers.get(task.driver);
       if (!d?.getArchive) throw new Error(`cp needs a container; it runs on the ${task.driver} driver`);
@@ -227,9 +270,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       if (!d?.putArchive) throw new Error(`cp needs a container; it runs on the ${task.driver} driver`);
       await d.putArchive(task.id, path, tar);
     },
-    canRun: (svc) => (drivers.get(svc.driver)?.runsContainers ? undefined : `run needs a container; it runs on the ${svc.driver} driver`),
+    canRun: (svc) => {
+      const d = drivers.get(svc.driver);
+      if (d?.runsContainers) return undefined;
+      // A manager's services may run elsewhere, but a one-off container starts here.
+      return d ? `run needs a container; it runs on the ${svc.driver} driver` : `run starts its container on this node, which has no ${svc.driver} driver (no engine answers here)`;
+    },
     run: (svc, req, onOutput, signal) =>
       agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
+    runAttached: (svc, req, onOutput) =>
+      agent.runAttached(
+        svc,
+        { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true },
+        { tty: req.tty === true, stdin: req.stdin === true, size: req.size },
+        onOutput,
+      ),
     stats: async (task) => {
       const at = await remote(task);
       return at ? clusterSide!.nodes.stats<TaskStats>(at, task) : drivers.get(task.driver)?.stats?.(task.id);
@@ -245,6 +300,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       if (at) return clusterSide!.nodes.exec(at, task, { argv: req.argv, env: req.env, user: req.user, workdir: req.workdir }, onOutput, signal);
       return drivers.get(task.driver)!.execStream!(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, signal }, onOutput);
     },
+    execAttached: async (task, req, onOutput) => {
+      const io = { tty: req.tty === true, stdin: req.stdin === true, size: req.size };
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.execAttached(at, task, { argv: req.argv, env: req.env, user: req.user, workdir: req.workdir, ...io }, onOutput);
+      const d = drivers.get(task.driver);
+      if (!d?.execAttached) throw new Error(`exec needs a container; it runs on the ${task.driver} driver`);
+      return d.execAttached(task.id, req.argv, { env: req.env, user: req.user, workingDir: req.workdir, ...io }, onOutput);
+    },
     logs: async (task, o, onLine) => {
       const at = await remote(task);
       if (at) return clusterSide!.nodes.logs(at, task, o, onLine);
@@ -256,6 +319,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const api = new ApiServer(store, hooks);
 
   await agent.start();
+  engineWatch?.start();
   await reconciler.start();
   if (clusterSide) {
     await clusterSide.server.listen(clusterSide.listen[0], clusterSide.listen[1], clusterSide.tls);
@@ -275,6 +339,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   return {
     close(o = {}) {
       closing ??= (async () => {
+        engineWatch?.stop();
         await api.close();
         clusterSide?.monitor.stop();
         await clusterSide?.server.close();
@@ -313,7 +378,7 @@ function splitHostPort(s: string): [string, number] {
 }
 
 /** What would stop a service from running on this node, found before anything is stored. */
-async function preflight(services: Service[], ownPorts: Set<number>, drivers: Map<string, Driver>, docker: DockerDriver | undefined): Promise<ApiProblem[]> {
+async function preflight(services: Service[], ownPorts: Set<number>, drivers: Set<string>, docker: DockerDriver | undefined): Promise<ApiProblem[]> {
   const problems: ApiProblem[] = [];
   for (const svc of services) {
     if (svc.driver === 'docker' && docker) problems.push(...(await containerPreflight(svc, docker)));

@@ -1,6 +1,7 @@
 import type { Task, TaskPort, TaskStats } from '../model/types.js';
+import type { StdioSession, TermSize } from '../model/stdio.js';
 
-export type { TaskStats };
+export type { TaskStats, TermSize };
 
 /** Everything a driver needs to start one task, already resolved by the agent. */
 export interface RunSpec {
@@ -178,6 +179,14 @@ export interface Driver {
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
   /** `baton exec`: runs a command in a running task, streaming its output; resolves with its exit code. */
   execStream?(taskId: string, argv: string[], opts: ExecOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<number | null>;
+  /** `baton exec` attached: stdin and/or a TTY; resolves once the command has started. */
+  execAttached?(taskId: string, argv: string[], opts: ExecOptions & AttachOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<AttachedSession>;
+  /**
+   * `baton run`: starts a one-off task with its output going to onOutput from
+   * its first byte, and stdin and a TTY when asked. Its exit is reported as
+   * any task's; the session's `done` waits for it.
+   */
+  startAttached?(spec: RunSpec, io: AttachOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<{ running: RunningTask; session: AttachedSession }>;
   /** `baton cp` out of a task: a tar of the path (a file or a folder) inside it. */
   getArchive?(taskId: string, path: string): Promise<NodeJS.ReadableStream>;
   /** `baton cp` into a task: unpacks a tar into the folder at path inside it. */
@@ -188,6 +197,16 @@ export interface Driver {
   top?(taskId: string): Promise<{ titles: string[]; processes: string[][] } | undefined>;
 }
 
+
+/** What an attached command gets: a TTY (its output then all on stdout), stdin, the terminal's first size. */
+export interface AttachOptions {
+  tty: boolean;
+  stdin: boolean;
+  size?: TermSize;
+}
+
+/** A command attached to its caller: input in, resizes, its exit code (the same contract the API serves). */
+export type AttachedSession = StdioSession;
 
 export interface ExecOptions {
   env?: string[];

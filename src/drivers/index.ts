@@ -6,3 +6,4 @@ export { createHollowDriver, HollowDriver } from './hollow.js';
 export { createDockerDriver, DockerDriver, engineSocket } from './docker/driver.js';
 export type { DockerDriverOptions } from './docker/driver.js';
 export type { BuildSpec } from './docker/build.js';
+export { EngineWatch } from './docker/engine-watch.js';

@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ROUTES, allows, ROLES } from '../../src/api/routes.js';
 import type { Role } from '../../src/model/types.js';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import { Sandbox, freePort, tlsCall, waitFor } from '../helpers/baton.js';
 
@@ -80,6 +81,40 @@ describe('API roles', () => {
         assert.ok(status !== 401 && status !== 403, `${r.method} ${r.path} as ${role}: ${status}`);
       }
     }
+  });
+
+  it('checks the upgraded (attached) exec and run as the plain routes, and upgrades no other route', async () => {
+    /** The status an upgrade request gets: 101 when switched, else the refusal's. */
+    const upgrade = (path: string, token?: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const body = JSON.stringify({ service: 'web', argv: ['true'], stdin: true });
+        const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'Upgrade', upgrade: 'baton-stdio/1' };
+        if (token) headers.authorization = `Bearer ${token}`;
+        const req = https.request(base + path, { method: 'POST', headers, ca });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('upgrade', (res, socket) => {
+          socket.destroy();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const before = await state();
+    for (const r of ROUTES.filter((x) => /\/(exec|run)$/.test(x.path))) {
+      const path = concrete(r.path);
+      assert.equal(await upgrade(path), 401, `${r.path} upgraded, without a token`);
+      assert.equal(await upgrade(path, 'btk_000000000000_aaaaaaaaaaaaaaaaaaaaaaaa'), 401, `${r.path} upgraded, made-up token`);
+      for (const role of ROLES) {
+        const status = await upgrade(path, tokens.get(role));
+        if (allows(role, r.role)) assert.equal(status, 404, `${r.path} upgraded as ${role}: through to the missing project`);
+        else assert.equal(status, 403, `${r.path} upgraded as ${role} (needs ${r.role})`);
+      }
+    }
+    assert.equal(await upgrade('/v1/projects/nosuchproject/scale', DAEMON_TOKEN), 400, 'a route without an attached form refuses the upgrade');
+    assert.equal(await state(), before, 'a refused upgrade changed something');
   });
 
   it('the role table names viewers for reads only and admins for secrets and tokens', () => {

@@ -142,6 +142,37 @@ volumes:
     assert.match(missing.stderr, /service "web": no such file or folder in the container: \/nope/);
   });
 
+  it('cp to a name that does not exist yet copies under that name, both ways, as docker cp', async () => {
+    await baton(['cp', 'web:/etc/hostname', './h.txt']);
+    assert.equal(readFileSync(join(sb.dir, 'h.txt'), 'utf8').trim(), (await baton(['exec', 'web', 'hostname'])).trim());
+    sb.write('local.txt', 'renamed on the way\n');
+    await baton(['cp', './local.txt', 'web:/tmp/renamed.txt']);
+    assert.equal(await baton(['exec', 'web', 'cat', '/tmp/renamed.txt']), 'renamed on the way\n');
+    // Over an existing file; a folder under a new name; into an existing folder as itself.
+    sb.write('local.txt', 'second\n');
+    await baton(['cp', 'local.txt', 'web:/tmp/renamed.txt']);
+    assert.equal(await baton(['exec', 'web', 'cat', '/tmp/renamed.txt']), 'second\n');
+    sb.write('tree/a/b.txt', 'bee\n');
+    await baton(['cp', 'tree', 'web:/tmp/forest']);
+    assert.equal(await baton(['exec', 'web', 'cat', '/tmp/forest/a/b.txt']), 'bee\n');
+    await baton(['cp', 'tree', 'web:/tmp/forest']);
+    assert.equal(await baton(['exec', 'web', 'cat', '/tmp/forest/tree/a/b.txt']), 'bee\n', 'the folder exists now: copied into it');
+    await baton(['cp', 'web:/tmp/forest/a', 'copse']);
+    assert.equal(readFileSync(join(sb.dir, 'copse/b.txt'), 'utf8'), 'bee\n');
+    // What docker cp refuses: a missing parent folder, a missing folder named with a slash, a folder onto a file.
+    for (const [args, msg] of [
+      [['cp', 'local.txt', 'web:/no/such/dir/x.txt'], /service "web": no such folder in the container: \/no\/such\/dir/],
+      [['cp', 'local.txt', 'web:/tmp/notyet/'], /no such folder in the container: \/tmp\/notyet\//],
+      [['cp', 'tree', 'web:/tmp/renamed.txt'], /cannot copy a folder onto the file \/tmp\/renamed.txt/],
+      [['cp', 'web:/etc/hostname', 'nodir/h.txt'], /cp: .*nodir: no such folder/],
+    ] as const) {
+      const r = await sb.run([...args], { env: env() });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+      assert.doesNotMatch(r.stderr, /    at /, 'no stack trace for a user mistake');
+    }
+  });
+
   it('stats measures every running task, top lists its processes', async () => {
     const list = JSON.parse(await baton(['stats', '--format', 'json'])) as { service: string; slot: number; stats: { memoryBytes: number; memoryLimitBytes: number; pids: number; cpuPercent: number; netRxBytes: number } | null }[];
     assert.deepEqual(list.map((e) => `${e.service}-${e.slot}`).sort(), ['db-1', 'web-1', 'web-2', 'web-3', 'worker-1']);

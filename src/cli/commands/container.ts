@@ -3,12 +3,14 @@ import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { bytes, table } from '../format.js';
 import { existsSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-fs';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 import { buildImages, pullImages } from '../build.js';
 import type { ComposeProject } from '../../spec/types.js';
+import { StdioClosedError, type StdioSession, type TermSize } from '../../model/stdio.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -65,22 +67,19 @@ export function containerCommands(program: Command): void {
       .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
       .option('-u, --user <user>', 'run as this user')
       .option('-w, --workdir <dir>', 'working directory inside the container')
-      .option('-T, --no-tty', 'accepted for Compose compatibility: output is never a TTY')
+      .option('-T, --no-tty', 'no TTY for the command (one is given when this terminal is one)')
+      .option('-i, --interactive', 'keep stdin attached (the default, as docker compose exec)')
+      .option('--no-interactive', 'do not attach stdin: the command reads an empty one')
       // Everything after the service belongs to the command: `baton exec web ls -la`.
       .passThroughOptions(),
   ).action(async (service: string, argv: string[], _o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & { index?: string; env?: string[]; user?: string; workdir?: string }>(cmd);
+    const flags = projectFlags<ProjectFlags & AttachFlags & { index?: string; env?: string[]; user?: string; workdir?: string }>(cmd);
     for (const e of flags.env ?? []) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UserError(`--env: expected KEY=VALUE, got "${e}"`);
     const name = await projectName(flags);
     const client = await ensureDaemon();
-    let code: number | null = null;
-    const ac = new AbortController();
-    process.once('SIGINT', () => ac.abort());
-    await client.exec(name, { service, index: index(flags.index) ?? 1, argv, env: flags.env, user: flags.user, workdir: flags.workdir }, (e) => {
-      if ('exitCode' in e) code = e.exitCode;
-      else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
-    }, ac.signal);
-    process.exitCode = code ?? 1;
+    const io = attachOptions(flags);
+    const req = { service, index: index(flags.index) ?? 1, argv, env: flags.env, user: flags.user, workdir: flags.workdir, ...io };
+    process.exitCode = await attached(io, (onOutput) => client.execAttached(name, req, onOutput));
   });
 
   projectOptions(program.command('build [services...]').description('Build the images of services with a build: section, through the engine')).action(
@@ -124,29 +123,25 @@ export function containerCommands(program: Command): void {
       .option('-u, --user <user>', 'run as this user')
       .option('-w, --workdir <dir>', 'working directory inside the container')
       .option('--entrypoint <cmd>', 'override the entrypoint (a single program)')
-      .option('-T, --no-tty', 'accepted for Compose compatibility: output is never a TTY')
+      .option('-T, --no-tty', 'no TTY for the command (one is given when this terminal is one)')
+      .option('-i, --interactive', 'keep stdin attached (the default, as docker compose run)')
+      .option('--no-interactive', 'do not attach stdin: the command reads an empty one')
       .option('--no-deps', 'accepted for Compose compatibility: dependencies are never started')
       .passThroughOptions(),
   ).action(async (service: string, argv: string[], _o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & { rm?: boolean; env?: string[]; user?: string; workdir?: string; entrypoint?: string }>(cmd);
+    const flags = projectFlags<ProjectFlags & AttachFlags & { rm?: boolean; env?: string[]; user?: string; workdir?: string; entrypoint?: string }>(cmd);
     for (const e of flags.env ?? []) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UserError(`--env: expected KEY=VALUE, got "${e}"`);
     const name = await projectName(flags);
     const client = await ensureDaemon();
-    let code: number | null = null;
-    const ac = new AbortController();
-    process.once('SIGINT', () => ac.abort());
-    const req = { service, argv, env: flags.env, user: flags.user, workdir: flags.workdir, rm: flags.rm === true, ...(flags.entrypoint ? { entrypoint: [flags.entrypoint] } : {}) };
-    await client.run(name, req, (e) => {
-      if ('exitCode' in e) code = e.exitCode;
-      else (e.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(e.data, 'base64'));
-    }, ac.signal);
-    process.exitCode = code ?? 1;
+    const io = attachOptions(flags);
+    const req = { service, argv, env: flags.env, user: flags.user, workdir: flags.workdir, rm: flags.rm === true, ...(flags.entrypoint ? { entrypoint: [flags.entrypoint] } : {}), ...io };
+    process.exitCode = await attached(io, (onOutput) => client.runAttached(name, req, onOutput));
   });
 
   projectOptions(
     program
       .command('cp <source> <destination>')
-      .description('Copy files between a service\'s container and this machine: SERVICE:PATH to a local path, or a local path into SERVICE:FOLDER')
+      .description('Copy files between a service\'s container and this machine (SERVICE:PATH on one side), as docker cp: into a destination folder, else under the destination\'s name')
       .option('--index <n>', 'which replica (default 1)'),
   ).action(async (source: string, destination: string, _o: unknown, cmd: Command) => {
     const flags = projectFlags<ProjectFlags & { index?: string }>(cmd);
@@ -163,10 +158,14 @@ export function containerCommands(program: Command): void {
     const client = await ensureDaemon();
     const where = { service: side.service, index: index(flags.index) ?? 1, path: side.path };
     if (from) {
-      const tar = await client.archive(name, where);
       const dest = resolve(destination);
-      // Into an existing folder, as itself; else under the destination's name, as `docker cp` does.
-      if (existsSync(dest) && statSync(dest).isDirectory()) await pipeline(tar, extract(dest));
+      const into = existsSync(dest) && statSync(dest).isDirectory();
+      // As docker cp: a destination that does not exist is made under its name, in a folder that does.
+      if (!into && /[/\\]$/.test(destination)) throw new UserError(`cp: ${destination}: no such folder`);
+      if (!into && !(existsSync(dirname(dest)) && statSync(dirname(dest)).isDirectory())) throw new UserError(`cp: ${dirname(dest)}: no such folder`);
+      const tar = await client.archive(name, where);
+      // Into an existing folder, as itself; else under the destination's name.
+      if (into) await pipeline(tar, extract(dest));
       else {
         const top = basename(side.path.replace(/\/+$/, '')) || '/';
         const rename = basename(dest);
@@ -211,6 +210,69 @@ export function containerCommands(program: Command): void {
     if (p?.published === undefined) throw new UserError(`service "${service}": port ${target}/${flags.protocol} is not published`);
     process.stdout.write(`${p.hostIp ?? '0.0.0.0'}:${p.published}\n`);
   });
+}
+
+/** -T/--no-tty and -i/--no-interactive as commander leaves them. */
+interface AttachFlags {
+  tty: boolean;
+  interactive: boolean;
+}
+
+/** A TTY when asked for and this side has one (stdin and stdout both terminals); stdin unless --no-interactive. */
+function attachOptions(flags: AttachFlags): { tty: boolean; stdin: boolean; size?: TermSize } {
+  const tty = flags.tty !== false && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  return { tty, stdin: flags.interactive !== false, ...(tty ? { size: terminalSize() } : {}) };
+}
+
+function terminalSize(): TermSize {
+  return { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+}
+
+/**
+ * Runs an attached exec/run to its end: this terminal in raw mode with a TTY
+ * (keys, ^C included, go to the command) and its size followed; stdin
+ * forwarded when attached; output written as it comes. Resolves with the exit
+ * code for the CLI to exit with; the terminal is restored whatever happens.
+ */
+async function attached(io: { tty: boolean; stdin: boolean }, open: (onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void) => Promise<StdioSession>): Promise<number> {
+  const stdin = process.stdin;
+  const session = await open((stream, data) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  const onData = (d: Buffer): void => session.write(d);
+  const onEnd = (): void => session.end();
+  const onResize = (): void => session.resize(terminalSize());
+  // A signal to this CLI (^C without a TTY; with one, ^C is a key for the command) leaves: the daemon then
+  // ends the command's stream (exec) or stops the container (run), and the terminal is restored below.
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signalled = sig;
+    session.close();
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
+  if (io.tty) {
+    stdin.setRawMode(true);
+    process.stdout.on('resize', onResize);
+  }
+  if (io.stdin) {
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+    stdin.resume();
+  }
+  try {
+    return (await session.done) ?? 1;
+  } catch (err) {
+    // As a shell reports a command a signal ended: 128 + its number.
+    if (signalled) return 128 + (osConstants.signals[signalled] ?? 2);
+    if (err instanceof StdioClosedError) throw new UserError('the connection to the daemon closed before the command ended');
+    throw err;
+  } finally {
+    stdin.off('data', onData);
+    stdin.off('end', onEnd);
+    stdin.pause();
+    process.stdout.off('resize', onResize);
+    for (const sig of signals) process.off(sig, onSignal);
+    if (io.tty) stdin.setRawMode(false);
+  }
 }
 
 /** The project, once every service named on the command line is in it. */

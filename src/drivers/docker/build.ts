@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
 import type Docker from 'dockerode';
-import { pack } from 'tar-fs';
+import { BuildContextError, INLINE_DOCKERFILE, packContext } from '../../model/build-context.js';
+
+export { dockerignore } from '../../model/build-context.js';
 
 /** One image build, as a Compose `build:` section resolved by the caller. */
 export interface BuildSpec {
@@ -47,55 +47,25 @@ export function followProgress(docker: Docker, stream: NodeJS.ReadableStream, on
 }
 
 /**
- * `.dockerignore` as the engine's builder reads it: one pattern a line, `#`
- * comments, `!` to take a path back, `*` and `?` within a path part, `**`
- * across parts; a pattern that names a folder covers what is inside it.
+ * Builds an image through the engine, each output line to onLine; rejects
+ * with the builder's message. The context is the folder of the spec on this
+ * node, or `context`: a tar of it a remote client sent (already packed with
+ * .dockerignore, the Dockerfile in it).
  */
-export function dockerignore(text: string): (path: string) => boolean {
-  const rules = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const negate = l.startsWith('!');
-      const pat = (negate ? l.slice(1) : l).replace(/^\/+/, '').replace(/\/+$/, '');
-      const re = pat
-        .split('/')
-        .map((part) => (part === '**' ? '.*' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
-        .join('/');
-      return { negate, re: new RegExp(`^${re.replace(/\.\*\//g, '(?:.*/)?')}(?:/.*)?$`) };
-    });
-  return (path) => {
-    let ignored = false;
-    for (const r of rules) if (r.re.test(path)) ignored = !r.negate;
-    return ignored;
-  };
-}
-
-/** Builds an image through the engine, each output line to onLine; rejects with the builder's message. */
-export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line: string) => void): Promise<void> {
-  if (!existsSync(spec.context) || !statSync(spec.context).isDirectory()) throw new Error(`build context ${spec.context} is not a folder on this node`);
-  const ignoreFile = join(spec.context, '.dockerignore');
-  const ignored = existsSync(ignoreFile) ? dockerignore(readFileSync(ignoreFile, 'utf8')) : () => false;
-  // An inline Dockerfile travels in the context under a name no project file has.
-  const inlineName = '.baton.Dockerfile.inline';
-  const dockerfile = spec.dockerfileInline !== undefined ? inlineName : spec.dockerfile;
-  if (spec.dockerfileInline === undefined && !existsSync(join(spec.context, spec.dockerfile))) {
-    throw new Error(`dockerfile ${spec.dockerfile} not found in ${spec.context}`);
+export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream): Promise<void> {
+  let tar: NodeJS.ReadableStream;
+  let dockerfile: string;
+  if (context) {
+    tar = context;
+    dockerfile = spec.dockerfileInline !== undefined ? INLINE_DOCKERFILE : spec.dockerfile;
+  } else {
+    try {
+      ({ tar, dockerfile } = packContext(spec));
+    } catch (err) {
+      // Said of this node: the CLI may be elsewhere.
+      throw err instanceof BuildContextError ? new Error(`${err.message} on this node`) : err;
+    }
   }
-  const tar = pack(spec.context, {
-    ignore: (abs) => {
-      const rel = relative(spec.context, abs).split(sep).join('/');
-      // The Dockerfile and .dockerignore always go, as with `docker build`.
-      return rel !== '' && rel !== dockerfile && rel !== '.dockerignore' && ignored(rel);
-    },
-    finalize: spec.dockerfileInline === undefined,
-    finish: (p) => {
-      if (spec.dockerfileInline === undefined) return;
-      p.entry({ name: inlineName }, spec.dockerfileInline);
-      p.finalize();
-    },
-  });
   const stream = await docker.buildImage(tar, {
     t: spec.tag,
     dockerfile,

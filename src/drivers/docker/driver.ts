@@ -2,11 +2,15 @@ import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspectInfo } from 'dockerode';
-import type { Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats } from '../driver.js';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { posix } from 'node:path';
+import type { AttachOptions, AttachedSession, Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats, TermSize } from '../driver.js';
 import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
 import { Demuxer, LogLines } from './stream.js';
 import { buildImage, followProgress, type BuildSpec } from './build.js';
+import { isDir, isSymlink, parsePathStat, renameTop, splitDest, tarTop, type PathStat } from './archive.js';
 
 export interface DockerDriverOptions {
   /** Only objects carrying this instance label are ever adopted or removed: other daemons' and the user's stay untouched. */
@@ -43,7 +47,11 @@ interface Tracked {
   wait: AbortController;
 }
 
+type Output = (stream: 'stdout' | 'stderr', data: Buffer) => void;
+
 const PING_TIMEOUT_MS = 2_000;
+/** An exec's stream can end a moment before the engine marks it done: how long to wait for its exit code. */
+const EXEC_EXIT_WAIT_MS = 5_000;
 /** Replicas starting together look their image up once. */
 const IMAGE_CACHE_MS = 2_000;
 
@@ -148,9 +156,9 @@ export class DockerDriver implements Driver {
     }
   }
 
-  /** Builds and tags an image (`build:`), streaming the builder's output; rejects with its message. */
-  async build(spec: BuildSpec, onLine: (line: string) => void): Promise<void> {
-    await buildImage(this.docker, { ...spec, labels: { ...spec.labels, [LABEL.instance]: this.opts.instance } }, onLine).catch((err: unknown) => {
+  /** Builds and tags an image (`build:`), streaming the builder's output; rejects with its message. `context`: a tar a remote client sent instead of the folder. */
+  async build(spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream): Promise<void> {
+    await buildImage(this.docker, { ...spec, labels: { ...spec.labels, [LABEL.instance]: this.opts.instance } }, onLine, context).catch((err: unknown) => {
       throw new Error(engineMessage(err));
     });
     for (const k of this.images.keys()) if (k.startsWith(`${spec.tag}\0`)) this.images.delete(k);
@@ -169,6 +177,17 @@ export class DockerDriver implements Driver {
   }
 
   async start(spec: RunSpec): Promise<RunningTask> {
+    return (await this.launch(spec)).running;
+  }
+
+  async startAttached(spec: RunSpec, io: AttachOptions, onOutput: Output): Promise<{ running: RunningTask; session: AttachedSession }> {
+    const { running, session } = await this.launch(spec, { io, onOutput });
+    if (io.tty && io.size) session!.resize(io.size);
+    return { running, session: session! };
+  }
+
+  /** Creates and starts the container; with `attach`, attached (stdin, TTY) before it starts, so no output is missed. */
+  private async launch(spec: RunSpec, attach?: { io: AttachOptions; onOutput: Output }): Promise<{ running: RunningTask; session?: AttachedSession }> {
     const c = spec.container;
     const id = spec.task.id;
     if (!c) throw new TaskStartError('the docker driver needs an image (set image:)', 'invalid');
@@ -247,6 +266,10 @@ export class DockerDriver implements Driver {
       },
       NetworkingConfig: first ? { EndpointsConfig: { [first.name]: { Aliases: aliases(c.serviceAlias, first.aliases) } } } : undefined,
     };
+    if (attach) {
+      const { tty, stdin } = attach.io;
+      Object.assign(create, { Tty: tty, OpenStdin: stdin, StdinOnce: stdin, AttachStdin: stdin, AttachStdout: true, AttachStderr: true });
+    }
     if (c.entrypoint !== undefined) create.Entrypoint = c.entrypoint;
     if (c.command !== undefined) create.Cmd = c.command;
     if (c.workingDir) create.WorkingDir = c.workingDir;
@@ -259,24 +282,39 @@ export class DockerDriver implements Driver {
     } catch (err) {
       throw new TaskStartError(`could not create the container: ${engineMessage(err)}`, isStatus(err, 404) ? 'not-found' : 'invalid');
     }
+    let stream: Duplex | undefined;
+    let session: AttachedSession | undefined;
+    let tracked: Tracked | undefined;
     try {
+      if (attach) {
+        stream = (await container.attach({ stream: true, hijack: true, stdin: attach.io.stdin, stdout: true, stderr: true })) as Duplex;
+        // Listened to at once: a container that exits at its start ends the stream before start() has even answered.
+        // Its exit code is the one the watcher reports.
+        session = engineSession(stream, attach.io, attach.onOutput, (size) => container.resize({ h: size.rows, w: size.cols }), async () => {
+          if (!tracked) return null;
+          const t = tracked;
+          if (!t.exited) await new Promise<void>((resolve) => t.waiters.push(resolve));
+          return t.exited?.exitCode ?? null;
+        });
+      }
       for (const n of rest) {
         await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: aliases(c.serviceAlias, n.aliases) } });
       }
       await container.start();
     } catch (err) {
+      stream?.destroy();
       await container.remove({ force: true }).catch(() => {});
       const msg = engineMessage(err);
       const reason = /executable file not found|no such file or directory/i.test(msg) ? 'not-found' : /permission denied/i.test(msg) ? 'permission' : 'other';
       throw new TaskStartError(`could not start the container: ${msg}`, reason);
     }
-    this.watch(id, container.id, slot);
+    tracked = this.watch(id, container.id, slot);
     const info = await container.inspect().catch(() => undefined);
     const ip = first ? info?.NetworkSettings.Networks[first.name]?.IPAddress : undefined;
     let ports: TaskPort[] | undefined;
     if (direct && ip) ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: ip, hostPort: p.target }));
     else if (direct && c.ports.length > 0) throw new TaskStartError(`the container has no address on network "${first?.name}"`);
-    return { taskId: id, pid: info?.State.Pid || undefined, ports };
+    return { running: { taskId: id, pid: info?.State.Pid || undefined, ports }, session };
   }
 
   /** Waits for the container's exit (it may already have happened) and reports it once. */
@@ -400,6 +438,38 @@ export class DockerDriver implements Driver {
     return info.ExitCode ?? null;
   }
 
+  async execAttached(taskId: string, argv: string[], opts: ExecOptions & AttachOptions, onOutput: Output): Promise<AttachedSession> {
+    const t = this.tracked.get(taskId);
+    if (!t) throw new Error('task is not running here');
+    const container = this.docker.getContainer(t.id);
+    // ConsoleSize starts the TTY at the client's size on engines that know it (API 1.42); older ones get the resize below.
+    const consoleSize: [number, number] | undefined = opts.tty && opts.size ? [opts.size.rows, opts.size.cols] : undefined;
+    const exec = await container.exec({
+      Cmd: argv,
+      AttachStdin: opts.stdin,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: opts.tty,
+      Env: opts.env,
+      User: opts.user,
+      WorkingDir: opts.workingDir,
+      ...(consoleSize ? { ConsoleSize: consoleSize } : {}),
+    });
+    const stream = await exec.start({ hijack: true, stdin: opts.stdin, Tty: opts.tty, ...(consoleSize ? { ConsoleSize: consoleSize } : {}) } as Docker.ExecStartOptions);
+    const exitCode = async (): Promise<number | null> => {
+      const deadline = Date.now() + EXEC_EXIT_WAIT_MS;
+      for (;;) {
+        const info = await exec.inspect();
+        if (!info.Running || Date.now() > deadline) return info.Running ? null : info.ExitCode ?? null;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    // Listened to at once (a quick command's output and end come right away), resized after.
+    const session = engineSession(stream, opts, onOutput, (size) => exec.resize({ h: size.rows, w: size.cols }), exitCode);
+    if (opts.size && opts.tty) session.resize(opts.size);
+    return session;
+  }
+
   async getArchive(taskId: string, path: string): Promise<NodeJS.ReadableStream> {
     const t = this.tracked.get(taskId);
     if (!t) throw new Error('task is not running here');
@@ -410,14 +480,49 @@ export class DockerDriver implements Driver {
     }
   }
 
+  /**
+   * `cp` into a task, as docker cp: into `path` when it is a folder; else
+   * under that name (a new file or folder, or over an existing file), in its
+   * parent folder, which must exist.
+   */
   async putArchive(taskId: string, path: string, tar: Buffer): Promise<void> {
     const t = this.tracked.get(taskId);
     if (!t) throw new Error('task is not running here');
+    const container = this.docker.getContainer(t.id);
+    const put = async (folder: string, data: Buffer): Promise<void> => {
+      try {
+        await container.putArchive(data, { path: folder });
+      } catch (err) {
+        throw new Error(isStatus(err, 404) ? `no such folder in the container: ${folder}` : engineMessage(err));
+      }
+    };
+    const dest = await this.statPath(container, path);
+    if (dest && isDir(dest)) return put(path, tar);
+    // "dir/" names a folder: one that does not exist is not made, as with docker cp.
+    if (/\/\.?$/.test(path)) throw new Error(`no such folder in the container: ${path}`);
+    const top = await tarTop(tar);
+    if (dest && top.dir) throw new Error(`cannot copy a folder onto the file ${path}`);
+    const { parent, name } = splitDest(path);
+    const up = await this.statPath(container, parent);
+    if (!up || !isDir(up)) throw new Error(`no such folder in the container: ${parent}`);
+    await put(parent, top.name === name ? tar : await renameTop(tar, top.name, name));
+  }
+
+  /** What the engine says of a path in a container (a symbolic link: of what it points to); undefined when nothing is there. */
+  private async statPath(container: Docker.Container, path: string, follow = true): Promise<PathStat | undefined> {
+    let res: IncomingMessage;
     try {
-      await this.docker.getContainer(t.id).putArchive(tar, { path });
+      res = (await container.infoArchive({ path })) as IncomingMessage;
     } catch (err) {
-      throw new Error(isStatus(err, 404) ? `no such folder in the container: ${path} (copy into an existing folder)` : engineMessage(err));
+      if (isStatus(err, 404)) return undefined;
+      throw new Error(engineMessage(err));
     }
+    res.resume();
+    const stat = parsePathStat(res.headers['x-docker-container-path-stat']);
+    if (stat && follow && isSymlink(stat) && stat.linkTarget) {
+      return this.statPath(container, posix.resolve(posix.dirname(path), stat.linkTarget), false);
+    }
+    return stat;
   }
 
   async stats(taskId: string): Promise<TaskStats | undefined> {
@@ -603,6 +708,36 @@ function inSubnet(address: string, cidr: string): boolean {
   if (!Number.isInteger(n) || n < 0 || n > 32) return false;
   const size = 2 ** (32 - n);
   return Math.floor(ipv4(address) / size) === Math.floor(ipv4(base) / size);
+}
+
+/**
+ * A hijacked engine stream (exec or container attach) as a session: raw
+ * output with a TTY, the engine's multiplexed frames without. stdin's end is
+ * a half-close of the connection, which the engine passes on as EOF.
+ */
+function engineSession(stream: Duplex, io: AttachOptions, onOutput: Output, resize: (size: TermSize) => Promise<unknown>, exitCode: () => Promise<number | null>): AttachedSession {
+  const demux = io.tty ? undefined : new Demuxer(onOutput);
+  let cut = false;
+  stream.on('data', (d: Buffer) => (demux ? demux.push(d) : onOutput('stdout', d)));
+  const ended = new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+  return {
+    write: (data) => {
+      if (io.stdin && stream.writable) stream.write(data);
+    },
+    end: () => {
+      if (io.stdin && stream.writable) stream.end();
+    },
+    resize: (size) => void resize(size).catch(() => {}),
+    done: ended.then(() => (cut ? null : exitCode())),
+    close: () => {
+      cut = true;
+      stream.destroy();
+    },
+  };
 }
 
 /** The names a container answers to on a network; none for a one-off (`baton run`). */
