@@ -123,7 +123,13 @@ export class Agent {
   /** Tells the control plane what this node is and offers (registering again keeps what managers set: availability, labels). */
   private async register(): Promise<void> {
     const drivers: string[] = [];
-    for (const [name, d] of this.opts.drivers) if (await d.available()) drivers.push(name);
+    let engineLabels: Record<string, string> | undefined;
+    for (const [name, d] of this.opts.drivers) {
+      if (!(await d.available())) continue;
+      drivers.push(name);
+      const own = await d.engineLabels?.().catch(() => undefined);
+      if (own) engineLabels = { ...engineLabels, ...own };
+    }
     const node: NodeInfo = {
       id: this.opts.nodeId,
       hostname: this.opts.identity?.hostname ?? os.hostname(),
@@ -132,6 +138,7 @@ export class Agent {
       availability: 'active',
       labels: this.opts.identity?.labels ?? {},
       ...(this.opts.identity?.apiPort ? { apiPort: this.opts.identity.apiPort } : {}),
+      ...(engineLabels ? { engineLabels } : {}),
       ...(this.opts.identity?.version ? { version: this.opts.identity.version } : {}),
       capacity: { cpus: os.cpus().length, memoryBytes: os.totalmem() },
       drivers,

@@ -174,6 +174,7 @@ export class ClusterServer {
       hostname: typeof n.hostname === 'string' && n.hostname ? n.hostname : cur.value.hostname,
       address: typeof n.address === 'string' && n.address ? n.address : remoteAddress(req),
       labels: n.labels && typeof n.labels === 'object' ? { ...n.labels } : {},
+      engineLabels: n.engineLabels && typeof n.engineLabels === 'object' ? { ...n.engineLabels } : undefined,
       capacity: n.capacity ?? cur.value.capacity,
       drivers: Array.isArray(n.drivers) ? n.drivers.filter((d): d is string => typeof d === 'string') : [],
       version: typeof n.version === 'string' ? n.version : undefined,

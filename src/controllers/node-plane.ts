@@ -139,7 +139,7 @@ export class NodeChanges {
       return true;
     }
     const n = e.value as NodeInfo;
-    const sig = JSON.stringify([n.state, n.address, n.availability, n.labels, n.role, n.drivers]);
+    const sig = JSON.stringify([n.state, n.address, n.availability, n.labels, n.engineLabels, n.role, n.drivers]);
     if (this.last.get(e.key) === sig) return false;
     this.last.set(e.key, sig);
     return true;

@@ -154,6 +154,8 @@ export interface Driver {
   readonly filesAtTargets?: boolean;
   /** Whether this driver can run on this node now (engine reachable, etc.). */
   available(): Promise<boolean>;
+  /** The engine's own labels (Swarm's `engine.labels.*`), for drivers that run on one. */
+  engineLabels?(): Promise<Record<string, string>>;
   /** Starts the task; rejects with TaskStartError when it cannot (no such command, etc.). */
   start(spec: RunSpec): Promise<RunningTask>;
   /** Sends stopSignal, waits up to stopGraceMs, then kills. Resolves once gone. Safe to call for unknown or dead tasks. */

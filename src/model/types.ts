@@ -203,6 +203,8 @@ export interface NodeInfo {
   heartbeatAt: string;
   /** Why it is down, when it is. */
   message?: string;
+  /** The container engine's own labels (`docker info`), for `engine.labels.*` constraints. */
+  engineLabels?: Record<string, string>;
   /** When it joined the cluster (absent for the node of a single-machine daemon). */
   joinedAt?: string;
   /** The node's own port, where managers read its tasks' logs, stats and processes (cluster agents). */

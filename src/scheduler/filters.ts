@@ -11,12 +11,15 @@ export function attribute(key: string): Attribute | undefined {
   if (key === 'node.id') return (n) => n.id;
   if (key === 'node.hostname') return (n) => n.hostname;
   if (key === 'node.role') return (n) => n.role;
-  // baton nodes have one set of labels; engine labels are the same labels, as the agent reports them.
-  for (const prefix of ['node.labels.', 'engine.labels.']) {
-    if (key.startsWith(prefix) && key.length > prefix.length) {
-      const label = key.slice(prefix.length);
-      return (n) => (Object.prototype.hasOwnProperty.call(n.labels, label) ? n.labels[label] : undefined);
-    }
+  // Node labels are the operator's (agent --label, node update); engine labels come from the node's container engine.
+  const own = (o: Record<string, string> | undefined, label: string): string | undefined => (o && Object.prototype.hasOwnProperty.call(o, label) ? o[label] : undefined);
+  if (key.startsWith('node.labels.') && key.length > 'node.labels.'.length) {
+    const label = key.slice('node.labels.'.length);
+    return (n) => own(n.labels, label);
+  }
+  if (key.startsWith('engine.labels.') && key.length > 'engine.labels.'.length) {
+    const label = key.slice('engine.labels.'.length);
+    return (n) => own(n.engineLabels, label);
   }
   return undefined;
 }

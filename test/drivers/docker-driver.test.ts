@@ -69,6 +69,12 @@ describe('docker driver', { skip: engine.skip }, () => {
     assert.equal(await new DockerDriver({ instance, host: 'unix:///nonexistent/docker.sock' }).available(), false);
   });
 
+  it("reports the engine's own labels (engine.labels.* constraints), as the engine states them", async () => {
+    const info = (await engine.docker.info()) as { Labels?: string[] };
+    const want = Object.fromEntries((info.Labels ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    assert.deepEqual(await driver.engineLabels(), want);
+  });
+
   it('runs a container, reports its exit code and keeps stdout and stderr apart in its logs', async () => {
     await driver.start(spec('t-exit', { command: ['sh', '-c', 'echo "out $GREETING"; echo err >&2; exit 3'], env: { GREETING: 'hello' } }));
     await waitFor(() => exits.has('t-exit'), 20_000, 'exit');

@@ -30,7 +30,8 @@ function randomInput(seed: number): ScheduleInput {
     const zone = pick(['a', 'b', 'c', undefined]);
     const rack = pick(['r1', 'r2', undefined]);
     if (zone) labels.zone = zone;
-    if (rack) labels.rack = rack;
+    const engineLabels: Record<string, string> = {};
+    if (rack) engineLabels.rack = rack;
     nodes.push(
       makeNode(`n${i}`, {
         role: pick(['manager', 'worker', 'worker'] as const),
@@ -38,6 +39,7 @@ function randomInput(seed: number): ScheduleInput {
         availability: maybe(0.85) ? 'active' : pick(['pause', 'drain'] as const),
         drivers: maybe(0.9) ? ['process'] : ['docker'],
         labels,
+        engineLabels,
         capacity: { cpus: pick([1, 2, 4]), memoryBytes: pick([1, 2, 4]) * 2 ** 30 },
       }),
     );

@@ -18,8 +18,10 @@ function attr(key: string, n: NodeInfo): string | undefined {
   if (key === 'node.id') return n.id;
   if (key === 'node.hostname') return n.hostname;
   if (key === 'node.role') return n.role;
-  const m = /^(?:node|engine)\.labels\.(.+)$/.exec(key);
-  return m && m[1] in n.labels ? n.labels[m[1]] : undefined;
+  const m = /^(node|engine)\.labels\.(.+)$/.exec(key);
+  if (!m) return undefined;
+  const labels = m[1] === 'node' ? n.labels : (n.engineLabels ?? {});
+  return m[2] in labels ? labels[m[2]] : undefined;
 }
 
 function holds(expr: string, n: NodeInfo): boolean {

@@ -125,7 +125,7 @@ describe('scheduler: resources', () => {
 
 describe('scheduler: constraints and eligibility', () => {
   const nodes = [
-    node('a', { labels: { zone: 'x', disk: 'ssd' } }),
+    node('a', { labels: { zone: 'x' }, engineLabels: { disk: 'ssd' } }),
     node('b', { labels: { zone: 'y' }, role: 'manager' }),
     node('c', { labels: {} }),
   ];
@@ -140,6 +140,7 @@ describe('scheduler: constraints and eligibility', () => {
     // A node without the label satisfies != (as Swarm).
     assert.deepEqual(where(['node.labels.zone!=x']), ['b', 'c']);
     assert.deepEqual(where(['engine.labels.disk == ssd']), ['a']);
+    assert.deepEqual(where(['node.labels.disk == ssd']), [], 'engine labels are not node labels');
     assert.deepEqual(where(['node.labels.zone!=x', 'node.role==manager']), ['b']);
     assert.deepEqual(where(['node.labels.zone']), []);
   });

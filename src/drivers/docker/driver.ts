@@ -96,6 +96,16 @@ export class DockerDriver implements Driver {
     this.log = opts.log ?? (() => {});
   }
 
+  async engineLabels(): Promise<Record<string, string>> {
+    const info = (await withTimeout(this.docker.info(), PING_TIMEOUT_MS)) as { Labels?: string[] };
+    const out: Record<string, string> = {};
+    for (const kv of info.Labels ?? []) {
+      const i = kv.indexOf('=');
+      if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    return out;
+  }
+
   async available(): Promise<boolean> {
     try {
       await withTimeout(this.docker.ping(), PING_TIMEOUT_MS);
