@@ -31,6 +31,8 @@ export interface AgentNodeOptions {
   /** Drivers to offer; default: process, hollow, and docker when an engine answers. */
   drivers?: string[];
   log?: (msg: string) => void;
+  /** Process tasks reach services by name (a loopback address per service); default $BATON_SERVICE_NAMES=1. */
+  serviceNames?: boolean;
   /** Called when the managers removed this node: it has stopped its tasks. */
   onRemoved?: (message: string) => void;
 }
@@ -142,6 +144,7 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
       ingress,
       certs,
       heartbeatMs: opts.heartbeatMs ?? 1000,
+      ...(opts.serviceNames !== undefined ? { serviceNames: opts.serviceNames } : {}),
       identity: { hostname: hostname(), address: opts.advertiseAddr ?? '', role: member.role === 'manager' ? 'manager' : 'worker', labels: opts.labels ?? {}, apiPort, version: VERSION },
     });
     await agent.start();

@@ -58,6 +58,8 @@ export interface DaemonOptions {
     /** A node not heard from for this long is down and its tasks move. */
     downAfterMs?: number;
   };
+  /** Process tasks reach services by name (a loopback address per service); default $BATON_SERVICE_NAMES=1. */
+  serviceNames?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -154,6 +156,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     filesRoot: taskFilesRoot(opts.home, instance),
     ingress,
     certs,
+    ...(opts.serviceNames !== undefined ? { serviceNames: opts.serviceNames } : {}),
     ...(clusterSide ? { identity: { role: 'manager' as const, address: clusterSide.address.slice(0, clusterSide.address.lastIndexOf(':')) } } : {}),
   });
   const reconciler = new Reconciler(store, log);

@@ -44,7 +44,8 @@ describe('service discovery and the routing mesh across three hosts', { skip: wh
     hosts = lab.hosts;
     const [ha, hb, hc] = hosts;
     const env = (sb: Sandbox): NodeJS.ProcessEnv => sb.env({ BATON_SERVICE_NAMES: '1' });
-    children.push(lab.baton(ha, ['manager', '--listen-addr', `${ha.ip}:2377`], env(mgr)));
+    // The flag on the manager, the environment variable on the agents: both turn service addresses on.
+    children.push(lab.baton(ha, ['manager', '--listen-addr', `${ha.ip}:2377`, '--service-addresses'], mgr.env()));
     await waitFor(async () => (JSON.parse(await mgr.ok(['version', '--format', 'json'])) as { daemon: unknown }).daemon !== null, 20_000, 'the manager');
     const token = (await mgr.ok(['join-token', 'worker', '-q'])).trim();
     children.push(lab.baton(hb, ['agent', '--join', `${ha.ip}:2377`, '--token', token, '--advertise-addr', hb.ip, '--label', 'host=b'], env(homes[0])));

@@ -84,9 +84,10 @@ export function clusterCommands(program: Command): void {
     .option('--heartbeat <duration>', 'how often to tell the manager this node is alive', '1s')
     .option('--node-port <port>', "this node's own port, where managers read its tasks' logs and stats (default: any free port)")
     .option('--driver <name>', 'offer only these drivers (process, docker, hollow); repeatable', collect, [])
+    .option('--service-addresses', 'process tasks reach services by name (see baton daemon --help); $BATON_SERVICE_NAMES=1')
     .option('--http-port <port>', 'port of the HTTP ingress on this node')
     .option('--https-port <port>', 'port of the HTTPS ingress on this node')
-    .action(async (flags: { join?: string; token?: string; advertiseAddr?: string; label: string[]; heartbeat: string; nodePort?: string; driver: string[]; httpPort?: string; httpsPort?: string }) => {
+    .action(async (flags: { join?: string; token?: string; advertiseAddr?: string; label: string[]; heartbeat: string; nodePort?: string; driver: string[]; serviceAddresses?: boolean; httpPort?: string; httpsPort?: string }) => {
       const { startAgentNode, batonHome, AlreadyRunningError, JoinError } = await import('../../daemon/index.js');
       let node;
       try {
@@ -98,6 +99,7 @@ export function clusterCommands(program: Command): void {
           labels: labelPairs('--label', flags.label),
           heartbeatMs: duration('--heartbeat', flags.heartbeat),
           nodePort: portFlag('--node-port', flags.nodePort),
+          ...(flags.serviceAddresses ? { serviceNames: true } : {}),
           httpPort: portFlag('--http-port', flags.httpPort),
           httpsPort: portFlag('--https-port', flags.httpsPort),
           ...(flags.driver.length > 0 ? { drivers: flags.driver } : {}),

@@ -77,6 +77,7 @@ export interface DaemonFlags {
   acmeDirectory?: string;
   acmeEmail?: string;
   acmeCa?: string;
+  serviceAddresses?: boolean;
 }
 
 /** The options every daemon-like command (daemon, manager) takes. */
@@ -91,7 +92,8 @@ export function daemonOptions(cmd: Command): Command {
     .option('--https-port <port>', 'port of the HTTPS ingress (default $BATON_HTTPS_PORT, else 443 as root, 8443 otherwise)')
     .option('--acme-directory <url>', "ACME server for x-baton.tls: acme (default: Let's Encrypt; $BATON_ACME_DIRECTORY)")
     .option('--acme-email <email>', 'contact address for the ACME account')
-    .option('--acme-ca <file>', "PEM to trust for the ACME server's own HTTPS (a test server such as pebble)");
+    .option('--acme-ca <file>', "PEM to trust for the ACME server's own HTTPS (a test server such as pebble)")
+    .option('--service-addresses', 'give each service a loopback address where process tasks reach it by name at its target port (takes those ports on every address; $BATON_SERVICE_NAMES=1)');
 }
 
 export function portFlag(flag: string, v: string | undefined): number | undefined {
@@ -111,7 +113,7 @@ export async function runDaemon(flags: DaemonFlags, cluster?: DaemonOptions['clu
   const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
   let d;
   try {
-    d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa, cluster, ...extra });
+    d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa, cluster, ...(flags.serviceAddresses ? { serviceNames: true } : {}), ...extra });
   } catch (err) {
     if (err instanceof AlreadyRunningError) throw new UserError(err.message);
     throw err;
