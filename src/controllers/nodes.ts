@@ -33,7 +33,15 @@ export class NodeMonitor {
     // After a manager restart every node gets a full period to be heard from.
     this.startedAt = Date.now();
     const every = Math.max(50, Math.floor(this.opts.downAfterMs / 4));
-    this.timer = setInterval(() => void this.check(), every);
+    let due = this.startedAt + every;
+    this.timer = setInterval(() => {
+      // Fired a period late or more: this process could not run (a long pass, a pause) and
+      // so heard no heartbeats meanwhile; that silence is ours, and every node gets a full period again.
+      const t = Date.now();
+      if (t - due > every) this.startedAt = t;
+      due = t + every;
+      void this.check();
+    }, every);
     this.timer.unref();
   }
 
