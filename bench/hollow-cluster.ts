@@ -120,6 +120,7 @@ class Fleet {
   private building: Promise<void> | undefined;
   private again = false;
   private events: EventInput[] = [];
+  private closed = false;
   private readonly unwatch: () => void;
 
   constructor(
@@ -134,9 +135,13 @@ class Fleet {
     });
   }
 
-  close(): void {
+  /** Stops building views and writes the events still queued (before the store closes). */
+  async close(): Promise<void> {
+    this.closed = true;
     this.unwatch();
     if (this.timer) clearTimeout(this.timer);
+    await this.building;
+    await this.flushEvents();
   }
 
   plane(nodeId: string): ControlPlane {
@@ -161,7 +166,7 @@ class Fleet {
       },
       event: async (e) => {
         // One store transaction per burst, not per task start.
-        if (this.events.length === 0) setImmediate(() => void this.flushEvents());
+        if (this.events.length === 0 && !this.closed) setImmediate(() => void this.flushEvents());
         this.events.push({ ...e, node: nodeId });
       },
       taskFiles: async (): Promise<TaskFile[]> => [],
@@ -175,7 +180,7 @@ class Fleet {
   }
 
   private changed(): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.build();
@@ -542,6 +547,7 @@ async function main(): Promise<void> {
     // 4. Rolling update of the big service.
     await sleep(2_000);
     await phase(`rolling update of ${plan.big} (${num(plan.services[0].replicas)} tasks, parallelism ${ROLL_PARALLELISM})`, async () => {
+      const t0 = performance.now();
       await update(store, plan.big);
       const svcKey = keys.service(PROJECT, plan.big);
       const ms = await until(
@@ -557,13 +563,19 @@ async function main(): Promise<void> {
         },
       );
       tracker.startup.splice(0);
-      return { ms, extra: [`${Math.ceil(plan.services[0].replicas / ROLL_PARALLELISM)} batches`] };
+      const batches = Math.ceil(plan.services[0].replicas / ROLL_PARALLELISM);
+      const replaced = [...tracker.tasks.values()].filter((t) => t.service === plan.big && t.desiredState === 'running' && t.state === 'running' && t.revision === 2).length;
+      const took = ms ?? performance.now() - t0;
+      return {
+        ms,
+        extra: [`${num(replaced)} of ${num(plan.services[0].replicas)} tasks replaced in ${batches} batches: ${(took / Math.max(1, replaced / ROLL_PARALLELISM) / 1000).toFixed(2)} s a batch, ${num((replaced * 1000) / took)} tasks/s${ms === undefined ? ' (stopped at the limit)' : ''}`],
+      };
     });
 
     report(plan, phases, anatomy, tracker);
   } finally {
     for (const a of agents.values()) await a.close(false);
-    fleet.close();
+    await fleet.close();
     monitor.stop();
     await reconciler.stop();
     await mesh.close();
