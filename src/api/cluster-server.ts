@@ -9,7 +9,7 @@ import type { ClusterView, EventInput, NodeInfo, TaskReport } from '../model/typ
 import { keys } from '../model/keys.js';
 import { now } from '../model/time.js';
 import type { Store } from '../store/store.js';
-import { NodeChanges, readView, registerNode, reportTasks, viewFor, VIEW_KINDS, type FileValue } from '../controllers/index.js';
+import { NodeChanges, readView, registerNode, reportTasks, viewCutter, VIEW_KINDS, type FileValue } from '../controllers/index.js';
 import type { NodeMonitor } from '../controllers/index.js';
 import { ApiError, badRequest } from './errors.js';
 import { readJson, sendJson } from './http-util.js';
@@ -46,8 +46,8 @@ const MAX_WAIT_MS = 30_000;
 
 export class ClusterServer {
   private server: https.Server | undefined;
-  /** The last view read, by store revision: many agents asking after one change share one read. */
-  private cached: Promise<ClusterView> | undefined;
+  /** The last view read, by store revision, with its per-node cutter: many agents asking after one change share one read and one sort. */
+  private cached: Promise<(nodeId: string) => ClusterView> | undefined;
   private cachedAt = -1;
 
   constructor(private readonly store: Store, private readonly monitor: NodeMonitor, private readonly hooks: ClusterHooks, private readonly log: (m: string) => void = () => {}) {}
@@ -85,7 +85,7 @@ export class ClusterServer {
           if (!(await this.monitor.seen(nodeId))) throw removed(nodeId);
           return sendJson(res, 200, {});
         case 'GET /v1/cluster/view':
-          return sendJson(res, 200, viewFor(await this.view(req, url), nodeId));
+          return sendJson(res, 200, (await this.view(req, url))(nodeId));
         case 'POST /v1/cluster/report': {
           const body = await readJson<{ reports?: TaskReport[] }>(req);
           if (!Array.isArray(body.reports)) throw badRequest('reports: expected a list');
@@ -188,7 +188,7 @@ export class ClusterServer {
   }
 
   /** Long poll: the view once the store has changed after `after` in a way an agent acts on (or after `wait` ms). */
-  private async view(req: IncomingMessage, url: URL): Promise<ClusterView> {
+  private async view(req: IncomingMessage, url: URL): Promise<(nodeId: string) => ClusterView> {
     const after = Number(url.searchParams.get('after') ?? '0');
     const wait = Math.min(Number(url.searchParams.get('wait') ?? '0') || 0, MAX_WAIT_MS);
     if (after > 0 && wait > 0) {
@@ -216,7 +216,7 @@ export class ClusterServer {
     const rev = await this.store.revision();
     if (!this.cached || this.cachedAt !== rev) {
       this.cachedAt = rev;
-      const reading = readView(this.store);
+      const reading = readView(this.store).then(viewCutter);
       this.cached = reading;
       reading.catch(() => {
         if (this.cached === reading) this.cached = undefined;

@@ -101,6 +101,37 @@ export function viewFor(v: ClusterView, nodeId: string): ClusterView {
   return { ...v, tasks: v.tasks.filter((t) => t.node === nodeId || (t.ports.length > 0 && t.desiredState === 'running' && isRoutable(t))) };
 }
 
+/**
+ * `viewFor` for many nodes from one view: the tasks are sorted out once
+ * (routable ones, and the others by node) instead of filtered again for
+ * every node, which a manager serving thousands of agents cannot afford.
+ * Each node's tasks are the same, in the same order, as `viewFor` gives.
+ */
+export function viewCutter(v: ClusterView): (nodeId: string) => ClusterView {
+  const routable: number[] = [];
+  const own = new Map<string, number[]>();
+  v.tasks.forEach((t, i) => {
+    if (t.ports.length > 0 && t.desiredState === 'running' && isRoutable(t)) routable.push(i);
+    else if (t.node !== undefined) {
+      const list = own.get(t.node);
+      if (list) list.push(i);
+      else own.set(t.node, [i]);
+    }
+  });
+  return (nodeId) => {
+    const mine = own.get(nodeId) ?? [];
+    const tasks: Task[] = [];
+    // Both index lists ascend: merged, they keep the view's order.
+    let a = 0;
+    let b = 0;
+    while (a < mine.length || b < routable.length) {
+      if (b === routable.length || (a < mine.length && mine[a] < routable[b])) tasks.push(v.tasks[mine[a++]]);
+      else tasks.push(v.tasks[routable[b++]]);
+    }
+    return { ...v, tasks };
+  };
+}
+
 /** The kinds whose changes make a new view. */
 export const VIEW_KINDS: ReadonlySet<string> = new Set(['task', 'service', 'project', 'node']);
 

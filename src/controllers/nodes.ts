@@ -20,12 +20,23 @@ export interface NodeMonitorOptions {
   log?: (msg: string) => void;
 }
 
+/** A timer this late means the process stalled; shorter delays are the timeout's own slack. */
+const STALL_MS = 1_000;
+/**
+ * Reading every task is what a check costs at scale: done when a node went
+ * down or left, and at least this often (a task placed on a node just as it
+ * went down is caught then).
+ */
+const RESCAN_MS = 10_000;
+
 export class NodeMonitor {
   private readonly lastSeen = new Map<string, number>();
   private readonly persistedAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private checking = false;
+  private scannedAt = 0;
+  private members = new Set<string>();
 
   constructor(private readonly store: Store, private readonly opts: NodeMonitorOptions) {}
 
@@ -33,7 +44,15 @@ export class NodeMonitor {
     // After a manager restart every node gets a full period to be heard from.
     this.startedAt = Date.now();
     const every = Math.max(50, Math.floor(this.opts.downAfterMs / 4));
-    this.timer = setInterval(() => void this.check(), every);
+    let due = this.startedAt + every;
+    this.timer = setInterval(() => {
+      // Fired late by more than a period (and a second): this process could not run (a long pass, a
+      // pause) and so heard no heartbeats meanwhile; that silence is ours, and every node gets a full period again.
+      const t = Date.now();
+      if (t - due > Math.max(every, STALL_MS)) this.startedAt = t;
+      due = t + every;
+      void this.check();
+    }, every);
     this.timer.unref();
   }
 
@@ -93,6 +112,11 @@ export class NodeMonitor {
       } else if (n.state === 'down') down.set(n.id, `node ${n.hostname} is down`);
     }
     const members = new Set(nodes.map((v) => v.value.id));
+    const left = [...this.members].some((id) => !members.has(id));
+    if (ops.length === 0 && !left && t - this.scannedAt < RESCAN_MS) {
+      this.members = members;
+      return;
+    }
     for (const v of await this.store.list('task')) {
       const task: Task = v.value;
       if (!task.node || isTerminal(task.state)) continue;
@@ -100,9 +124,13 @@ export class NodeMonitor {
       if (!why) continue;
       ops.push({ type: 'put', kind: 'task', key: v.key, value: { ...task, state: 'orphaned', error: why, finishedAt: now(), updatedAt: now() }, expect: v.version });
     }
-    if (ops.length === 0) return;
-    await this.store.commit(ops);
-    if (events.length > 0) await this.store.appendEvents(events);
+    if (ops.length > 0) {
+      await this.store.commit(ops);
+      if (events.length > 0) await this.store.appendEvents(events);
+    }
+    // Only once written: a conflict makes the retry scan again.
+    this.scannedAt = t;
+    this.members = members;
   }
 }
 

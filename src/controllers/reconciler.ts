@@ -300,14 +300,19 @@ export class Reconciler {
       const running = [...allTasks.map(latest)].filter((t) => t.node && !isTerminal(t.state));
       const placed = schedule({ tasks: candidates, nodes, running, services });
       const byId = new Map(candidates.map((t) => [t.id, t]));
+      // Where each task's first put is, so that placing tens of thousands of new tasks is not a scan of `ops` each.
+      const opAt = new Map<string, number>();
+      ops.forEach((o, i) => {
+        if (o.type === 'put' && o.kind === 'task' && !opAt.has(o.key)) opAt.set(o.key, i);
+      });
       for (const a of placed.assignments) {
         const t = byId.get(a.taskId)!;
-        replaceOp(ops, { ...t, node: a.node, state: 'assigned', message: undefined, updatedAt: time }, versionOf);
+        replaceOp(ops, opAt, { ...t, node: a.node, state: 'assigned', message: undefined, updatedAt: time }, versionOf);
       }
       for (const u of placed.unplaced) {
         const t = byId.get(u.taskId)!;
         if (t.message !== u.reason) {
-          replaceOp(ops, { ...t, message: u.reason, updatedAt: time }, versionOf);
+          replaceOp(ops, opAt, { ...t, message: u.reason, updatedAt: time }, versionOf);
           // Said once per new reason, as Swarm's "no suitable node" task event.
           events.push({ type: 'task.pending', project: t.project, service: t.service, task: t.id, message: `slot ${t.slot} pending: ${u.reason}` });
         }
@@ -351,12 +356,15 @@ function movedOff(t: Task, nodes: Map<string, NodeInfo>, svc: Service): boolean 
   return !(svc.spec.deploy?.placement?.constraints ?? []).every((c) => constraintHolds(c, n));
 }
 
-/** Puts `t` in place of an earlier op on the same task in this pass, or adds it. */
-function replaceOp(ops: Op[], t: Task, versionOf: Map<string, number>): void {
+/** Puts `t` in place of an earlier op on the same task in this pass (found through `opAt`), or adds it. */
+function replaceOp(ops: Op[], opAt: Map<string, number>, t: Task, versionOf: Map<string, number>): void {
   const key = keys.task(t);
-  const i = ops.findIndex((o) => o.type === 'put' && o.kind === 'task' && o.key === key);
-  if (i >= 0) {
+  const i = opAt.get(key);
+  if (i !== undefined) {
     const prev = ops[i] as Extract<Op, { type: 'put'; kind: 'task' }>;
     ops[i] = { ...prev, value: t };
-  } else ops.push({ type: 'put', kind: 'task', key, value: t, expect: versionOf.get(t.id) });
+  } else {
+    opAt.set(key, ops.length);
+    ops.push({ type: 'put', kind: 'task', key, value: t, expect: versionOf.get(t.id) });
+  }
 }
