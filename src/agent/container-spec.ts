@@ -118,7 +118,8 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
     if (project && !cfg) throw new ContainerSpecError(name, 'networks', `network "${key}" is not declared in the top-level networks`);
     return {
       name: cfg?.name ?? `${task.project}_${key}`,
-      aliases: opts?.aliases ?? [],
+      // tasks.<service> names every replica (as in Swarm's DNS), beside the service name the engine already gives all of them.
+      aliases: [...(opts?.aliases ?? []), `tasks.${name}`],
       external: cfg?.external === true || isObj(cfg?.external),
       internal: cfg?.internal === true,
       driver: typeof cfg?.driver === 'string' ? cfg.driver : undefined,

@@ -33,7 +33,7 @@ describe('container spec from a Compose service', () => {
     assert.equal(c.labels.team, 'x');
     assert.equal(c.labels[LABEL.task], 'abc');
     assert.equal(c.labels[LABEL.slot], '2');
-    assert.deepEqual(c.networks.map((n) => [n.name, n.aliases, n.internal]), [['p_default', [], false], ['p_back', ['api'], true]]);
+    assert.deepEqual(c.networks.map((n) => [n.name, n.aliases, n.internal]), [['p_default', ['tasks.web'], false], ['p_back', ['api', 'tasks.web'], true]]);
     assert.deepEqual(c.volumes.map((v) => [v.name, v.external]), [['p_data', false], ['shared', true]]);
     assert.deepEqual(c.mounts.map((m) => [m.type, m.source, m.target, m.readOnly]), [['volume', 'p_data', '/d', false], ['volume', 'shared', '/e', true], ['bind', '/host', '/b', false], ['tmpfs', undefined, '/t', false]]);
     assert.equal(c.mounts[3].tmpfsSize, 1024 * 1024);

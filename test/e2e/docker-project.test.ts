@@ -91,6 +91,8 @@ volumes:
     const answer = docker('exec', worker, 'nslookup', 'web');
     const addresses = answer.split('\n').filter((l) => /^Address: \d/.test(l));
     assert.equal(addresses.length, 3, answer);
+    const tasksAnswer = docker('exec', worker, 'nslookup', 'tasks.web');
+    assert.deepEqual(tasksAnswer.split('\n').filter((l) => /^Address: \d/.test(l)).sort(), [...addresses].sort(), 'tasks.web names the same replicas');
     assert.equal(docker('exec', worker, 'wget', '-qO-', 'http://db:5432/log'), 'up');
     await waitFor(async () => /reached db/.test(await baton(['logs', 'worker'])), 10_000, 'worker log through the engine');
   });
