@@ -7,7 +7,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadProject } from '../src/spec/index.js';
+// The compiled code, as `baton` runs it (tsx's transform adds helpers the build does not have).
+import { loadProject } from '../dist/spec/index.js';
 
 const N = Number(process.argv[2] ?? 500);
 const ROUNDS = 7;
