@@ -7,8 +7,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-// The compiled code, as `baton` runs it (tsx's transform adds helpers the build does not have).
-import { loadProject } from '../dist/spec/index.js';
+// The compiled code, as `baton` runs it (tsx's transform adds helpers the build does not have);
+// typed by its source, which it is built from.
+const DIST = '../dist/spec/index.js';
+const { loadProject } = (await import(DIST)) as typeof import('../src/spec/index.js');
 
 const N = Number(process.argv[2] ?? 500);
 const ROUNDS = 7;
