@@ -8,11 +8,11 @@ import { Agent, NodeServer, taskFilesRoot } from '../agent/index.js';
 import { ClusterClient, fetchCa } from '../api/index.js';
 import type { Driver } from '../drivers/driver.js';
 import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver } from '../drivers/index.js';
-import { CertManager, HttpIngress, Mesh } from '../mesh/index.js';
 import { caFingerprint, certIdentity, makeCsr, writeWhole } from '../secrets/index.js';
 import { VERSION } from '../version.js';
 import { parseJoinToken } from './cluster.js';
 import { acquirePidfile } from './pidfile.js';
+import { nodeNetwork } from './node-network.js';
 import { RemoteControlPlane } from './remote-control-plane.js';
 
 export interface AgentNodeOptions {
@@ -103,15 +103,7 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
         });
       }
     }
-    const mesh = new Mesh({ log });
-    const certs = new CertManager({ dir: join(opts.home, 'certs'), acme: { directoryUrl: process.env.BATON_ACME_DIRECTORY ?? 'https://acme-v02.api.letsencrypt.org/directory' }, log });
-    const ingress = new HttpIngress({
-      port: opts.httpPort ?? portFromEnv('BATON_HTTP_PORT', process.getuid?.() === 0 ? 80 : 8080),
-      httpsPort: opts.httpsPort ?? portFromEnv('BATON_HTTPS_PORT', process.getuid?.() === 0 ? 443 : 8443),
-      certificate: (name) => certs.context(name),
-      acmeChallenge: (token) => certs.challenge(token),
-      log,
-    });
+    const { mesh, certs, ingress } = nodeNetwork({ home: opts.home, httpPort: opts.httpPort, httpsPort: opts.httpsPort, log });
     const nodeServer = new NodeServer({ drivers, cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8'), ca, clusterId: member.clusterId, log });
     const apiPort = await nodeServer.listen(opts.advertiseAddr ?? '0.0.0.0', opts.nodePort ?? 0);
     let agent: Agent | undefined;
@@ -187,9 +179,4 @@ async function joinCluster(manager: string, token: string, dir: string, f: { key
   const member: Membership = { manager, nodeId: answer.nodeId, clusterId: answer.clusterId, role: answer.role };
   writeWhole(f.state, JSON.stringify(member), 0o600);
   return member;
-}
-
-function portFromEnv(name: string, fallback: number): number {
-  const n = Number(process.env[name]);
-  return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
 }

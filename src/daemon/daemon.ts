@@ -10,20 +10,21 @@ import { ClusterIdentity } from './cluster.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
-import { CertManager, HttpIngress, Mesh, allocatePort, checkPortFree } from '../mesh/index.js';
+import { allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service, Task, TaskStats } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import { openSqliteStore } from '../store/index.js';
 import { containerSpec, ContainerSpecError, imageOf, taskArgv, taskFilesRoot } from '../agent/index.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { acquirePidfile } from './pidfile.js';
+import { nodeNetwork } from './node-network.js';
 import { paths } from './home.js';
 import { VERSION } from '../version.js';
 import { SecretBox, readKeyFile } from '../secrets/index.js';
 import { waitForUnlock } from './locked.js';
 import { serverTls } from './tls.js';
 import { resolveCommand } from '../drivers/index.js';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 export interface DaemonOptions {
   home: string;
@@ -99,24 +100,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     drivers.set('docker', engine);
     docker = engine;
   }
-  const mesh = new Mesh({ log });
-  // One HTTP ingress per node; it listens only while some service has a domain.
-  const certs = new CertManager({
-    dir: join(opts.home, 'certs'),
-    acme: {
-      directoryUrl: opts.acmeDirectory ?? process.env.BATON_ACME_DIRECTORY ?? 'https://acme-v02.api.letsencrypt.org/directory',
-      ...((opts.acmeEmail ?? process.env.BATON_ACME_EMAIL) ? { email: opts.acmeEmail ?? process.env.BATON_ACME_EMAIL } : {}),
-      ...((opts.acmeCa ?? process.env.BATON_ACME_CA) ? { serverCa: readFileSync((opts.acmeCa ?? process.env.BATON_ACME_CA)!, 'utf8') } : {}),
-    },
-    log,
-  });
-  const ingress = new HttpIngress({
-    port: opts.httpPort ?? defaultPort('BATON_HTTP_PORT', 80, 8080),
-    httpsPort: opts.httpsPort ?? defaultPort('BATON_HTTPS_PORT', 443, 8443),
-    certificate: (name) => certs.context(name),
-    acmeChallenge: (token) => certs.challenge(token),
-    log,
-  });
+  const { mesh, certs, ingress } = nodeNetwork({ home: opts.home, httpPort: opts.httpPort, httpsPort: opts.httpsPort, acmeDirectory: opts.acmeDirectory, acmeEmail: opts.acmeEmail, acmeCa: opts.acmeCa, log });
   const version = { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid };
   // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.
   const keyState = existsSync(p.secretKey) ? readKeyFile(p.secretKey) : undefined;
@@ -365,12 +349,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 function firstAddress(): string {
   for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   return '127.0.0.1';
-}
-
-function defaultPort(envName: string, asRoot: number, otherwise: number): number {
-  const env = Number(process.env[envName]);
-  if (Number.isInteger(env) && env > 0 && env < 65536) return env;
-  return process.getuid?.() === 0 ? asRoot : otherwise;
 }
 
 function splitHostPort(s: string): [string, number] {
