@@ -9,9 +9,10 @@ const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 
 export async function findNode(store: Store, ref: string): Promise<Versioned<NodeInfo>> {
   const all = await store.list('node');
-  const exact = all.find((v) => v.value.id === ref) ?? all.filter((v) => v.value.hostname === ref);
-  if (!Array.isArray(exact)) return exact;
-  const matches = exact.length > 0 ? exact : all.filter((v) => v.value.id.startsWith(ref));
+  const byId = all.find((v) => v.value.id === ref);
+  if (byId) return byId;
+  const byHostname = all.filter((v) => v.value.hostname === ref);
+  const matches = byHostname.length > 0 ? byHostname : all.filter((v) => v.value.id.startsWith(ref));
   if (matches.length === 0) throw notFound(`node "${ref}"`);
   if (matches.length > 1) throw badRequest(`node "${ref}" is ambiguous: ${matches.map((v) => `${v.value.id} (${v.value.hostname})`).join(', ')}`);
   return matches[0];
