@@ -9,7 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dockerForTests } from '../helpers/docker.js';
-import { BIN, Sandbox, freePort, tlsCall, waitFor, type RunResult } from '../helpers/baton.js';
+import { BIN, Sandbox, freePort, outcome, tlsCall, waitFor, type RunResult } from '../helpers/baton.js';
 
 const engine = await dockerForTests();
 const TOKEN = `remote-build-${process.pid}`;
@@ -24,26 +24,14 @@ describe('build against a remote daemon sends the context', { skip: engine.skip 
   const docker = (...args: string[]): string => execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: engine.host }, encoding: 'utf8' }).trim();
   const remoteEnv = (): Record<string, string> => ({ BATON_HOST: base, BATON_TOKEN: TOKEN, BATON_TLS_CA: join(sb.home, 'tls', 'server.crt') });
   /** The CLI in its own mount namespace, in the project as only it sees it. */
-  const cli = (args: string[]): Promise<RunResult> =>
-    new Promise((resolve, reject) => {
-      const script = 'mount -t tmpfs baton-cli-view "$VIEW" && cp -a "$SRC/." "$VIEW/" && cd "$VIEW" && exec "$NODE" "$BIN" "$@"';
-      const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], {
-        env: { ...sb.env(remoteEnv()), VIEW: view, SRC: sb.dir, NODE: process.execPath, BIN },
-      });
-      child.stdin.end();
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`baton ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
-      }, 180_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? 1, stdout, stderr });
-      });
+  const cli = (args: string[]): Promise<RunResult> => {
+    const script = 'mount -t tmpfs baton-cli-view "$VIEW" && cp -a "$SRC/." "$VIEW/" && cd "$VIEW" && exec "$NODE" "$BIN" "$@"';
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], {
+      env: { ...sb.env(remoteEnv()), VIEW: view, SRC: sb.dir, NODE: process.execPath, BIN },
     });
+    child.stdin.end();
+    return outcome(child, `baton ${args.join(' ')}`, 180_000);
+  };
 
   before(async () => {
     mkdirSync(view);

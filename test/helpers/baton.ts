@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +15,24 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** What a child printed and its exit code, once it exits; killed and rejected after `timeoutMs`. */
+export function outcome(child: ChildProcessWithoutNullStreams, what: string, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? 1, stdout, stderr });
+    });
+  });
 }
 
 /** A baton home of its own (so tests never share a daemon), with helpers to run the real CLI in it. */
@@ -46,22 +64,9 @@ export class Sandbox {
   }
 
   run(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? this.dir, env: this.env(opts.env) });
-      child.stdin.end(opts.input ?? '');
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`baton ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-      }, opts.timeoutMs ?? 120_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolvePromise({ code: code ?? 1, stdout, stderr });
-      });
-    });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? this.dir, env: this.env(opts.env) });
+    child.stdin.end(opts.input ?? '');
+    return outcome(child, `baton ${args.join(' ')}`, opts.timeoutMs ?? 120_000);
   }
 
   /** Runs and asserts exit 0, returning stdout. */
