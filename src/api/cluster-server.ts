@@ -77,12 +77,13 @@ export class ClusterServer {
       const route = `${req.method} ${url.pathname}`;
       if (route === 'GET /v1/cluster/ca') return sendJson(res, 200, { ca: this.hooks.caPem });
       if (route === 'POST /v1/cluster/join') return sendJson(res, 200, await this.join(req));
-      const nodeId = await this.authenticate(req);
+      const node = await this.authenticate(req);
+      const nodeId = node.id;
       switch (route) {
         case 'POST /v1/cluster/register':
           return sendJson(res, 200, await this.register(req, nodeId));
         case 'POST /v1/cluster/heartbeat':
-          if (!(await this.monitor.seen(nodeId))) throw removed(nodeId);
+          if (!(await this.monitor.seen(nodeId, node))) throw removed(nodeId);
           return sendJson(res, 200, {});
         case 'GET /v1/cluster/view':
           return sendJson(res, 200, (await this.view(req, url))(nodeId));
@@ -112,7 +113,7 @@ export class ClusterServer {
   }
 
   /** The node a request comes from: its certificate, signed by this cluster's CA, naming a current member. */
-  private async authenticate(req: IncomingMessage): Promise<string> {
+  private async authenticate(req: IncomingMessage): Promise<NodeInfo> {
     const sock = req.socket as TLSSocket;
     if (!sock.authorized) {
       const why = sock.authorizationError ? ` (${String(sock.authorizationError)})` : '';
@@ -122,8 +123,9 @@ export class ClusterServer {
     const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
     const nodeId = first(subject?.CN);
     if (!nodeId || first(subject?.O) !== this.hooks.clusterId) throw new ApiError(401, 'unauthorized', 'the certificate is not a node certificate of this cluster');
-    if (!(await this.store.get('node', keys.node(nodeId)))) throw removed(nodeId);
-    return nodeId;
+    const node = await this.store.get('node', keys.node(nodeId));
+    if (!node) throw removed(nodeId);
+    return node.value;
   }
 
   private async join(req: IncomingMessage): Promise<JoinAnswer> {

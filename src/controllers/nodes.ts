@@ -60,13 +60,16 @@ export class NodeMonitor {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** A heartbeat from `nodeId`. Returns false when it is not a member (removed). */
-  async seen(nodeId: string): Promise<boolean> {
+  /**
+   * A heartbeat from `nodeId`. Returns false when it is not a member (removed).
+   * `known`: its record, when the caller has just read it (the node port does, to authenticate).
+   */
+  async seen(nodeId: string, known?: NodeInfo): Promise<boolean> {
     const t = Date.now();
     this.lastSeen.set(nodeId, t);
-    const cur = await this.store.get('node', keys.node(nodeId));
+    const cur = known ?? (await this.store.get('node', keys.node(nodeId)))?.value;
     if (!cur) return false;
-    if (cur.value.state === 'down' || t - (this.persistedAt.get(nodeId) ?? 0) >= (this.opts.persistEveryMs ?? 15_000)) {
+    if (cur.state === 'down' || t - (this.persistedAt.get(nodeId) ?? 0) >= (this.opts.persistEveryMs ?? 15_000)) {
       this.persistedAt.set(nodeId, t);
       return heartbeatNode(this.store, nodeId);
     }
