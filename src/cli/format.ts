@@ -7,6 +7,11 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
+/** "running" → "Running", as docker prints states. */
+export function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 /** "3 seconds ago" style, as docker ps shows. */
 export function ago(iso: string | undefined, nowMs = Date.now()): string {
   if (!iso) return '';

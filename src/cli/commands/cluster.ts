@@ -6,7 +6,7 @@ import type { NodeInfo } from '../../model/types.js';
 import { parseDuration } from '../../spec/duration.js';
 import { connection } from '../connect.js';
 import { UserError } from '../errors.js';
-import { ago, bytes, table } from '../format.js';
+import { ago, bytes, capitalize, table } from '../format.js';
 import { daemonOptions, portFlag, runDaemon, stopOnSignals, type DaemonFlags } from './misc.js';
 
 const DEFAULT_NODE_PORT = 2377;
@@ -140,7 +140,7 @@ export function clusterCommands(program: Command): void {
       if (flags.quiet) for (const n of nodes) process.stdout.write(n.id + '\n');
       else if (flags.format === 'json') process.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
       else if (flags.format === 'table') {
-        const rows = nodes.map((n) => [n.id, n.hostname, n.state === 'ready' ? 'Ready' : 'Down', cap(n.availability), n.role === 'manager' ? 'Manager' : '', n.address, Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(','), n.drivers.join(',')]);
+        const rows = nodes.map((n) => [n.id, n.hostname, n.state === 'ready' ? 'Ready' : 'Down', capitalize(n.availability), n.role === 'manager' ? 'Manager' : '', n.address, Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(','), n.drivers.join(',')]);
         process.stdout.write(table(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ADDRESS', 'LABELS', 'DRIVERS'], rows) + '\n');
       } else throw new UserError(`--format: expected table or json, got "${flags.format}"`);
     });
@@ -198,15 +198,12 @@ export function clusterCommands(program: Command): void {
       }
       if (flags.format === 'json') process.stdout.write(JSON.stringify(tasks, null, 2) + '\n');
       else if (flags.format === 'table') {
-        const rows = tasks.map((t) => [t.id.slice(0, 12), `${t.project}_${t.service}.${t.slot}`, names.get(t.node!) ?? t.node!, cap(t.desiredState), `${cap(t.state)} ${ago(t.startedAt ?? t.updatedAt)} ago`, t.error ?? '']);
+        const rows = tasks.map((t) => [t.id.slice(0, 12), `${t.project}_${t.service}.${t.slot}`, names.get(t.node!) ?? t.node!, capitalize(t.desiredState), `${capitalize(t.state)} ${ago(t.startedAt ?? t.updatedAt)} ago`, t.error ?? '']);
         process.stdout.write(table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows) + '\n');
       } else throw new UserError(`--format: expected table or json, got "${flags.format}"`);
     });
 }
 
-function cap(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
 
 function pretty(n: NodeInfo): string {
   return [
@@ -214,8 +211,8 @@ function pretty(n: NodeInfo): string {
     `Hostname:\t\t${n.hostname}`,
     `Joined at:\t\t${n.joinedAt ?? '(this manager)'}`,
     'Status:',
-    ` State:\t\t\t${cap(n.state)}${n.message ? ` (${n.message})` : ''}`,
-    ` Availability:\t\t${cap(n.availability)}`,
+    ` State:\t\t\t${capitalize(n.state)}${n.message ? ` (${n.message})` : ''}`,
+    ` Availability:\t\t${capitalize(n.availability)}`,
     ` Address:\t\t${n.address}`,
     ` Last heartbeat:\t${n.heartbeatAt}`,
     `Role:\t\t\t${n.role}`,

@@ -9,7 +9,7 @@ import { ApiRequestError } from '../../api/index.js';
 import { fileSources } from '../../spec/index.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
-import { ellipsis, humanDuration, renderRows, type Column } from '../format.js';
+import { capitalize, ellipsis, humanDuration, renderRows, type Column } from '../format.js';
 import { load } from '../project.js';
 import { buildImages, pullImages } from '../build.js';
 import { waitReady, withPositions } from './up.js';
@@ -82,11 +82,10 @@ export const TASK_COLUMNS: Column[] = [
   { field: 'Ports', header: 'PORTS' },
 ];
 
-const title = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** Swarm keeps a task with a healthcheck "starting" until it is healthy; baton says running with health starting. */
 function stateWord(t: Task): string {
-  return t.state === 'running' && t.health === 'starting' ? 'Starting' : title(t.state);
+  return t.state === 'running' && t.health === 'starting' ? 'Starting' : capitalize(t.state);
 }
 
 /** When the task entered its current state. */
@@ -137,7 +136,7 @@ export function taskRows(services: Service[], tasks: Task[], nodes: NodeInfo[], 
         Name: older && opts.indent ? ` \\_ ${name}` : name,
         Image: imageOf(s),
         Node: t.node ? (opts.noResolve ? t.node : hostOf.get(t.node) ?? t.node) : '',
-        DesiredState: title(t.desiredState),
+        DesiredState: capitalize(t.desiredState),
         CurrentState: `${stateWord(t)} ${humanDuration(now - Date.parse(stateSince(t)))} ago`,
         Error: shownErr ? `"${shownErr}"` : '',
         Ports: live ? t.ports.map((p) => `${!p.hostIp || p.hostIp === '0.0.0.0' ? '*' : p.hostIp}:${p.hostPort}->${p.target}/${p.protocol}`).join(',') : '',
