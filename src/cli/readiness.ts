@@ -1,5 +1,5 @@
 import type { ProjectStatus } from '../api/index.js';
-import { isReady, upToDate } from '../model/task.js';
+import { isReady, upToDate, wantedSlots } from '../model/task.js';
 
 export interface Readiness {
   done: boolean;
@@ -21,11 +21,10 @@ export function readiness(st: ProjectStatus, restartsAtStart: Map<string, number
   let done = true;
   let failure: string | undefined;
   for (const svc of [...st.services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    // A global service wants one task per eligible node: as many as the controllers keep wanted.
-    const global = svc.mode === 'global';
-    const wantedSlots = new Set(st.tasks.filter((t) => t.service === svc.name && t.desiredState === 'running').map((t) => t.slot));
-    const want = svc.stopped ? 0 : global ? wantedSlots.size : svc.replicas;
-    const tasks = st.tasks.filter((t) => t.service === svc.name && (global ? wantedSlots.has(t.slot) : t.slot <= want) && upToDate(t, svc));
+    const mine = st.tasks.filter((t) => t.service === svc.name);
+    const wanted = wantedSlots(svc, mine);
+    const want = wanted.size;
+    const tasks = mine.filter((t) => wanted.has(t.slot) && upToDate(t, svc));
     let ok = 0;
     const u = svc.updateStatus;
     // An update that paused, or that failed and rolls back, will not reach what was asked.

@@ -4,6 +4,17 @@ const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdow
 
 export const isTerminal = (s: TaskState): boolean => TERMINAL.has(s);
 
+/**
+ * The slots a service wants running, read from its own tasks: 1..replicas,
+ * or for a global service the slots the controllers keep wanted (one per
+ * eligible node); none while it is stopped.
+ */
+export function wantedSlots(svc: Pick<Service, 'stopped' | 'mode' | 'replicas'>, tasks: Task[]): Set<number> {
+  if (svc.stopped) return new Set();
+  if (svc.mode === 'global') return new Set(tasks.filter((t) => t.desiredState === 'running').map((t) => t.slot));
+  return new Set(Array.from({ length: svc.replicas }, (_, i) => i + 1));
+}
+
 /** A task that counts toward "up": running, and healthy when the service has a healthcheck. */
 export function isReady(t: Task, svc: Pick<Service, 'healthcheck'>): boolean {
   return t.state === 'running' && (!svc.healthcheck || t.health === 'healthy');

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import type { NodeInfo, Service, Task } from '../../model/types.js';
+import { wantedSlots } from '../../model/task.js';
 import type { ApiClient, DeployResult, ProjectStatus } from '../../api/index.js';
 import { ApiRequestError } from '../../api/index.js';
 import { fileSources } from '../../spec/index.js';
@@ -53,8 +54,7 @@ const counts = (t: Task): boolean => t.desiredState === 'running' && t.state ===
 /** REPLICAS as "running/desired"; a global service wants one task per eligible node, which is what it has asked for. */
 export function replicas(s: Service, tasks: Task[]): string {
   const mine = tasks.filter((t) => t.service === s.name);
-  const desired = s.stopped ? 0 : s.mode === 'global' ? new Set(mine.filter((t) => t.desiredState === 'running').map((t) => t.slot)).size : s.replicas;
-  return `${mine.filter(counts).length}/${desired}`;
+  return `${mine.filter(counts).length}/${wantedSlots(s, mine).size}`;
 }
 
 export const SERVICE_COLUMNS: Column[] = [
