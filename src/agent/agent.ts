@@ -13,6 +13,10 @@ import { certSources, ingressRoutes, meshRoutes } from './endpoints.js';
 import { hostsEntries, serviceNameAddresses, taskArgv, taskEnvironment, type ServiceNames } from './environment.js';
 import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
+import { DnsServer } from '../mesh/index.js';
+import type { AddressBlock } from './addresses.js';
+import { LocalAddresses } from './local-addresses.js';
+import { serviceVips } from './service-vips.js';
 import { pruneTaskFiles, removeTaskFiles, writeTaskFiles } from './task-files.js';
 
 const HEARTBEAT_MS = 5_000;
@@ -63,6 +67,11 @@ export interface AgentOptions {
    * only. Default: BATON_SERVICE_NAMES=1 in the environment.
    */
   serviceNames?: boolean;
+  /**
+   * Service VIPs and DNS for containers (see serviceVips): the block the
+   * addresses come from, e.g. 10.213.0.0/16. Linux and root only; off when absent.
+   */
+  serviceSubnet?: AddressBlock;
 }
 
 /**
@@ -85,10 +94,14 @@ export class Agent {
   private closed = false;
   private readonly log: (msg: string) => void;
   private readonly serviceNames: boolean;
+  private readonly vips: { block: AddressBlock; dns: DnsServer; addresses: LocalAddresses } | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log ?? (() => {});
     this.serviceNames = process.platform === 'linux' && (opts.serviceNames ?? process.env.BATON_SERVICE_NAMES === '1');
+    this.vips = opts.serviceSubnet && process.platform === 'linux' && process.getuid?.() === 0
+      ? { block: opts.serviceSubnet, dns: new DnsServer(), addresses: new LocalAddresses() }
+      : undefined;
     for (const d of opts.drivers.values()) {
       d.on({ exited: (id, info) => this.onExit(id, info) });
     }
@@ -156,6 +169,11 @@ export class Agent {
     if (this.routesTimer) clearTimeout(this.routesTimer);
     if (stopTasks) {
       await Promise.all([...this.local.values()].map((l) => this.stopLocal(l)));
+    }
+    if (this.vips) {
+      await this.vips.dns.close();
+      // Containers left running keep their addresses for the next agent; with nothing left, neither is anything else.
+      if (stopTasks) await this.vips.addresses.clear().catch(() => {});
     }
     for (const l of this.local.values()) l.probe?.stop();
     await this.flush();
@@ -237,7 +255,8 @@ export class Agent {
       const hosts = !driver.runsContainers && driver.filesAtTargets ? hostsEntries(svc, project, this.names()) || undefined : undefined;
       const hasFiles = (svc.files ?? []).length > 0;
       const written = hasFiles || hosts !== undefined ? writeTaskFiles(this.opts.filesRoot, t.id, hasFiles ? await this.opts.cp.taskFiles(svc) : [], { atTargets: driver.filesAtTargets, hosts }) : undefined;
-      const container = driver.runsContainers ? containerSpec(t, svc, this.view?.projects?.get(t.project), ports) : undefined;
+      const nameServer = this.vips && this.view ? serviceVips(this.view.services, [], { self: this.opts.nodeId }, this.vips.block).dns.get(t.project) : undefined;
+      const container = driver.runsContainers ? containerSpec(t, svc, this.view?.projects?.get(t.project), ports, nameServer ? { nameServer } : undefined) : undefined;
       // A container sees its secrets and configs at their targets, bind-mounted read-only from the task's folder.
       if (container && written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
       const run = await driver.start({
@@ -450,8 +469,17 @@ export class Agent {
     const stopping = new Set([...this.local.values()].filter((l) => l.phase !== 'running').map((l) => l.task.id));
     const tasks = this.view.tasks.filter((t) => !stopping.has(t.id));
     const where = { self: this.opts.nodeId, nodes: this.view.nodes };
-    const result = await this.opts.mesh.apply(meshRoutes(this.view.services, tasks, where, this.names()?.listeners));
+    const routes = meshRoutes(this.view.services, tasks, where, this.names()?.listeners);
+    const vips = this.vips ? serviceVips(this.view.services, tasks, where, this.vips.block) : undefined;
+    if (this.vips && vips) {
+      // The addresses first: a listener cannot open on an address the node does not hold.
+      const err = await this.vips.addresses.sync(vips.addresses);
+      if (err) this.log(`service addresses: ${err}`);
+      routes.push(...vips.routes);
+    }
+    const result = await this.opts.mesh.apply(routes);
     for (const e of result.errors ?? []) this.log(`mesh: ${e.message}`);
+    if (this.vips && vips) for (const e of await this.vips.dns.apply(vips.zones)) this.log(`dns: ${e.message}`);
     if (this.opts.certs) {
       const { sources, errors } = certSources(this.view.services, (p) => readFileSync(p, 'utf8'));
       for (const e of errors) this.log(`ingress: ${e}`);

@@ -105,8 +105,11 @@ function volumeOf(project: Project | undefined, svcName: string, name: string, p
  * How a Compose service runs as a container for one task. `ports` are the
  * node ports the agent chose; the engine publishes each target port there
  * (on loopback) and the mesh serves the published port in front of all replicas.
+ * With `names` (service VIPs, see serviceVips) the container asks baton's DNS
+ * address for its project first, and a service with ports answers to no
+ * engine alias: its name is baton's to give (the VIP, the same on every node).
  */
-export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 'slot'>, svc: Service, project: Project | undefined, ports: TaskPort[]): ContainerSpec {
+export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 'slot'>, svc: Service, project: Project | undefined, ports: TaskPort[], names?: { nameServer: string }): ContainerSpec {
   const s = svc.spec;
   const name = svc.name;
   const image = imageOf(svc);
@@ -172,6 +175,8 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
   env.BATON_SERVICE = task.service;
   env.BATON_SLOT = String(task.slot);
 
+  const named = names !== undefined && svc.ports.length > 0;
+  if (named) for (const n of networks) n.aliases = [];
   return {
     image,
     // A built image is never pulled: it is here or the build failed.
@@ -186,7 +191,7 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
     mounts,
     volumes,
     networks,
-    serviceAlias: svc.name,
+    serviceAlias: named ? '' : svc.name,
     init: s.init,
     readOnly: raw.read_only === true,
     privileged: raw.privileged === true,
@@ -195,7 +200,7 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
     ulimits: ulimits(name, raw.ulimits),
     sysctls: stringMap(name, 'sysctls', raw.sysctls),
     extraHosts: extraHosts(name, raw.extra_hosts),
-    dns: strings(name, 'dns', raw.dns),
+    dns: [...(names ? [names.nameServer] : []), ...strings(name, 'dns', raw.dns)],
     tmpfs: strings(name, 'tmpfs', raw.tmpfs),
     devices: devices(name, raw.devices),
     shmSizeBytes: shm,

@@ -13,7 +13,7 @@ export interface RouteContext {
  * or through its node's address when it runs elsewhere (a task on loopback
  * there is listening on all of that node's addresses, as process tasks do).
  */
-function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | undefined {
+export function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | undefined {
   if (!at || !t.node || t.node === at.self) return tp.hostIp;
   const node = at.nodes?.get(t.node);
   if (!node || node.state !== 'ready') return undefined;

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Service, Task, TaskPort } from '../model/types.js';
 import { envName } from '../model/service.js';
+import { hashedAddresses, parseSubnet, type AddressBlock } from './addresses.js';
 
 /** Host variables a process needs to find programs and a home; nothing else leaks from the daemon. */
 const INHERITED = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'];
@@ -49,8 +49,7 @@ export function taskArgv(svc: Service): string[] {
  * away from 127.0.0.0/16 where hosts keep their own (127.0.0.1, 127.0.0.53,
  * 127.0.1.1...).
  */
-const NAME_BLOCK_BITS = 22;
-const NAME_BLOCK_FIRST = 64;
+const NAME_BLOCK: AddressBlock = parseSubnet('127.64.0.0/10');
 
 /** A listener the mesh opens so that `<service>:<target>` reaches the service from process tasks. */
 export interface NameListener {
@@ -88,20 +87,7 @@ const WILDCARD = new Set(['0.0.0.0', '::', '']);
  */
 export function serviceNameAddresses(services: Iterable<Service>, salt: string): ServiceNames {
   const all = [...services].filter((s) => s.ports.length > 0).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-  const addresses = new Map<string, string>();
-  const taken = new Set<number>();
-  const size = 1 << NAME_BLOCK_BITS;
-  for (const s of all) {
-    const h = createHash('sha256').update(`${salt}\0${s.id}`).digest().readUInt32BE(0) % size;
-    for (let i = 0; i < size; i++) {
-      const n = (h + i) % size;
-      const last = n & 255;
-      if (taken.has(n) || last === 0 || last === 255) continue;
-      taken.add(n);
-      addresses.set(s.id, `127.${NAME_BLOCK_FIRST + (n >> 16)}.${(n >> 8) & 255}.${last}`);
-      break;
-    }
-  }
+  const addresses = hashedAddresses(all.map((s) => s.id), salt, NAME_BLOCK);
   // Ports published on every address: such a listener answers on all of 127/8 too.
   const published = new Set<string>();
   for (const s of all) {

@@ -7,3 +7,5 @@ export { taskFilesRoot, containerTarget } from './task-files.js';
 export type { TaskFile } from './control-plane.js';
 export { containerSpec, ContainerSpecError, imageOf, parseBytes } from './container-spec.js';
 export { NodeServer, type NodeServerOptions } from './node-server.js';
+export { parseSubnet, SubnetError } from './addresses.js';
+export type { AddressBlock } from './addresses.js';

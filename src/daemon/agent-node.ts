@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Agent, NodeServer, taskFilesRoot } from '../agent/index.js';
+import { Agent, NodeServer, parseSubnet, taskFilesRoot } from '../agent/index.js';
 import { ClusterClient, fetchCa } from '../api/index.js';
 import type { Driver } from '../drivers/driver.js';
 import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver } from '../drivers/index.js';
@@ -33,6 +33,8 @@ export interface AgentNodeOptions {
   log?: (msg: string) => void;
   /** Process tasks reach services by name (a loopback address per service); default $BATON_SERVICE_NAMES=1. */
   serviceNames?: boolean;
+  /** Service VIPs and DNS for containers from this block (CIDR); off when absent. */
+  serviceSubnet?: string;
   /** Called when the managers removed this node: it has stopped its tasks. */
   onRemoved?: (message: string) => void;
 }
@@ -59,6 +61,7 @@ export interface RunningAgentNode {
 
 export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAgentNode> {
   const log = opts.log ?? ((m: string) => console.error(`${new Date().toISOString()} ${m}`));
+  const serviceSubnet = opts.serviceSubnet ? parseSubnet(opts.serviceSubnet) : undefined;
   mkdirSync(opts.home, { recursive: true, mode: 0o700 });
   chmodSync(opts.home, 0o700);
   const release = acquirePidfile(join(opts.home, 'agent.pid'));
@@ -137,6 +140,7 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
       certs,
       heartbeatMs: opts.heartbeatMs ?? 1000,
       ...(opts.serviceNames !== undefined ? { serviceNames: opts.serviceNames } : {}),
+      ...(serviceSubnet ? { serviceSubnet } : {}),
       identity: { hostname: hostname(), address: opts.advertiseAddr ?? '', role: member.role === 'manager' ? 'manager' : 'worker', labels: opts.labels ?? {}, apiPort, version: VERSION },
     });
     await agent.start();

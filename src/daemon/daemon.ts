@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
-import { Agent } from '../agent/index.js';
+import { Agent, parseSubnet } from '../agent/index.js';
 import { ApiServer, ClusterServer, NodeClient, type NodeAddress } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
 import { ImageError } from '../api/index.js';
@@ -61,6 +61,8 @@ export interface DaemonOptions {
   };
   /** Process tasks reach services by name (a loopback address per service); default $BATON_SERVICE_NAMES=1. */
   serviceNames?: boolean;
+  /** Service VIPs and DNS for containers from this block (CIDR), e.g. 10.213.0.0/16; off when absent. */
+  serviceSubnet?: string;
   log?: (msg: string) => void;
 }
 
@@ -78,6 +80,8 @@ export interface RunningDaemon {
  */
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const log = opts.log ?? ((m: string) => console.error(`${new Date().toISOString()} ${m}`));
+  // Checked before anything starts: a bad flag leaves nothing half up.
+  const serviceSubnet = opts.serviceSubnet ? parseSubnet(opts.serviceSubnet) : undefined;
   const p = paths(opts.home);
   mkdirSync(opts.home, { recursive: true, mode: 0o700 });
   chmodSync(opts.home, 0o700);
@@ -141,6 +145,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ingress,
     certs,
     ...(opts.serviceNames !== undefined ? { serviceNames: opts.serviceNames } : {}),
+    ...(serviceSubnet ? { serviceSubnet } : {}),
     ...(clusterSide ? { identity: { role: 'manager' as const, address: clusterSide.address.slice(0, clusterSide.address.lastIndexOf(':')) } } : {}),
   });
   const reconciler = new Reconciler(store, log);

@@ -5,3 +5,4 @@ export { AlreadyRunningError } from './pidfile.js';
 export { startAgentNode, JoinError } from './agent-node.js';
 export type { AgentNodeOptions, RunningAgentNode } from './agent-node.js';
 export { JoinTokenError } from './cluster.js';
+export { SubnetError } from '../agent/index.js';

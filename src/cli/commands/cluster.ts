@@ -7,7 +7,7 @@ import { parseDuration } from '../../spec/duration.js';
 import { connection } from '../connect.js';
 import { UserError } from '../errors.js';
 import { ago, bytes, capitalize, table } from '../format.js';
-import { daemonOptions, portFlag, runDaemon, stopOnSignals, type DaemonFlags } from './misc.js';
+import { DEFAULT_SERVICE_SUBNET, SERVICE_SUBNET_HELP, daemonOptions, portFlag, runDaemon, serviceSubnetFlag, stopOnSignals, type DaemonFlags } from './misc.js';
 
 const DEFAULT_NODE_PORT = 2377;
 
@@ -85,10 +85,12 @@ export function clusterCommands(program: Command): void {
     .option('--node-port <port>', "this node's own port, where managers read its tasks' logs and stats (default: any free port)")
     .option('--driver <name>', 'offer only these drivers (process, docker, hollow); repeatable', collect, [])
     .option('--service-addresses', 'process tasks reach services by name (see baton daemon --help); $BATON_SERVICE_NAMES=1')
+    .option('--service-subnet <cidr>', `${SERVICE_SUBNET_HELP} (default: ${DEFAULT_SERVICE_SUBNET})`)
     .option('--http-port <port>', 'port of the HTTP ingress on this node')
     .option('--https-port <port>', 'port of the HTTPS ingress on this node')
-    .action(async (flags: { join?: string; token?: string; advertiseAddr?: string; label: string[]; heartbeat: string; nodePort?: string; driver: string[]; serviceAddresses?: boolean; httpPort?: string; httpsPort?: string }) => {
-      const { startAgentNode, batonHome, AlreadyRunningError, JoinError } = await import('../../daemon/index.js');
+    .action(async (flags: { join?: string; token?: string; advertiseAddr?: string; label: string[]; heartbeat: string; nodePort?: string; driver: string[]; serviceAddresses?: boolean; serviceSubnet?: string; httpPort?: string; httpsPort?: string }) => {
+      const { startAgentNode, batonHome, AlreadyRunningError, JoinError, SubnetError } = await import('../../daemon/index.js');
+      const serviceSubnet = serviceSubnetFlag(flags.serviceSubnet, true);
       let node;
       try {
         node = await startAgentNode({
@@ -100,6 +102,7 @@ export function clusterCommands(program: Command): void {
           heartbeatMs: duration('--heartbeat', flags.heartbeat),
           nodePort: portFlag('--node-port', flags.nodePort),
           ...(flags.serviceAddresses ? { serviceNames: true } : {}),
+          ...(serviceSubnet ? { serviceSubnet } : {}),
           httpPort: portFlag('--http-port', flags.httpPort),
           httpsPort: portFlag('--https-port', flags.httpsPort),
           ...(flags.driver.length > 0 ? { drivers: flags.driver } : {}),
@@ -107,6 +110,7 @@ export function clusterCommands(program: Command): void {
         });
       } catch (err) {
         if (err instanceof AlreadyRunningError || err instanceof JoinError) throw new UserError(err.message);
+        if (err instanceof SubnetError) throw new UserError(`--service-subnet: ${err.message}`);
         throw err;
       }
       stopOnSignals('the agent', node);

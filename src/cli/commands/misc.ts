@@ -78,7 +78,20 @@ export interface DaemonFlags {
   acmeEmail?: string;
   acmeCa?: string;
   serviceAddresses?: boolean;
+  serviceSubnet?: string;
 }
+
+/** Where a cluster's nodes take service VIPs from unless told otherwise. */
+export const DEFAULT_SERVICE_SUBNET = '10.213.0.0/16';
+
+/** --service-subnet: a CIDR, or none; absent means the default in a cluster and off on a lone daemon. */
+export function serviceSubnetFlag(v: string | undefined, cluster: boolean): string | undefined {
+  if (v === 'none') return undefined;
+  if (v !== undefined) return v;
+  return cluster && process.getuid?.() === 0 ? DEFAULT_SERVICE_SUBNET : undefined;
+}
+
+export const SERVICE_SUBNET_HELP = `containers reach services by name on every node: VIPs and a DNS server per project from this block, held on loopback (root only; "none" turns it off)`;
 
 /** The options every daemon-like command (daemon, manager) takes. */
 export function daemonOptions(cmd: Command): Command {
@@ -93,6 +106,7 @@ export function daemonOptions(cmd: Command): Command {
     .option('--acme-directory <url>', "ACME server for x-baton.tls: acme (default: Let's Encrypt; $BATON_ACME_DIRECTORY)")
     .option('--acme-email <email>', 'contact address for the ACME account')
     .option('--acme-ca <file>', "PEM to trust for the ACME server's own HTTPS (a test server such as pebble)")
+    .option('--service-subnet <cidr>', `${SERVICE_SUBNET_HELP} (default: ${DEFAULT_SERVICE_SUBNET} for baton manager, none for baton daemon)`)
     .option('--service-addresses', 'give each service a loopback address where process tasks reach it by name at its target port (takes those ports on every address; $BATON_SERVICE_NAMES=1)');
 }
 
@@ -110,12 +124,14 @@ export async function runDaemon(flags: DaemonFlags, cluster?: DaemonOptions['clu
   const token = flags.token ?? process.env.BATON_TOKEN;
   if (flags.listen && !token) throw new UserError('--listen needs a token (--token or BATON_TOKEN): the TCP API is never open without one');
   // The daemon is the composition root: only these commands load it.
-  const { startDaemon, batonHome, AlreadyRunningError } = await import('../../daemon/index.js');
+  const { startDaemon, batonHome, AlreadyRunningError, SubnetError } = await import('../../daemon/index.js');
+  const serviceSubnet = serviceSubnetFlag(flags.serviceSubnet, cluster !== undefined);
   let d;
   try {
-    d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa, cluster, ...(flags.serviceAddresses ? { serviceNames: true } : {}), ...extra });
+    d = await startDaemon({ home: batonHome(), listen: flags.listen, token, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, httpPort, httpsPort, acmeDirectory: flags.acmeDirectory, acmeEmail: flags.acmeEmail, acmeCa: flags.acmeCa, cluster, ...(flags.serviceAddresses ? { serviceNames: true } : {}), ...(serviceSubnet ? { serviceSubnet } : {}), ...extra });
   } catch (err) {
     if (err instanceof AlreadyRunningError) throw new UserError(err.message);
+    if (err instanceof SubnetError) throw new UserError(`--service-subnet: ${err.message}`);
     throw err;
   }
   stopOnSignals('the daemon', d);
