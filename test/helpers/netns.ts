@@ -94,6 +94,11 @@ export class NetnsLab {
     }
   }
 
+  /** The host's own address on the lab's bridge: a node outside the namespaces (with the host's Docker engine) is reached here. */
+  get gateway(): string {
+    return `${this.subnet}.1`;
+  }
+
   /** Runs `baton ARGS` inside a host's namespace (the pid is baton's own: ip execs it). */
   baton(host: NetnsHost, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', host.name, process.execPath, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,145 @@
+// Issue 7, containers across hosts: a container on one node finds services
+// whose tasks run on another by name, through baton's DNS and service VIPs
+// (no overlay network). Host R is this machine, with its Docker engine; the
+// manager and host C are network namespaces (dockerd cannot run inside
+// those), joined to R by the lab's bridge.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { Sandbox, waitFor } from '../helpers/baton.js';
+import { dockerForTests } from '../helpers/docker.js';
+import { NetnsLab, netnsUnavailable, type NetnsHost } from '../helpers/netns.js';
+import type { NodeInfo, Task } from '../../src/model/types.js';
+
+const WEB = `
+import http from 'node:http';
+http.createServer((req, res) => res.end((process.env.BATON_SERVICE) + ' ' + process.pid)).listen(Number(process.env.PORT));
+`;
+
+const why = netnsUnavailable();
+if (why && process.env.CI === 'true') throw new Error(`cluster DNS e2e cannot run in CI: ${why}`);
+const engine = why ? undefined : await dockerForTests();
+const skip = why ?? engine?.skip;
+
+describe('containers reach services on other hosts by name (DNS and service VIPs)', { skip: skip ? `skipped: ${skip}` : false }, () => {
+  let lab: NetnsLab;
+  const mgr = new Sandbox();
+  const hostC = new Sandbox();
+  const hostR = new Sandbox();
+  let hosts: NetnsHost[] = [];
+  const project = 'vipdns';
+  const children: ChildProcess[] = [];
+
+  const nodes = async (): Promise<NodeInfo[]> => JSON.parse(await mgr.ok(['node', 'ls', '--format', 'json'])) as NodeInfo[];
+  const tasks = async (): Promise<Task[]> => JSON.parse(await mgr.ok(['ps', '--format', 'json', '-p', project])) as Task[];
+  const clientLines = async (): Promise<string[]> => (await mgr.ok(['logs', '--no-log-prefix', '-p', project, 'client'])).split('\n').filter(Boolean);
+  const exec = (cmd: string): Promise<string> => mgr.ok(['exec', '-p', project, '-T', 'client', 'sh', '-c', cmd], { timeoutMs: 20_000 });
+  /** The addresses an nslookup inside the client container gives for a name (busybox prints the server first). */
+  const lookup = async (name: string): Promise<string[]> => {
+    const out = await exec(`nslookup ${name} 2>&1 || true`);
+    const after = out.split(/\nName:/).slice(1).join('\n');
+    return [...after.matchAll(/Address(?: \d+)?:\s+(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]).sort();
+  };
+
+  before(async () => {
+    lab = new NetnsLab(2);
+    hosts = lab.hosts;
+    const [ha, hc] = hosts;
+    children.push(lab.baton(ha, ['manager', '--listen-addr', `${ha.ip}:2377`], mgr.env()));
+    await waitFor(async () => (JSON.parse(await mgr.ok(['version', '--format', 'json'])) as { daemon: unknown }).daemon !== null, 20_000, 'the manager');
+    const token = (await mgr.ok(['join-token', 'worker', '-q'])).trim();
+    children.push(lab.baton(hc, ['agent', '--join', `${ha.ip}:2377`, '--token', token, '--advertise-addr', hc.ip, '--label', 'host=c', '--driver', 'process'], hostC.env()));
+    // Host R: this machine's namespace, its engine, and a service subnet of its own (another test run's nodes may hold the default one here).
+    children.push(hostR.spawn(['agent', '--join', `${ha.ip}:2377`, '--token', token, '--advertise-addr', lab.gateway, '--label', 'host=r', '--driver', 'docker', '--service-subnet', `10.214.${process.pid % 250}.0/24`], { env: { DOCKER_HOST: engine!.host } }));
+    await waitFor(async () => (await nodes()).filter((n) => n.state === 'ready').length === 3, 30_000, 'three ready nodes');
+    mgr.write('web.mjs', WEB);
+    mgr.write(
+      'compose.yaml',
+      `name: ${project}
+services:
+  web:
+    x-baton: {driver: process}
+    command: ["node", "web.mjs"]
+    expose: ["8080"]
+    restart: always
+    deploy:
+      replicas: 2
+      placement:
+        constraints: ["node.labels.host==c"]
+  api:
+    x-baton: {driver: process}
+    command: ["node", "web.mjs"]
+    expose: ["8080"]
+    deploy:
+      endpoint_mode: dnsrr
+      replicas: 2
+      placement:
+        constraints: ["node.labels.host==c"]
+  client:
+    image: ${engine!.image}
+    command: ["sh", "-c", "while true; do echo \\"got $$(timeout 3 wget -q -O - http://web:8080/ 2>&1)\\"; sleep 0.3; done"]
+    deploy:
+      placement:
+        constraints: ["node.labels.host==r"]
+`,
+    );
+    await mgr.ok(['up', '-d', '--wait'], { timeoutMs: 90_000 });
+  });
+
+  after(async () => {
+    await mgr.run(['down'], { timeoutMs: 30_000 }).catch(() => undefined);
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1500));
+    lab?.cleanup();
+    await Promise.all([mgr.cleanup(), hostC.cleanup(), hostR.cleanup()]);
+    await engine?.release();
+  });
+
+  it('runs web and api on host C and the client container on host R', async () => {
+    const ns = await nodes();
+    const c = ns.find((n) => n.address === hosts[1].ip)!.id;
+    const r = ns.find((n) => n.address === lab.gateway)!.id;
+    const ts = await tasks();
+    assert.deepEqual(ts.filter((t) => t.service !== 'client').map((t) => t.node), [c, c, c, c]);
+    assert.deepEqual(ts.filter((t) => t.service === 'client').map((t) => t.node), [r]);
+  });
+
+  it('the container reaches web on host C by its name, balanced over both replicas', async () => {
+    const both = async (): Promise<boolean> => new Set((await clientLines()).filter((l) => /^got web \d+$/.test(l))).size === 2;
+    await waitFor(both, 20_000, 'answers from both web replicas by name').catch(async (e: Error) => {
+      // What the container sees, for whoever reads the failure.
+      throw new Error(`${e.message}\n${(await clientLines()).slice(-5).join('\n')}\n${await exec('cat /etc/resolv.conf; nslookup web 2>&1; wget -O - http://web:8080/ 2>&1')}`);
+    });
+  });
+
+  it('web resolves to one VIP, tasks.web to one address per task, each reaching that task alone', async () => {
+    const vip = await lookup('web');
+    assert.equal(vip.length, 1, `web: ${vip.join(' ')}`);
+    const each = await lookup('tasks.web');
+    assert.equal(each.length, 2, `tasks.web: ${each.join(' ')}`);
+    const pids = new Set<string>();
+    for (const ip of each) {
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) seen.add((await exec(`timeout 3 wget -q -O - http://${ip}:8080/`)).trim());
+      assert.equal(seen.size, 1, `${ip} always reaches the same task: ${[...seen].join(', ')}`);
+      pids.add([...seen][0]);
+    }
+    const web = (await tasks()).filter((t) => t.service === 'web').map((t) => `web ${t.pid}`).sort();
+    assert.deepEqual([...pids].sort(), web);
+  });
+
+  it('a dnsrr service resolves to its tasks\' addresses', async () => {
+    const rr = await lookup('api');
+    assert.equal(rr.length, 2);
+    assert.deepEqual(rr, await lookup('tasks.api'));
+    assert.match(await exec(`timeout 3 wget -q -O - http://${rr[0]}:8080/`), /^api \d+$/);
+  });
+
+  it('when a web task dies, its replacement is reached by the same name', async () => {
+    const web = (await tasks()).filter((t) => t.service === 'web');
+    for (const t of web) process.kill(t.pid!, 'SIGKILL');
+    const before = (await clientLines()).length;
+    const old = new Set(web.map((t) => `got web ${t.pid}`));
+    await waitFor(async () => (await clientLines()).slice(before).some((l) => /^got web \d+$/.test(l) && !old.has(l)), 30_000, 'the client served by a replacement');
+  });
+});
