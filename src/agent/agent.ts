@@ -251,11 +251,15 @@ export class Agent {
       const ports: TaskPort[] = [];
       for (const p of svc.ports) ports.push({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: await allocatePort('127.0.0.1') });
       const project = [...(this.view?.services.values() ?? [])].filter((s) => s.project === t.project);
-      // A process task in a mount namespace also gets a hosts file of its own, when there are names to add.
-      const hosts = !driver.runsContainers && driver.filesAtTargets ? hostsEntries(svc, project, this.names()) || undefined : undefined;
-      const hasFiles = (svc.files ?? []).length > 0;
-      const written = hasFiles || hosts !== undefined ? writeTaskFiles(this.opts.filesRoot, t.id, hasFiles ? await this.opts.cp.taskFiles(svc) : [], { atTargets: driver.filesAtTargets, hosts }) : undefined;
       const nameServer = this.vips && this.view ? serviceVips(this.view.services, [], { self: this.opts.nodeId }, this.vips.block).dns.get(t.project) : undefined;
+      // A process task in a mount namespace also gets a hosts file of its own, when there are names to add, and with service VIPs a resolv.conf.
+      const ownMounts = !driver.runsContainers && driver.filesAtTargets === true;
+      const hosts = ownMounts ? hostsEntries(svc, project, this.names()) || undefined : undefined;
+      const resolver = ownMounts ? nameServer : undefined;
+      const hasFiles = (svc.files ?? []).length > 0;
+      const written = hasFiles || hosts !== undefined || resolver !== undefined
+        ? writeTaskFiles(this.opts.filesRoot, t.id, hasFiles ? await this.opts.cp.taskFiles(svc) : [], { atTargets: driver.filesAtTargets, hosts, nameServer: resolver })
+        : undefined;
       const container = driver.runsContainers ? containerSpec(t, svc, this.view?.projects?.get(t.project), ports, nameServer ? { nameServer } : undefined) : undefined;
       // A container sees its secrets and configs at their targets, bind-mounted read-only from the task's folder.
       if (container && written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });

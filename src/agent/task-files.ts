@@ -34,10 +34,22 @@ export interface TaskFilesOptions {
    * one more entry with target /etc/hosts (unless a config already has that target).
    */
   hosts?: string;
+  /**
+   * A nameserver address: the task gets a resolv.conf of its own that asks
+   * it (its project's DNS, see serviceVips), keeping the host's search domains.
+   */
+  nameServer?: string;
 }
 
 /** The host's hosts file, which a task's own extends. */
 const HOST_HOSTS = '/etc/hosts';
+const HOST_RESOLV = '/etc/resolv.conf';
+
+/** resolv.conf for a task asking `server`: the host's search domains kept; ndots:0 so `web` is asked as it is first, as Docker does. */
+export function resolvConf(server: string, hostText: string): string {
+  const search = hostText.split('\n').filter((l) => /^\s*(search|domain)\s/.test(l));
+  return [`# baton: the project's service names, then the host's nameservers (through baton's DNS)`, `nameserver ${server}`, ...search, 'options ndots:0', ''].join('\n');
+}
 
 /** A memory-backed place for this daemon's task files (/dev/shm), else under its home. */
 export function taskFilesRoot(home: string, instance: string): string {
@@ -101,6 +113,17 @@ export function writeTaskFiles(root: string, taskId: string, files: TaskFile[], 
     const hostPath = join(dir, 'hosts');
     writeFileSync(hostPath, `${opts.hosts}${opts.hosts && !opts.hosts.endsWith('\n') ? '\n' : ''}# the host's ${HOST_HOSTS}\n${host}`, { mode: 0o644 });
     out.push({ kind: 'config', hostPath, target: HOST_HOSTS });
+  }
+  if (opts.nameServer !== undefined && !out.some((f) => f.target === HOST_RESOLV)) {
+    let host = '';
+    try {
+      host = readFileSync(HOST_RESOLV, 'utf8');
+    } catch {
+      /* no resolv.conf on this host */
+    }
+    const hostPath = join(dir, 'resolv.conf');
+    writeFileSync(hostPath, resolvConf(opts.nameServer, host), { mode: 0o644 });
+    out.push({ kind: 'config', hostPath, target: HOST_RESOLV });
   }
   return { dir, files: out, env };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeTaskFiles } from '../../src/agent/task-files.js';
+import { resolvConf, writeTaskFiles } from '../../src/agent/task-files.js';
 import type { TaskFile } from '../../src/agent/control-plane.js';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-files-'));
@@ -16,6 +16,16 @@ const file = (kind: 'secret' | 'config', target: string, content: string, extra:
 });
 
 describe('task files', () => {
+  it('a nameserver gives the task a resolv.conf asking it, with the host\'s search domains and ndots:0', () => {
+    const text = resolvConf('10.213.4.5', '# host\nnameserver 10.0.0.2\nsearch corp.example\noptions edns0\n');
+    assert.deepEqual(text.split('\n').filter((l) => !l.startsWith('#')), ['nameserver 10.213.4.5', 'search corp.example', 'options ndots:0', '']);
+    const w = writeTaskFiles(root, 'r', [], { atTargets: true, nameServer: '10.213.4.5' });
+    const f = w.files.find((x) => x.target === '/etc/resolv.conf')!;
+    assert.match(readFileSync(f.hostPath, 'utf8'), /^nameserver 10\.213\.4\.5$/m);
+    assert.equal(writeTaskFiles(root, 's', [file('config', '/etc/resolv.conf', 'nameserver 1.1.1.1\n')], { atTargets: true, nameServer: '10.213.4.5' }).files.length, 1, 'a config at that target wins');
+  });
+
+
   it('writes each file with exactly its mode (whatever the umask) and owner, and points the environment at the folder', () => {
     const old = process.umask(0o077);
     try {

@@ -16,6 +16,18 @@ import http from 'node:http';
 http.createServer((req, res) => res.end((process.env.BATON_SERVICE) + ' ' + process.pid)).listen(Number(process.env.PORT));
 `;
 
+// A process task on the manager's host: names through its own resolv.conf (its mount namespace), the same DNS.
+const PCLIENT = `
+import dns from 'node:dns';
+const tick = async () => {
+  try { const r = await fetch('http://web:8080/', { signal: AbortSignal.timeout(1000) }); console.log('pgot ' + (await r.text())); }
+  catch (e) { console.log('pfail ' + e.message); }
+  try { console.log('tasks ' + (await dns.promises.resolve4('tasks.web')).length); } catch (e) { console.log('tasks ' + e.code); }
+  setTimeout(tick, 300);
+};
+tick();
+`;
+
 const why = netnsUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`cluster DNS e2e cannot run in CI: ${why}`);
 const engine = why ? undefined : await dockerForTests();
@@ -53,6 +65,7 @@ describe('containers reach services on other hosts by name (DNS and service VIPs
     children.push(hostR.spawn(['agent', '--join', `${ha.ip}:2377`, '--token', token, '--advertise-addr', lab.gateway, '--label', 'host=r', '--driver', 'docker', '--service-subnet', `10.214.${process.pid % 250}.0/24`], { env: { DOCKER_HOST: engine!.host } }));
     await waitFor(async () => (await nodes()).filter((n) => n.state === 'ready').length === 3, 30_000, 'three ready nodes');
     mgr.write('web.mjs', WEB);
+    mgr.write('pclient.mjs', PCLIENT);
     mgr.write(
       'compose.yaml',
       `name: ${project}
@@ -75,6 +88,12 @@ services:
       replicas: 2
       placement:
         constraints: ["node.labels.host==c"]
+  pclient:
+    x-baton: {driver: process}
+    command: ["node", "pclient.mjs"]
+    deploy:
+      placement:
+        constraints: ["node.role==manager"]
   client:
     image: ${engine!.image}
     command: ["sh", "-c", "while true; do echo \\"got $$(timeout 3 wget -q -O - http://web:8080/ 2>&1)\\"; sleep 0.3; done"]
@@ -100,7 +119,7 @@ services:
     const c = ns.find((n) => n.address === hosts[1].ip)!.id;
     const r = ns.find((n) => n.address === lab.gateway)!.id;
     const ts = await tasks();
-    assert.deepEqual(ts.filter((t) => t.service !== 'client').map((t) => t.node), [c, c, c, c]);
+    assert.deepEqual(ts.filter((t) => t.service === 'web' || t.service === 'api').map((t) => t.node), [c, c, c, c]);
     assert.deepEqual(ts.filter((t) => t.service === 'client').map((t) => t.node), [r]);
   });
 
@@ -133,6 +152,16 @@ services:
     assert.equal(rr.length, 2);
     assert.deepEqual(rr, await lookup('tasks.api'));
     assert.match(await exec(`timeout 3 wget -q -O - http://${rr[0]}:8080/`), /^api \d+$/);
+  });
+
+  it('a process task on the manager\'s host resolves the same names through its own resolv.conf', async () => {
+    const lines = async (): Promise<string[]> => (await mgr.ok(['logs', '--no-log-prefix', '-p', project, 'pclient'])).split('\n').filter(Boolean);
+    await waitFor(async () => {
+      const l = await lines();
+      return l.some((x) => /^pgot web \d+$/.test(x)) && l.includes('tasks 2');
+    }, 20_000, 'the process client reaching web by name and seeing both tasks').catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${(await lines()).slice(-6).join('\n')}`);
+    });
   });
 
   it('when a web task dies, its replacement is reached by the same name', async () => {
