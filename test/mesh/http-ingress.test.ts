@@ -252,3 +252,140 @@ describe('HTTP ingress', () => {
     await assert.rejects(get(port, 'b.test'), /ECONNREFUSED/);
   });
 });
+
+/** A backend speaking raw bytes: `answer` gets each connection's first request head and writes what it likes. */
+async function rawBackend(name: string, answer: (sock: net.Socket, head: string, nth: number) => void): Promise<Backend> {
+  const b: Backend = { id: name, host: HOST, port: 0, hits: 0, connections: 0 };
+  const socks = new Set<net.Socket>();
+  const srv = net.createServer((sock) => {
+    b.connections++;
+    socks.add(sock);
+    let buf = '';
+    let nth = 0;
+    sock.on('error', () => {});
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buf.slice(0, end);
+      buf = buf.slice(end + 4);
+      b.hits++;
+      answer(sock, head, ++nth);
+    });
+  });
+  srv.listen(0, HOST);
+  await once(srv, 'listening');
+  b.port = (srv.address() as net.AddressInfo).port;
+  cleanup.push(() => {
+    srv.close();
+    for (const sock of socks) sock.destroy();
+  });
+  return b;
+}
+
+function request(port: number, host: string, opts: { method?: string; path?: string; body?: string[]; agent?: http.Agent | false } = {}): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: HOST, port, method: opts.method ?? 'GET', path: opts.path ?? '/', headers: { host }, agent: opts.agent ?? false }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    for (const part of opts.body ?? []) req.write(part);
+    req.end();
+  });
+}
+
+describe('HTTP ingress towards its backends', () => {
+  it('carries chunked answers and chunked request bodies both ways', async () => {
+    const srv = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        res.write(`te=${req.headers['transfer-encoding'] ?? '-'} `);
+        setTimeout(() => res.end(`got ${body}`), 20);
+      });
+    });
+    srv.listen(0, HOST);
+    await once(srv, 'listening');
+    cleanup.push(() => srv.close());
+    const port = (srv.address() as net.AddressInfo).port;
+    const ing = await ingress([{ id: 'p/c', domains: ['c.test'], path: '/', backends: [{ id: 'c', host: HOST, port }] }]);
+    const r = await request(ing.port, 'c.test', { method: 'POST', body: ['one ', 'two ', 'three'] });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'te=chunked got one two three');
+    assert.equal(r.headers['transfer-encoding'], 'chunked', 'no length known: the client gets chunks too');
+  });
+
+  it('answers HEAD with headers only, and streams a large body whole', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+    const srv = http.createServer((req, res) => {
+      res.setHeader('content-length', big.length);
+      res.end(req.method === 'HEAD' ? undefined : big);
+    });
+    srv.listen(0, HOST);
+    await once(srv, 'listening');
+    cleanup.push(() => srv.close());
+    const port = (srv.address() as net.AddressInfo).port;
+    const ing = await ingress([{ id: 'p/big', domains: ['big.test'], path: '/', backends: [{ id: 'big', host: HOST, port }] }]);
+    const head = await request(ing.port, 'big.test', { method: 'HEAD' });
+    assert.equal(head.headers['content-length'], String(big.length));
+    assert.equal(head.body.length, 0);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanup.push(() => agent.destroy());
+    for (let i = 0; i < 3; i++) assert.equal((await request(ing.port, 'big.test', { agent })).body.length, big.length);
+  });
+
+  it('reads to the close from an HTTP/1.0 backend, and opens a new connection after', async () => {
+    const b = await rawBackend('old', (sock) => sock.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end'));
+    const ing = await ingress([route('p/old', ['old.test'], [b])]);
+    for (let i = 0; i < 3; i++) assert.equal((await request(ing.port, 'old.test')).body.toString(), 'until the end');
+    assert.equal(b.connections, 3);
+  });
+
+  it('sends a request again on a new connection when a kept-alive one was closed by the backend', async () => {
+    // Keeps each connection for one answer only, and then drops it the moment the next request arrives on it
+    // (no Connection: close): the race every keep-alive proxy meets when a backend closes an idle connection.
+    const b = await rawBackend('flaky', (sock, head, nth) => {
+      if (nth > 1) return void sock.destroy();
+      const path = head.split(' ')[1];
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+    });
+    const ing = await ingress([route('p/flaky', ['flaky.test'], [b])]);
+    for (const path of ['/a', '/bb', '/ccc']) assert.equal((await request(ing.port, 'flaky.test', { path })).body.toString(), path);
+    assert.equal(b.hits, 5, 'the 2nd and 3rd request each met a dropped connection first');
+    assert.equal(b.connections, 3, 'and then went on a new one');
+    // A backend that closes idle connections on its own: the pool lets them go.
+    const idle = await rawBackend('idle', (sock) => {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      setTimeout(() => sock.destroy(), 20);
+    });
+    const ing2 = await ingress([route('p/idle', ['idle.test'], [idle])]);
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await request(ing2.port, 'idle.test')).body.toString(), 'ok');
+      await sleep(50);
+    }
+  });
+
+  it('answers 502 for a malformed answer, 504 when the backend is silent past the route timeout, and cuts a body cut short', async () => {
+    const junk = await rawBackend('junk', (sock) => sock.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'));
+    const silent = await rawBackend('silent', () => {});
+    const cut = await rawBackend('cut', (sock) => {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part');
+      setTimeout(() => sock.destroy(), 20);
+    });
+    const ing = await ingress([
+      route('p/junk', ['junk.test'], [junk]),
+      { ...route('p/silent', ['silent.test'], [silent]), timeoutMs: 200 },
+      route('p/cut', ['cut.test'], [cut]),
+    ]);
+    const j = await request(ing.port, 'junk.test');
+    assert.equal(j.status, 502);
+    assert.match(j.body.toString(), /not an HTTP\/1\.x status line/);
+    const s = await request(ing.port, 'silent.test');
+    assert.equal(s.status, 504);
+    await assert.rejects(request(ing.port, 'cut.test'), 'the client sees its answer cut, not a short body as if whole');
+    assert.equal((await get(ing.port, 'junk.test')).status, 502, 'and the ingress goes on serving');
+  });
+});
