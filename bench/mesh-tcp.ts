@@ -7,7 +7,9 @@ import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { Mesh, allocatePort } from '../src/mesh/index.js';
+// The compiled code, as the daemon runs it; typed by its source.
+const DIST = '../dist/mesh/index.js';
+const { Mesh, allocatePort } = (await import(DIST)) as typeof import('../src/mesh/index.js');
 
 const client = process.argv[2] === '--client';
 const args = client ? process.argv.slice(5) : process.argv.slice(2);
