@@ -6,7 +6,7 @@ import type { Role, Service, Task } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { serviceDriver } from '../model/service.js';
 import type { ComposeProject } from '../spec/types.js';
-import { bySlot, isTerminal } from '../model/task.js';
+import { bySlot, isTerminal, wantedSlots } from '../model/task.js';
 import { now } from '../model/time.js';
 import type { Op, Store } from '../store/store.js';
 import { ConflictError } from '../store/store.js';
@@ -279,7 +279,8 @@ export class ApiServer {
     const tasks = (await this.store.list('task')).map((v) => v.value);
     return (await this.store.list('project')).map(({ value: p }) => {
       const svcs = services.filter((s) => s.project === p.name);
-      const desired = svcs.reduce((n, s) => n + (s.stopped ? 0 : s.replicas), 0);
+      // A global service wants one task per eligible node, as its live slots say (not its replicas field).
+      const desired = svcs.reduce((n, s) => n + wantedSlots(s, tasks.filter((t) => t.project === s.project && t.service === s.name)).size, 0);
       const running = tasks.filter((t) => t.project === p.name && t.desiredState === 'running' && t.state === 'running').length;
       return {
         name: p.name,

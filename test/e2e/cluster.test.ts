@@ -118,6 +118,8 @@ services:
     const table = await mgr.ok(['ps', '-p', project]);
     assert.match(table, /NAME\s+ID\s+SERVICE\s+NODE\s+STATUS/, 'a NODE column in a cluster');
     assert.ok(table.includes(`(${b})`));
+    const listed = (JSON.parse(await mgr.ok(['ls', '--format', 'json'])) as { name: string; running: number; desired: number }[]).find((p) => p.name === project)!;
+    assert.deepEqual([listed.running, listed.desired], [7, 7], 'ls counts the global service once per node: 3 web + 1 pinned + 3 agent');
   });
 
   it('answers on the published port of every node, from tasks on any node', async () => {
