@@ -69,6 +69,25 @@ export class ClusterClient {
     return r.files.map((f) => ({ ref: f.ref, content: Buffer.from(f.content, 'base64') }));
   }
 
+  /**
+   * An image a service uses, as a `docker save` tar from the manager's engine
+   * (where `build:` images are built); undefined when the manager has none.
+   */
+  image(name: string): Promise<NodeJS.ReadableStream | undefined> {
+    const [host, port] = splitHostPort(this.opts.manager);
+    return new Promise((resolve, reject) => {
+      const req = https.request({ host, port, method: 'GET', path: `/v1/cluster/image?name=${encodeURIComponent(name)}`, agent: this.agent, timeout: 60_000 }, (res) => {
+        if (res.statusCode === 200) return resolve(res);
+        res.resume();
+        if (res.statusCode === 404) resolve(undefined);
+        else reject(new ClusterRequestError(res.statusCode ?? 0, `manager ${this.opts.manager}: image ${name}: HTTP ${res.statusCode}`));
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => reject(new ClusterRequestError(0, `manager ${this.opts.manager} unreachable: ${err.message}`)));
+      req.end();
+    });
+  }
+
   private call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, timeoutMs = 15_000): Promise<T> {
     const [host, port] = splitHostPort(this.opts.manager);
     const text = body === undefined ? undefined : JSON.stringify(body);

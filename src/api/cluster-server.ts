@@ -26,6 +26,8 @@ export interface ClusterHooks {
   issue(csrPem: string, nodeId: string, role: JoinRole): Promise<string>;
   /** Decrypted secrets and configs of a service, for a node that runs it. */
   files(serviceId: string): Promise<FileValue[]>;
+  /** An image some service uses, as a `docker save` tar from this manager's engine; undefined when it has none. */
+  image?(name: string): Promise<NodeJS.ReadableStream | undefined>;
 }
 
 export interface JoinRequest {
@@ -101,6 +103,16 @@ export class ClusterServer {
         }
         case 'POST /v1/cluster/files':
           return sendJson(res, 200, await this.files(req, nodeId));
+        case 'GET /v1/cluster/image': {
+          const name = url.searchParams.get('name');
+          if (!name) throw badRequest('name: expected an image name');
+          const tar = await this.hooks.image?.(name);
+          if (!tar) throw new ApiError(404, 'not_found', `the manager has no image "${name}" that a service uses`);
+          res.writeHead(200, { 'content-type': 'application/x-tar' });
+          tar.on('error', () => res.destroy());
+          tar.pipe(res);
+          return;
+        }
         default:
           throw new ApiError(404, 'not_found', `no route ${route}`);
       }

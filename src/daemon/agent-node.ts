@@ -91,7 +91,8 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
     if (!wanted || wanted.includes('hollow')) drivers.set('hollow', createHollowDriver());
     let engineWatch: EngineWatch | undefined;
     if (!wanted || wanted.includes('docker')) {
-      const docker = createDockerDriver({ instance: nodeId, log });
+      // Images this engine lacks (built ones above all) come from the manager's engine before any registry.
+      const docker = createDockerDriver({ instance: nodeId, log, imageSource: (name) => client.image(name) });
       if (await docker.available()) drivers.set('docker', docker);
       // An engine that starts after the agent: taken in when it answers, the node registered again with it.
       else {

@@ -130,6 +130,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         if (!svc) throw new Error(`service ${serviceId} is gone`);
         return serviceFiles(store, svc.value, (sealed, key) => box.open(sealed, key));
       },
+      // Only images the project's services use leave this engine.
+      image: async (name) => {
+        if (!docker) return undefined;
+        const used = (await store.list('service')).some((s) => imageOf(s.value) === name);
+        return used ? docker.saveImage(name) : undefined;
+      },
     }, log);
     const tls = await identity.managerCert(nodeId, listen[0]);
     const nodes = new NodeClient({ ca: identity.ca.certPem, ...tls });

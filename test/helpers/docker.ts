@@ -190,3 +190,49 @@ export async function dockerForTests(): Promise<TestEngine> {
   }
   return { host, docker, image: TEST_IMAGE, release };
 }
+
+export interface ExtraEngine {
+  host: string;
+  docker: Docker;
+  stop(): Promise<void>;
+}
+
+/**
+ * A second engine of its own beside the shared one, as another machine's
+ * would be (separate images, containers and networks; addresses from another
+ * pool so the two engines' networks never overlap), with the test image
+ * imported. Root only; stopped and removed by stop().
+ */
+export async function extraEngine(name: string, pool: string): Promise<ExtraEngine> {
+  if (!isRoot) throw new Error('a second engine needs root');
+  const dir = join(tmpdir(), `baton-test-dockerd-${name}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, 'docker.sock');
+  const out = openSync(join(dir, 'dockerd.log'), 'a');
+  const child = spawn(
+    'dockerd',
+    ['--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none', `--default-address-pool=base=${pool},size=24`, `--data-root=${join(dir, 'data')}`, `--exec-root=${join(dir, 'exec')}`, '-H', `unix://${socket}`, `--pidfile=${join(dir, 'dockerd.pid')}`],
+    { stdio: ['ignore', out, out] },
+  );
+  const deadline = Date.now() + 60_000;
+  while (!(await answers(socket))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the second dockerd did not answer on ${socket}; see ${join(dir, 'dockerd.log')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const host = `unix://${socket}`;
+  importImage(host);
+  return {
+    host,
+    docker: new Docker({ socketPath: socket }),
+    stop: async () => {
+      child.kill('SIGTERM');
+      const end = Date.now() + 30_000;
+      while (child.exitCode === null && child.signalCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(dir + '/'));
+      for (const m of mounts.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -18,6 +18,12 @@ export interface DockerDriverOptions {
   /** `unix:///path` or a socket path; default: $DOCKER_HOST, then /var/run/docker.sock. */
   host?: string;
   log?: (msg: string) => void;
+  /**
+   * Where an image this engine lacks can come from besides a registry: a
+   * `docker save` tar from another node (a cluster's manager, where `build:`
+   * images are built), or undefined when that node has none either.
+   */
+  imageSource?: (image: string) => Promise<NodeJS.ReadableStream | undefined>;
 }
 
 /** The parts of the engine's stats answer that `stats()` reads. */
@@ -126,13 +132,42 @@ export class DockerDriver implements Driver {
       throw err;
     });
     if (present && policy !== 'always') return;
-    if (!present && policy === 'never') throw new Error(`image "${image}" is not present on this node (pull_policy: never)`);
+    // Missing here: first from the cluster (a built image exists nowhere else, and a copy on the LAN beats a registry).
+    if (!present && (await this.loadFromSource(image))) return;
+    if (!present && policy === 'never') throw new Error(`image "${image}" is not present on this node${this.opts.imageSource ? ' nor on the manager' : ''} (pull_policy: never)`);
     try {
       await followProgress(this.docker, await this.docker.pull(image));
     } catch (err) {
       if (present) return; // "always" with no registry reachable: the local copy will do
       throw new Error(`image "${image}" is not present on this node and could not be pulled: ${engineMessage(err)}`);
     }
+  }
+
+  /** Loads an image from the imageSource into this engine; false when the source has none. */
+  private async loadFromSource(image: string): Promise<boolean> {
+    if (!this.opts.imageSource) return false;
+    let tar: NodeJS.ReadableStream | undefined;
+    try {
+      tar = await this.opts.imageSource(image);
+    } catch (err) {
+      this.log(`image ${image}: could not fetch it from the manager: ${(err as Error).message}`);
+      return false;
+    }
+    if (!tar) return false;
+    try {
+      await followProgress(this.docker, await this.docker.loadImage(tar));
+    } catch (err) {
+      throw new Error(`image "${image}" from the manager could not be loaded: ${engineMessage(err)}`);
+    }
+    if (!(await this.hasImage(image))) throw new Error(`image "${image}" from the manager did not load under that name`);
+    this.log(`image ${image}: copied from the manager`);
+    return true;
+  }
+
+  /** The image as a `docker save` tar, for another node's engine; undefined when it is not here. */
+  async saveImage(image: string): Promise<NodeJS.ReadableStream | undefined> {
+    if (!(await this.hasImage(image))) return undefined;
+    return this.docker.getImage(image).get();
   }
 
   /** Whether the image is on this node. */
