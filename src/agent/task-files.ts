@@ -103,28 +103,23 @@ export function writeTaskFiles(root: string, taskId: string, files: TaskFile[], 
   const env: Record<string, string> = {};
   if (out.some((f) => f.kind === 'secret')) env.BATON_SECRETS_DIR = opts.atTargets ? '/run/secrets' : secretsDir;
   if (out.some((f) => f.kind === 'config')) env.BATON_CONFIGS_DIR = opts.atTargets ? '/' : configsDir;
-  if (opts.hosts !== undefined && !out.some((f) => f.target === HOST_HOSTS)) {
+  // The task's own copy of a host file, made from the host's (unless a config already sits at that target).
+  const overlay = (target: string, name: string, make: (host: string) => string): void => {
+    if (out.some((f) => f.target === target)) return;
     let host = '';
     try {
-      host = readFileSync(HOST_HOSTS, 'utf8');
+      host = readFileSync(target, 'utf8');
     } catch {
-      /* no hosts file on this host */
+      /* the host has none */
     }
-    const hostPath = join(dir, 'hosts');
-    writeFileSync(hostPath, `${opts.hosts}${opts.hosts && !opts.hosts.endsWith('\n') ? '\n' : ''}# the host's ${HOST_HOSTS}\n${host}`, { mode: 0o644 });
-    out.push({ kind: 'config', hostPath, target: HOST_HOSTS });
-  }
-  if (opts.nameServer !== undefined && !out.some((f) => f.target === HOST_RESOLV)) {
-    let host = '';
-    try {
-      host = readFileSync(HOST_RESOLV, 'utf8');
-    } catch {
-      /* no resolv.conf on this host */
-    }
-    const hostPath = join(dir, 'resolv.conf');
-    writeFileSync(hostPath, resolvConf(opts.nameServer, host), { mode: 0o644 });
-    out.push({ kind: 'config', hostPath, target: HOST_RESOLV });
-  }
+    const hostPath = join(dir, name);
+    writeFileSync(hostPath, make(host), { mode: 0o644 });
+    out.push({ kind: 'config', hostPath, target });
+  };
+  const hosts = opts.hosts;
+  if (hosts !== undefined) overlay(HOST_HOSTS, 'hosts', (host) => `${hosts}${hosts && !hosts.endsWith('\n') ? '\n' : ''}# the host's ${HOST_HOSTS}\n${host}`);
+  const server = opts.nameServer;
+  if (server !== undefined) overlay(HOST_RESOLV, 'resolv.conf', (host) => resolvConf(server, host));
   return { dir, files: out, env };
 }
 

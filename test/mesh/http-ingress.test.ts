@@ -21,6 +21,17 @@ interface Backend {
   last?: http.IncomingHttpHeaders;
 }
 
+/** Listens on a free port of HOST; the server and its connections go at cleanup. */
+async function listenUntilCleanup(srv: net.Server, socks: Set<net.Socket>): Promise<number> {
+  srv.listen(0, HOST);
+  await once(srv, 'listening');
+  cleanup.push(() => {
+    srv.close();
+    for (const sock of socks) sock.destroy();
+  });
+  return (srv.address() as net.AddressInfo).port;
+}
+
 /** A real HTTP server answering "<name> <path>", recording what it saw. */
 async function backend(name: string): Promise<Backend> {
   const b: Backend = { id: name, host: HOST, port: 0, hits: 0, connections: 0 };
@@ -40,13 +51,7 @@ async function backend(name: string): Promise<Backend> {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`);
     socket.on('data', (d: Buffer) => socket.write(`${name}:${d.toString()}`));
   });
-  srv.listen(0, HOST);
-  await once(srv, 'listening');
-  b.port = (srv.address() as net.AddressInfo).port;
-  cleanup.push(() => {
-    srv.close();
-    for (const sock of socks) sock.destroy();
-  });
+  b.port = await listenUntilCleanup(srv, socks);
   return b;
 }
 
@@ -273,13 +278,7 @@ async function rawBackend(name: string, answer: (sock: net.Socket, head: string,
       answer(sock, head, ++nth);
     });
   });
-  srv.listen(0, HOST);
-  await once(srv, 'listening');
-  b.port = (srv.address() as net.AddressInfo).port;
-  cleanup.push(() => {
-    srv.close();
-    for (const sock of socks) sock.destroy();
-  });
+  b.port = await listenUntilCleanup(srv, socks);
   return b;
 }
 
