@@ -20,6 +20,13 @@ export function parseSubnet(cidr: string): AddressBlock {
   return { base: ip - (ip % size), size };
 }
 
+/** Whether a dotted IPv4 address lies in the block. */
+export function inBlock(address: string, block: AddressBlock): boolean {
+  if (!net.isIPv4(address)) return false;
+  const n = address.split('.').reduce((x, o) => x * 256 + Number(o), 0);
+  return n >= block.base && n < block.base + block.size;
+}
+
 export function formatIPv4(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }

@@ -100,7 +100,7 @@ export class Agent {
     this.log = opts.log ?? (() => {});
     this.serviceNames = process.platform === 'linux' && (opts.serviceNames ?? process.env.BATON_SERVICE_NAMES === '1');
     this.vips = opts.serviceSubnet && process.platform === 'linux' && process.getuid?.() === 0
-      ? { block: opts.serviceSubnet, dns: new DnsServer(), addresses: new LocalAddresses() }
+      ? { block: opts.serviceSubnet, dns: new DnsServer(), addresses: new LocalAddresses(opts.serviceSubnet) }
       : undefined;
     for (const d of opts.drivers.values()) {
       d.on({ exited: (id, info) => this.onExit(id, info) });

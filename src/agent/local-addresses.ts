@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { type AddressBlock, inBlock } from './addresses.js';
 
 const run = promisify(execFile);
 
@@ -8,7 +9,9 @@ const run = promisify(execFile);
  * device under a label of their own, so they are told apart from the host's
  * and can be cleared after a crash. Traffic from a container's bridge to such
  * an address is local to the host, as to any address it holds. Through
- * iproute2's `ip`, as root.
+ * iproute2's `ip`, as root. Only addresses inside its own block are its to
+ * remove: another agent on the same host (a test, or a second daemon) holds
+ * its block under the same label.
  */
 export class LocalAddresses {
   private held = new Set<string>();
@@ -17,6 +20,7 @@ export class LocalAddresses {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
+    private readonly block: AddressBlock,
     private readonly device = 'lo',
     private readonly label = 'lo:baton',
   ) {}
@@ -53,7 +57,7 @@ export class LocalAddresses {
 
   private async current(): Promise<Set<string>> {
     const { stdout } = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', this.device, 'label', this.label]);
-    return new Set([...stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\/32/g)].map((m) => m[1]));
+    return new Set([...stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\/32/g)].map((m) => m[1]).filter((a) => inBlock(a, this.block)));
   }
 }
 

@@ -1,11 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashedAddresses, parseSubnet, SubnetError } from '../../src/agent/addresses.js';
+import { hashedAddresses, inBlock, parseSubnet, SubnetError } from '../../src/agent/addresses.js';
 
 describe('address blocks', () => {
   it('parses a CIDR to its first address and size, from a host address too', () => {
     assert.deepEqual(parseSubnet('10.213.0.0/16'), { base: (10 * 256 + 213) * 65536, size: 65536 });
     assert.deepEqual(parseSubnet('10.213.7.9/24'), parseSubnet('10.213.7.0/24'));
+  });
+
+  it('says whether an address lies in a block', () => {
+    const b = parseSubnet('10.213.0.0/16');
+    assert.ok(inBlock('10.213.0.1', b));
+    assert.ok(inBlock('10.213.255.254', b));
+    assert.ok(!inBlock('10.214.0.1', b));
+    assert.ok(!inBlock('10.212.255.255', b));
+    assert.ok(!inBlock('fd00::1', b));
   });
 
   it('refuses what is not an IPv4 subnet of /8 to /24, saying what it expected', () => {
