@@ -94,6 +94,16 @@ export class NodeServer {
     try {
       this.checkManager(req);
       const url = new URL(req.url ?? '/', 'https://node');
+      // `down` on the manager: this node's networks of the project (and named volumes with -v) go too.
+      const removal = /^\/v1\/node\/projects\/([^/]+)\/remove$/.exec(url.pathname);
+      if (removal && req.method === 'POST') {
+        const project = decodeURIComponent(removal[1]);
+        const volumes = url.searchParams.get('volumes') === 'true';
+        for (const d of this.opts.drivers.values()) await d.removeProject?.(project, { volumes });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}\n');
+        return;
+      }
       const m = /^\/v1\/node\/tasks\/([^/]+)\/(logs|stats|top|exec)$/.exec(url.pathname);
       if (!m) throw new NodeApiError(404, `no route ${req.method} ${url.pathname}`);
       const taskId = decodeURIComponent(m[1]);

@@ -229,6 +229,11 @@ export class NodeClient {
     });
   }
 
+  /** Has a node remove its networks of a project (and its named volumes with `volumes`), as `down` does on the manager. */
+  removeProject(at: NodeAddress, project: string, volumes: boolean): Promise<void> {
+    return this.stream(at, 'POST', `/v1/node/projects/${encodeURIComponent(project)}/remove?volumes=${volumes}`, '{}', undefined, () => {});
+  }
+
   private json<T>(at: NodeAddress, path: string): Promise<T> {
     let out: T | undefined;
     return this.stream<T>(at, 'GET', path, undefined, undefined, (v) => (out = v)).then(() => out as T);

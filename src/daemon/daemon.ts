@@ -240,6 +240,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     preflight: (services, ownPorts) => preflight(services, ownPorts, new Set(offered()), docker),
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
+      if (!clusterSide) return;
+      // Every other node made the project's networks (and volumes) its tasks needed on its own engine.
+      const others = (await store.list('node')).map((n) => n.value).filter((n) => n.id !== nodeId && n.apiPort);
+      await Promise.all(others.map(async (n) => {
+        if (n.state !== 'ready') return log(`down ${project}: node ${n.hostname} (${n.id}) is down; its networks${o.volumes ? ' and volumes' : ''} of the project stay there`);
+        await clusterSide!.nodes.removeProject({ address: n.address, port: n.apiPort! }, project, o.volumes).catch((err: Error) => log(`down ${project}: node ${n.hostname} (${n.id}): ${err.message}`));
+      }));
     },
     // Getters: an engine that starts after the daemon brings these with it.
     get build() {

@@ -73,18 +73,27 @@ secrets:
       const key = /BTNKEY-[A-Za-z0-9_-]+/.exec(out)![0];
       assert.match(readFileSync(join(m.home, 'secrets.key'), 'utf8'), /"locked":1/);
       await waitFor(async () => (await m.run(['version', '--format', 'json'])).stdout.includes('"daemon": {'), 20_000, 'the manager');
+      const firstGone = first.exitCode === null ? new Promise((r) => first.once('exit', r)) : Promise.resolve();
       first.kill('SIGKILL');
-      await new Promise((r) => first.once('exit', r));
+      await firstGone;
       const again = m.spawn(['manager', '--listen-addr', listen, '--autolock']);
       let out2 = '';
+      let err2 = '';
       again.stdout!.on('data', (d: Buffer) => (out2 += d.toString()));
+      again.stderr!.on('data', (d: Buffer) => (err2 += d.toString()));
       try {
-        await waitFor(async () => (await m.run(['unlock'], { input: `${key}\n` })).code === 0, 20_000, 'unlock of the restarted manager');
+        await waitFor(async () => (await m.run(['unlock'], { input: `${key}\n` })).code === 0, 20_000, 'unlock of the restarted manager').catch((e: Error) => {
+          throw new Error(`${e.message}; the manager ${again.exitCode === null ? 'runs' : `exited ${again.exitCode}`}; its log:\n${err2}`);
+        });
         await waitFor(async () => (await m.run(['join-token', 'worker', '-q'])).code === 0, 20_000, 'the manager serving after unlock');
         assert.doesNotMatch(out2, /BTNKEY-/, 'an already locked key is not locked again, and no new key is shown');
       } finally {
-        again.kill('SIGTERM');
-        await new Promise((r) => again.once('exit', r));
+        // Waited for only while it runs: an exit that already happened would never come again.
+        if (again.exitCode === null && again.signalCode === null) {
+          const gone = new Promise((r) => again.once('exit', r));
+          again.kill('SIGTERM');
+          await gone;
+        }
       }
     } finally {
       await m.cleanup();

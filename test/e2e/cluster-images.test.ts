@@ -26,7 +26,7 @@ describe('an image built on the manager runs on an agent that never had it', { s
   const tasks = async (): Promise<Task[]> => JSON.parse(await mgr.ok(['ps', '--format', 'json', '-p', project])) as Task[];
 
   before(async () => {
-    managerEngine = await extraEngine('mgr', '10.198.0.0/16');
+    managerEngine = await extraEngine('mgr', '10.204.0.0/16');
     const port = await freePort();
     // Both nodes share this machine's network: no service VIPs (they would claim the same addresses twice).
     children.push(mgr.spawn(['manager', '--listen-addr', `127.0.0.1:${port}`, '--service-subnet', 'none'], { env: { DOCKER_HOST: managerEngine.host } }));
@@ -44,9 +44,12 @@ services:
   app:
     build: .
     command: ["sh", "-c", "cat /hello.txt; sleep 600"]
+    volumes: ["data:/data"]
     deploy:
       placement:
         constraints: ["node.labels.host==agent"]
+volumes:
+  data: {}
 `,
     );
   });
@@ -78,5 +81,17 @@ services:
     assert.match(r.stderr, /missing/);
     assert.match(r.stderr, /nowhere/);
     assert.deepEqual((await tasks()).filter((t) => t.state === 'running').map((t) => t.service), ['app']);
+  });
+
+  it('down removes the project\'s network from the agent\'s engine too, and with -v its volume', async () => {
+    const has = async (kind: 'network' | 'volume', name: string): Promise<boolean> =>
+      (kind === 'network' ? engine.docker.getNetwork(name).inspect() : engine.docker.getVolume(name).inspect()).then(() => true, () => false);
+    assert.ok(await has('network', `${project}_default`));
+    assert.ok(await has('volume', `${project}_data`));
+    await mgr.ok(['down'], { timeoutMs: 60_000 });
+    assert.equal(await has('network', `${project}_default`), false, 'the network went with down');
+    assert.ok(await has('volume', `${project}_data`), 'the volume stays without -v');
+    await mgr.ok(['down', '-v', '-p', project], { timeoutMs: 60_000 });
+    assert.equal(await has('volume', `${project}_data`), false, 'down -v removed it on the agent');
   });
 });

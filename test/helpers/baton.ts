@@ -77,7 +77,9 @@ export class Sandbox {
   }
 
   spawn(args: string[], opts: { env?: Record<string, string> } = {}): ChildProcess {
-    return spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env: this.env(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env: this.env(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    drain(child);
+    return child;
   }
 
   daemonPid(): number | undefined {
@@ -129,6 +131,17 @@ export interface PsRow {
 
 /** Running, zombies excluded (this sandbox's init does not reap orphans). */
 export { alive };
+
+/**
+ * Keeps reading a child's output whether or not the test listens: writes to a
+ * full pipe block a Node process (they are synchronous on Linux), so a daemon
+ * whose log nobody reads would freeze once 64 KiB had piled up. The test's
+ * own listeners, added in the same tick, still see every byte.
+ */
+export function drain(child: ChildProcess): void {
+  child.stdout?.on('data', () => {});
+  child.stderr?.on('data', () => {});
+}
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

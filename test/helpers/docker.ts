@@ -99,6 +99,8 @@ async function startPrivateDockerd(): Promise<void> {
       '--iptables=false',
       '--ip6tables=false',
       '--bridge=none',
+      // A pool of its own, far larger than the defaults (31 networks): test files run side by side, each with networks.
+      '--default-address-pool=base=10.200.0.0/14,size=24',
       `--data-root=${join(PRIVATE, 'data')}`,
       `--exec-root=${join(PRIVATE, 'exec')}`,
       `-H`,

@@ -3,7 +3,7 @@
 // machines (as root; `ip` from Debian's iproute2).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { BIN } from './baton.js';
+import { BIN, drain } from './baton.js';
 
 const PREFIX = 'btn';
 
@@ -102,6 +102,7 @@ export class NetnsLab {
   /** Runs `baton ARGS` inside a host's namespace (the pid is baton's own: ip execs it). */
   baton(host: NetnsHost, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', host.name, process.execPath, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    drain(child);
     this.children.push(child);
     return child;
   }
