@@ -1,12 +1,18 @@
-// The mesh's TCP proxy against a direct connection: HTTP requests per second
-// over keep-alive connections, new connections per second, and bulk throughput.
-// The backends and the load generator run in child processes, so the proxy's process does only proxying.
+// The mesh's TCP proxy against a direct connection and against nginx's stream
+// proxy (one worker, like the one Node process of the mesh), side by side: HTTP
+// requests per second over keep-alive connections, new connections per second,
+// and bulk throughput. The backends and the load generator run in child
+// processes, so the proxy's process does only proxying.
 //   node --import tsx bench/mesh-tcp.ts [seconds per case, default 3] [concurrency, default 32]
+// Needs nginx with its stream module (apt-get install nginx-light libnginx-mod-stream; installed here when root).
 import http from 'node:http';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 // The compiled code, as the daemon runs it; typed by its source.
 const DIST = '../dist/mesh/index.js';
 const { Mesh, allocatePort } = (await import(DIST)) as typeof import('../src/mesh/index.js');
@@ -85,6 +91,12 @@ function measure(kind: string, port: number): Promise<number> {
   });
 }
 
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+if (spawnSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore' }).status !== 0 || !existsSync(STREAM_MODULE)) {
+  if (process.getuid?.() !== 0) throw new Error('needs nginx with its stream module: apt-get install nginx-light libnginx-mod-stream');
+  spawnSync('apt-get', ['install', '-y', '-qq', 'nginx-light', 'libnginx-mod-stream'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
 const web = await child(
   `const s=require('http').createServer((q,r)=>r.end('ok'));s.keepAliveTimeout=60000;s.listen(0,'${HOST}',()=>console.log(s.address().port))`,
 );
@@ -99,28 +111,46 @@ const res = await mesh.apply([
   { id: 'sink', listen: { host: HOST, port: sinkPort }, protocol: 'tcp', backends: [{ id: 's', host: HOST, port: sink.port }] },
 ]);
 if (res.errors.length) throw new Error(res.errors.map((e) => e.message).join('; '));
+// nginx as a TCP proxy to the same backends: the peer for what a user-space proxy costs on this machine.
+const ngDir = mkdtempSync(join(tmpdir(), 'baton-bench-mesh-'));
+const ngWeb = await allocatePort();
+const ngSink = await allocatePort();
+writeFileSync(join(ngDir, 'nginx.conf'), `load_module ${STREAM_MODULE};
+daemon off; worker_processes 1; pid ${ngDir}/nginx.pid; error_log ${ngDir}/error.log;
+events { worker_connections 4096; }
+stream {
+  server { listen ${HOST}:${ngWeb}; proxy_pass ${HOST}:${web.port}; }
+  server { listen ${HOST}:${ngSink}; proxy_pass ${HOST}:${sink.port}; }
+}
+`);
+const nginx = spawn('nginx', ['-c', join(ngDir, 'nginx.conf'), '-e', join(ngDir, 'error.log')], { stdio: 'ignore' });
+await new Promise((r) => setTimeout(r, 500));
 
-const rows: [string, number, number, string, number][] = [];
-for (const [name, kind, unit, direct, via] of [
-  ['HTTP keep-alive requests', 'keepalive', 'req/s', web.port, webPort],
-  ['HTTP new connection per request', 'connect', 'req/s', web.port, webPort],
-  ['bulk upload (256 MiB)', 'bulk', 'MiB/s', sink.port, sinkPort],
+const rows: [string, number, number, number, string, number][] = [];
+for (const [name, kind, unit, direct, via, viaNginx] of [
+  ['HTTP keep-alive requests', 'keepalive', 'req/s', web.port, webPort, ngWeb],
+  ['HTTP new connection per request', 'connect', 'req/s', web.port, webPort, ngWeb],
+  ['bulk upload (256 MiB)', 'bulk', 'MiB/s', sink.port, sinkPort, ngSink],
 ] as const) {
   const d = await measure(kind, direct);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const v = await measure(kind, via);
   const cpu = process.cpuUsage(cpu0);
+  const elapsed = performance.now() - t0;
+  const n = await measure(kind, viaNginx);
   // Over the client process's whole life (start-up included), so a lower bound of the busy share.
-  rows.push([name, d, v, unit, ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100]);
+  rows.push([name, d, v, n, unit, ((cpu.user + cpu.system) / 1000 / elapsed) * 100]);
 }
 await mesh.close();
+nginx.kill('SIGTERM');
 web.kill();
 sink.kill();
+rmSync(ngDir, { recursive: true, force: true });
 
 console.log(`mesh TCP proxy, ${SECONDS}s per case, concurrency ${CONCURRENCY}, ${spawnSync('nproc').stdout.toString().trim()} CPUs`);
-for (const [name, d, v, unit, cpu] of rows) {
+for (const [name, d, v, n, unit, cpu] of rows) {
   console.log(
-    `${name.padEnd(34)} direct ${d.toFixed(0).padStart(8)} ${unit}   via mesh ${v.toFixed(0).padStart(8)} ${unit}   (${((v / d) * 100).toFixed(0)}%)   proxy CPU ${cpu.toFixed(0)}% of a core`,
+    `${name.padEnd(32)} direct ${d.toFixed(0).padStart(6)} ${unit}   mesh ${v.toFixed(0).padStart(6)} (${((v / d) * 100).toFixed(0)}%, CPU ${cpu.toFixed(0)}% of a core)   nginx stream ${n.toFixed(0).padStart(6)} (${((n / d) * 100).toFixed(0)}%)   mesh/nginx ${(v / n).toFixed(2)}x`,
   );
 }
