@@ -1,6 +1,5 @@
 import type { ApiClient, BuildEvent } from '../api/index.js';
 import type { ComposeProject } from '../spec/types.js';
-import { BuildContextError, packContext } from '../model/build-context.js';
 import { UserError } from './errors.js';
 
 /**
@@ -24,6 +23,8 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
   };
   if (!client.remote) await client.build({ project, services, force }, onEvent);
   else {
+    // Packing (tar-fs) only when a context travels to a remote daemon.
+    const { BuildContextError, packContext } = await import('../model/build-context.js');
     for (const name of await client.buildPlan({ project, services, force })) {
       const b = project.services[name].build!;
       let tar: NodeJS.ReadableStream;

@@ -4,7 +4,7 @@ import { UserError } from './errors.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { ApiClient, ApiUnreachableError } from '../api/index.js';
+import { ApiClient, ApiUnreachableError } from '../api/client.js';
 
 export interface Connection {
   client: ApiClient;

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ApiRequestError, ApiUnreachableError } from '../api/index.js';
+import { ApiRequestError, ApiUnreachableError } from '../api/client.js';
 import { SpecError, formatProblem } from '../spec/errors.js';
 import { UserError } from './errors.js';
 import { upCommand } from './commands/up.js';

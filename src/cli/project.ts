@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadProject } from '../spec/index.js';
 import type { ComposeProject } from '../spec/types.js';
 
 export interface ProjectFlags {
@@ -39,7 +38,9 @@ export function projectFlags<T extends ProjectFlags>(cmd: Command): T {
   return out;
 }
 
-export function load(flags: ProjectFlags): Promise<ComposeProject> {
+export async function load(flags: ProjectFlags): Promise<ComposeProject> {
+  // Loaded when a command needs a Compose file: the YAML parser and the schema validator are most of the CLI's start-up.
+  const { loadProject } = await import('../spec/index.js');
   return loadProject({
     files: flags.file,
     projectName: flags.projectName,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { configObject, formatConfig, loadProject, type ComposeProject } from '../../spec/index.js';
+import type { ComposeProject } from '../../spec/index.js';
 import { UserError } from '../errors.js';
 import { blobCommands } from './blobs.js';
 import { projectFlags, projectOptions, type ProjectFlags } from '../project.js';
@@ -49,6 +49,7 @@ export function configCommand(program: Command): void {
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<ConfigFlags>(cmd);
     if (flags.format !== 'yaml' && flags.format !== 'json') throw new UserError(`--format: expected yaml or json, got "${flags.format}"`);
+    const { configObject, formatConfig, loadProject } = await import('../../spec/index.js');
     const p = await loadProject({
       files: flags.file,
       projectName: flags.projectName,

@@ -6,7 +6,6 @@ import { existsSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { extract, pack } from 'tar-fs';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 import { buildImages, pullImages } from '../build.js';
 import type { ComposeProject } from '../../spec/types.js';
@@ -157,6 +156,8 @@ export function containerCommands(program: Command): void {
     const name = await projectName(flags);
     const client = await ensureDaemon();
     const where = { service: side.service, index: index(flags.index) ?? 1, path: side.path };
+    // tar-fs only for cp: every other command starts without it.
+    const { extract, pack } = await import('tar-fs');
     if (from) {
       const dest = resolve(destination);
       const into = existsSync(dest) && statSync(dest).isDirectory();

@@ -8,7 +8,7 @@ import { ago, goDuration, table } from '../format.js';
 import { projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 import { waitReady } from './up.js';
 import { imageOf, printServices, printTasks, serviceId, stackStatus, swarmName, type ListFlags } from './stack.js';
-import { shellSplit } from '../../spec/index.js';
+import { shellSplit } from '../../spec/shell.js';
 
 interface UpdateFlags extends ProjectFlags {
   image?: string;

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { ApiClient, DeployResult } from '../../api/index.js';
 import type { ComposeProject } from '../../spec/types.js';
-import { fileSources, locateKey } from '../../spec/index.js';
-import { ApiRequestError } from '../../api/index.js';
+import { fileSources } from '../../spec/sources.js';
+import { locateKey } from '../../spec/locate.js';
+import { ApiRequestError } from '../../api/client.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { logPrinter } from '../logs-printer.js';
