@@ -7,17 +7,21 @@ const MAX_LINE = 16 * 1024;
 /**
  * One task's log: JSON lines {t, s, l} appended synchronously (so a reader
  * that reads the file and subscribes in the same tick misses nothing), rotated
- * by size into .1, .2, ...
+ * by size into .1, .2, ... The file is opened (made) with the first line: a
+ * task that has said nothing costs no file, and starting many replicas does not
+ * wait on the disk for each (readers take a missing file as an empty log).
  */
 export class LogFile {
-  private fd: number;
-  private size: number;
+  private fd = -1;
+  private size = 0;
   private readonly partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
   private readonly subscribers = new Set<(l: LogLine) => void>();
 
-  constructor(readonly path: string, private readonly maxBytes: number, private readonly maxFiles: number) {
-    this.fd = openSync(path, 'a', 0o600);
-    this.size = statSync(path).size;
+  constructor(readonly path: string, private readonly maxBytes: number, private readonly maxFiles: number) {}
+
+  private open(): void {
+    this.fd = openSync(this.path, 'a', 0o600);
+    this.size = statSync(this.path).size;
   }
 
   /** A chunk of a stream's output: complete lines are written, the rest waits for its newline. */
@@ -48,7 +52,8 @@ export class LogFile {
   close(): void {
     this.flush();
     this.subscribers.clear();
-    closeSync(this.fd);
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 
   private emit(stream: 'stdout' | 'stderr', lines: string[]): void {
@@ -57,6 +62,7 @@ export class LogFile {
     let out = '';
     const entries: LogLine[] = [];
     // One write per chunk, except where the file fills up: rotation falls between lines.
+    if (this.fd < 0) this.open();
     const write = (): void => {
       if (!out) return;
       const buf = Buffer.from(out);
