@@ -170,6 +170,8 @@ export class ResponseReader {
     }
     // 1xx (100 Continue, 103 Early Hints): informational, the real answer follows on the same connection.
     if (status >= 100 && status < 200) return;
+    // Both framings at once is how responses get smuggled: refused rather than guessed (RFC 9112 6.3).
+    if (chunked && length !== undefined) throw new UpstreamProtocolError('both Content-Length and Transfer-Encoding: chunked');
     if (close) this.reusable = false;
     if (this.headRequest || status === 204 || status === 304) this.mode = { kind: 'none' };
     else if (chunked) this.mode = { kind: 'chunked' };
