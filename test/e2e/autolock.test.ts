@@ -85,7 +85,14 @@ secrets:
         await waitFor(async () => (await m.run(['unlock'], { input: `${key}\n` })).code === 0, 20_000, 'unlock of the restarted manager').catch((e: Error) => {
           throw new Error(`${e.message}; the manager ${again.exitCode === null ? 'runs' : `exited ${again.exitCode}`}; its log:\n${err2}`);
         });
-        await waitFor(async () => (await m.run(['join-token', 'worker', '-q'])).code === 0, 20_000, 'the manager serving after unlock');
+        let last = '';
+        await waitFor(async () => {
+          const r = await m.run(['join-token', 'worker', '-q']);
+          last = r.stderr;
+          return r.code === 0;
+        }, 20_000, 'the manager serving after unlock').catch((e: Error) => {
+          throw new Error(`${e.message}; join-token said: ${last.trim()}; the manager ${again.exitCode === null ? 'runs' : `exited ${again.exitCode}`}; its log:\n${err2}`);
+        });
         assert.doesNotMatch(out2, /BTNKEY-/, 'an already locked key is not locked again, and no new key is shown');
       } finally {
         // Waited for only while it runs: an exit that already happened would never come again.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
-import { ensureDaemon } from '../connect.js';
+import { connection, ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 
 async function readKey(): Promise<string> {
@@ -33,8 +33,9 @@ export function autolockCommands(program: Command): void {
     .action(async () => {
       const key = await readKey();
       if (!key) throw new UserError('no unlock key given (type it, or pipe it on standard input)');
-      const client = await ensureDaemon();
-      await client.unlock(key);
+      // Never starts a daemon: the one to unlock is already there, waiting (a fresh one started here would
+      // take its place, as a plain daemon, while a manager was still coming up).
+      await connection().client.unlock(key);
       process.stderr.write('unlocked\n');
     });
 }
