@@ -6,6 +6,7 @@ import type { ClusterView, EventInput, NodeInfo, TaskFileRef, TaskReport } from 
 import type { JoinAnswer, JoinRequest } from './cluster-server.js';
 import type { Duplex } from 'node:stream';
 import { STDIO_PROTOCOL, stdioChannel, type StdioOutput, type StdioSession, type TermSize } from '../model/stdio.js';
+import { parseHostPort } from '../model/address.js';
 
 /** The manager answered with an error (status and message), or could not be reached (status 0). */
 export class ClusterRequestError extends Error {
@@ -147,10 +148,9 @@ function first(v: string | string[] | undefined): string | undefined {
 }
 
 export function splitHostPort(s: string): [string, number] {
-  const i = s.lastIndexOf(':');
-  const port = Number(s.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ClusterRequestError(0, `expected HOST:PORT, got "${s}"`);
-  return [s.slice(0, i).replace(/^\[|\]$/g, ''), port];
+  const hp = parseHostPort(s);
+  if (!hp || !hp.host) throw new ClusterRequestError(0, `expected HOST:PORT, got "${s}"`);
+  return [hp.host, hp.port];
 }
 
 /** A manager's calls to a node's own port (task logs, stats, top, exec on that node). */

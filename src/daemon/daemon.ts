@@ -25,6 +25,7 @@ import { waitForUnlock } from './locked.js';
 import { serverTls } from './tls.js';
 import { resolveCommand } from '../drivers/index.js';
 import { resolve } from 'node:path';
+import { parseHostPort } from '../model/address.js';
 
 export interface DaemonOptions {
   home: string;
@@ -370,10 +371,9 @@ function firstAddress(): string {
 }
 
 function splitHostPort(s: string): [string, number] {
-  const i = s.lastIndexOf(':');
-  const port = Number(s.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--listen: expected HOST:PORT, got "${s}"`);
-  return [s.slice(0, i) || '0.0.0.0', port];
+  const hp = parseHostPort(s);
+  if (!hp) throw new Error(`--listen: expected HOST:PORT, got "${s}"`);
+  return [hp.host || '0.0.0.0', hp.port];
 }
 
 /** What would stop a service from running on this node, found before anything is stored. */

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import type { NodeInfo } from '../../model/types.js';
+import { joinHostPort, parseHostPort } from '../../model/address.js';
 import { parseDuration } from '../../spec/duration.js';
 import { connection } from '../connect.js';
 import { UserError } from '../errors.js';
@@ -19,10 +20,9 @@ function duration(flag: string, v: string | undefined): number | undefined {
 }
 
 function hostPort(flag: string, v: string, defaultPort: number): string {
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(v);
-  if (!m) throw new UserError(`${flag}: expected HOST[:PORT], got "${v}"`);
-  const port = m[2] === undefined ? defaultPort : portFlag(flag, m[2])!;
-  return `${m[1]}:${port}`;
+  const hp = parseHostPort(v, defaultPort);
+  if (!hp || !hp.host) throw new UserError(`${flag}: expected HOST[:PORT] with a port from 1 to 65535, got "${v}"`);
+  return joinHostPort(hp.host, hp.port);
 }
 
 function labelPairs(flag: string, list: string[]): Record<string, string> {
