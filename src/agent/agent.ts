@@ -16,7 +16,7 @@ import { HealthProbe } from './health.js';
 import { DnsServer } from '../mesh/index.js';
 import type { AddressBlock } from './addresses.js';
 import { LocalAddresses } from './local-addresses.js';
-import { serviceVips } from './service-vips.js';
+import { projectDns, serviceVips } from './service-vips.js';
 import { pruneTaskFiles, removeTaskFiles, writeTaskFiles } from './task-files.js';
 
 const HEARTBEAT_MS = 5_000;
@@ -251,7 +251,7 @@ export class Agent {
       const ports: TaskPort[] = [];
       for (const p of svc.ports) ports.push({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: await allocatePort('127.0.0.1') });
       const project = [...(this.view?.services.values() ?? [])].filter((s) => s.project === t.project);
-      const nameServer = this.vips && this.view ? serviceVips(this.view.services, [], { self: this.opts.nodeId }, this.vips.block).dns.get(t.project) : undefined;
+      const nameServer = this.vips && this.view ? projectDns(this.view.services, this.vips.block).get(t.project) : undefined;
       // A process task in a mount namespace also gets a hosts file of its own, when there are names to add, and with service VIPs a resolv.conf.
       const ownMounts = !driver.runsContainers && driver.filesAtTargets === true;
       const hosts = ownMounts ? hostsEntries(svc, project, this.names()) || undefined : undefined;

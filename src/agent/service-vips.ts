@@ -35,20 +35,25 @@ function serviceNames(svc: Service): string[] {
   return names.map((n) => n.toLowerCase());
 }
 
-/** The DNS address of each project, which depends on the set of projects only (they are placed first in the block). */
-export function projectDnsAddresses(projects: Iterable<string>, salt: string, block: AddressBlock, taken?: Set<number>): Map<string, string> {
-  const ids = [...new Set(projects)].sort();
-  const byId = hashedAddresses(ids.map((p) => `dns:${p}`), salt, block, taken);
+const SALT = 'vip';
+
+/**
+ * The DNS address of each project with a running service. It depends on the
+ * set of projects only (they are placed first in the block), so a task about
+ * to start learns its own without the rest of the plan.
+ */
+export function projectDns(services: Map<string, Service>, block: AddressBlock, taken?: Set<number>): Map<string, string> {
+  const ids = [...new Set([...services.values()].filter((s) => !s.stopped).map((s) => s.project))].sort();
+  const byId = hashedAddresses(ids.map((p) => `dns:${p}`), SALT, block, taken);
   return new Map(ids.map((p) => [p, byId.get(`dns:${p}`)!]));
 }
 
 export function serviceVips(services: Map<string, Service>, tasks: Task[], at: RouteContext, block: AddressBlock): ServiceVips {
-  const salt = 'vip';
   const taken = new Set<number>();
   const live = [...services.values()].filter((s) => !s.stopped);
-  const dns = projectDnsAddresses(live.map((s) => s.project), salt, block, taken);
+  const dns = projectDns(services, block, taken);
   const withPorts = live.filter((s) => s.ports.length > 0).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-  const svcVip = hashedAddresses(withPorts.map((s) => `svc:${s.id}`), salt, block, taken);
+  const svcVip = hashedAddresses(withPorts.map((s) => `svc:${s.id}`), SALT, block, taken);
   const bySvc = new Map<string, Task[]>();
   for (const t of tasks) {
     if (t.desiredState !== 'running' || !isRoutable(t)) continue;
@@ -56,7 +61,7 @@ export function serviceVips(services: Map<string, Service>, tasks: Task[], at: R
     bySvc.set(id, [...(bySvc.get(id) ?? []), t]);
   }
   const running = withPorts.flatMap((s) => (bySvc.get(s.id) ?? []).slice().sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)));
-  const taskVip = hashedAddresses(running.map((t) => `task:${t.id}`), salt, block, taken);
+  const taskVip = hashedAddresses(running.map((t) => `task:${t.id}`), SALT, block, taken);
 
   const routes: Route[] = [];
   const names = new Map<string, Map<string, string[]>>();

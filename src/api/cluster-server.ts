@@ -110,6 +110,10 @@ export class ClusterServer {
           if (!tar) throw new ApiError(404, 'not_found', `the manager has no image "${name}" that a service uses`);
           res.writeHead(200, { 'content-type': 'application/x-tar' });
           tar.on('error', () => res.destroy());
+          // A node that goes away mid-copy: the engine's export stops too, rather than run to its end for nobody.
+          res.on('close', () => {
+            if (!res.writableFinished) (tar as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+          });
           tar.pipe(res);
           return;
         }

@@ -35,6 +35,7 @@ export interface DnsServerOptions {
 }
 
 const RCODE_SERVFAIL = 2;
+const HOST_SERVERS_MS = 5_000;
 const RCODE_NXDOMAIN = 3;
 const RECURSION_AVAILABLE = 1 << 7;
 const AUTHORITATIVE = 1 << 10;
@@ -66,6 +67,8 @@ export class DnsServer {
   private readonly upstreamTimeoutMs: number;
   private readonly upstreamList: string[] | undefined;
   private readonly upstreamPort: number;
+  /** The host's nameservers, read again at most every few seconds (not on every forwarded query). */
+  private hostServers: { at: number; list: string[] } | undefined;
 
   constructor(opts: DnsServerOptions = {}) {
     this.port = opts.port ?? 53;
@@ -193,14 +196,18 @@ export class DnsServer {
 
   private upstream(): string[] {
     if (this.upstreamList) return this.upstreamList;
-    let text = '';
-    try {
-      text = readFileSync('/etc/resolv.conf', 'utf8');
-    } catch {
-      return [];
+    const now = Date.now();
+    if (!this.hostServers || now - this.hostServers.at > HOST_SERVERS_MS) {
+      let text = '';
+      try {
+        text = readFileSync('/etc/resolv.conf', 'utf8');
+      } catch {
+        /* none: nothing to forward to */
+      }
+      this.hostServers = { at: now, list: resolvConfServers(text) };
     }
     // Never ourselves: a loop would only time out.
-    return resolvConfServers(text).filter((s) => !this.listening.has(s));
+    return this.hostServers.list.filter((s) => !this.listening.has(s));
   }
 
   /** Asks each upstream in turn; the first answer is relayed as it came. */

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSubnet } from '../../src/agent/addresses.js';
-import { serviceVips } from '../../src/agent/service-vips.js';
+import { projectDns, serviceVips } from '../../src/agent/service-vips.js';
 import type { Service, Task } from '../../src/model/types.js';
 import { makeNode, makeService, makeTask } from '../helpers/fixtures.js';
 
@@ -64,6 +64,7 @@ describe('service VIPs and names for containers', () => {
     assert.notEqual(vipOf(one, 'p'), vipOf(one, 'q'), 'two projects\' web are two services');
     assert.equal(vipOf(two, 'p'), vipOf(one, 'p'));
     assert.equal(two.dns.get('p'), one.dns.get('p'));
+    assert.deepEqual(projectDns(services(web, other), block), two.dns, 'a task about to start gets the same DNS address as the plan gives');
   });
 
   it('gives a stopped service no name and no listener', () => {
