@@ -194,6 +194,8 @@ export class ResponseReader {
 interface Idle {
   socket: net.Socket;
   timer: NodeJS.Timeout;
+  /** The pool's own listener while idle, taken off again when the socket goes back to work. */
+  drop: () => void;
 }
 
 /** Kept-alive connections to backends, by host:port. */
@@ -209,9 +211,9 @@ export class UpstreamPool {
     while (list && list.length > 0) {
       const i = list.pop()!;
       clearTimeout(i.timer);
-      i.socket.removeAllListeners('close');
-      i.socket.removeAllListeners('error');
-      i.socket.removeAllListeners('data');
+      i.socket.off('close', i.drop);
+      i.socket.off('error', i.drop);
+      i.socket.off('data', i.drop);
       if (!i.socket.destroyed && i.socket.readyState === 'open') return { socket: i.socket, reused: true };
       i.socket.destroy();
     }
@@ -228,11 +230,6 @@ export class UpstreamPool {
       return;
     }
     socket.setTimeout(0);
-    const entry: Idle = {
-      socket,
-      timer: setTimeout(() => drop(), this.opts.idleTimeoutMs ?? 4_000),
-    };
-    entry.timer.unref();
     const drop = (): void => {
       clearTimeout(entry.timer);
       const l = this.idle.get(key);
@@ -240,10 +237,12 @@ export class UpstreamPool {
       if (l && at >= 0) l.splice(at, 1);
       socket.destroy();
     };
-    socket.once('close', drop);
-    socket.once('error', drop);
+    const entry: Idle = { socket, timer: setTimeout(drop, this.opts.idleTimeoutMs ?? 4_000), drop };
+    entry.timer.unref();
+    socket.on('close', drop);
+    socket.on('error', drop);
     // Nothing may arrive between two exchanges: bytes now would be read as the next answer.
-    socket.once('data', drop);
+    socket.on('data', drop);
     list.push(entry);
     this.idle.set(key, list);
   }
