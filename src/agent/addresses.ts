@@ -20,6 +20,11 @@ export function parseSubnet(cidr: string): AddressBlock {
   return { base: ip - (ip % size), size };
 }
 
+/** The block as a CIDR, e.g. 10.213.0.0/16. */
+export function blockCidr(block: AddressBlock): string {
+  return `${formatIPv4(block.base)}/${32 - Math.round(Math.log2(block.size))}`;
+}
+
 /** Whether a dotted IPv4 address lies in the block. */
 export function inBlock(address: string, block: AddressBlock): boolean {
   if (!net.isIPv4(address)) return false;

@@ -14,12 +14,13 @@ import { hostsEntries, serviceNameAddresses, taskArgv, taskEnvironment, type Ser
 import { containerSpec, ContainerSpecError } from './container-spec.js';
 import { HealthProbe } from './health.js';
 import { DnsServer } from '../mesh/index.js';
-import type { AddressBlock } from './addresses.js';
+import { blockCidr, type AddressBlock } from './addresses.js';
 import { LocalAddresses } from './local-addresses.js';
 import { projectDns, serviceVips } from './service-vips.js';
 import { pruneTaskFiles, removeTaskFiles, writeTaskFiles } from './task-files.js';
 
 const HEARTBEAT_MS = 5_000;
+const SUBNETS_MS = 10_000;
 
 interface Local {
   task: Task;
@@ -95,6 +96,8 @@ export class Agent {
   private readonly log: (msg: string) => void;
   private readonly serviceNames: boolean;
   private readonly vips: { block: AddressBlock; dns: DnsServer; addresses: LocalAddresses } | undefined;
+  /** Each project's container subnets on this node, as last read from the engine (see vipSources). */
+  private readonly subnets = new Map<string, { at: number; list: string[] }>();
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log ?? (() => {});
@@ -276,6 +279,8 @@ export class Agent {
       });
       if (l.phase === 'gone') return; // exited before start() returned; onExit reported it
       l.phase = 'running';
+      // Its network may be new: the project's VIPs read the subnets again.
+      if (container) this.subnets.delete(t.project);
       this.report(t, {
         state: 'running',
         pid: run.pid,
@@ -459,6 +464,35 @@ export class Agent {
     return this.serviceNames && this.view ? serviceNameAddresses(this.view.services.values(), this.opts.nodeId) : undefined;
   }
 
+  /**
+   * Who may connect to a project's VIPs on this node: its containers (the
+   * subnets of its networks here) and the host itself (its own addresses and
+   * the VIP block: process tasks share the host's network, as before), so a
+   * container of another project cannot reach ports this one only exposes, as
+   * separate Compose networks keep them apart. Subnets are read from the
+   * engine at most every 10 s, and again once a container of the project starts.
+   */
+  private async vipSources(projects: string[]): Promise<Map<string, string[]>> {
+    const host = ['127.0.0.0/8', blockCidr(this.vips!.block)];
+    for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4') host.push(`${a.address}/32`);
+    const out = new Map<string, string[]>();
+    const now = Date.now();
+    for (const p of projects) {
+      let cached = this.subnets.get(p);
+      if (!cached || now - cached.at > SUBNETS_MS) {
+        const spec = this.view?.projects?.get(p)?.spec.networks ?? {};
+        const names = [...new Set([`${p}_default`, ...Object.entries(spec).map(([key, cfg]) => cfg?.name ?? `${p}_${key}`)])];
+        const list: string[] = [];
+        for (const d of this.opts.drivers.values()) list.push(...((await d.networkSubnets?.(names).catch(() => [])) ?? []));
+        cached = { at: now, list };
+        this.subnets.set(p, cached);
+      }
+      out.set(p, [...host, ...cached.list]);
+    }
+    for (const p of this.subnets.keys()) if (!projects.includes(p)) this.subnets.delete(p);
+    return out;
+  }
+
   private scheduleRoutes(): void {
     if (this.routesTimer || this.closed) return;
     this.routesTimer = setTimeout(() => {
@@ -479,6 +513,9 @@ export class Agent {
       // The addresses first: a listener cannot open on an address the node does not hold.
       const err = await this.vips.addresses.sync(vips.addresses);
       if (err) this.log(`service addresses: ${err}`);
+      const sources = await this.vipSources([...vips.dns.keys()]);
+      // Route ids start with the service id, project/name: a project's VIPs let in only its own.
+      for (const r of vips.routes) r.sources = sources.get(r.id.slice(0, r.id.indexOf('/')));
       routes.push(...vips.routes);
     }
     const result = await this.opts.mesh.apply(routes);

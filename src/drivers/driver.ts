@@ -179,6 +179,8 @@ export interface Driver {
    * made for the project besides tasks (networks; named volumes with `volumes`).
    */
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
+  /** The IPv4 subnets of these networks on this node (the ones that exist), as CIDRs: where a project's containers connect from. */
+  networkSubnets?(names: string[]): Promise<string[]>;
   /** `baton exec`: runs a command in a running task, streaming its output; resolves with its exit code. */
   execStream?(taskId: string, argv: string[], opts: ExecOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<number | null>;
   /** `baton exec` attached: stdin and/or a TTY; resolves once the command has started. */

@@ -50,6 +50,11 @@ export interface Route {
   backends: Backend[];
   /** Default round-robin. */
   balance?: Balance;
+  /**
+   * Who may connect: IPv4 CIDRs (`172.18.0.0/16`, `10.0.0.5/32`). Anyone else's
+   * connection is closed at once (a datagram dropped). Absent: everyone.
+   */
+  sources?: string[];
 }
 
 export interface RouteError {
@@ -115,6 +120,8 @@ interface Count {
 /** One route's live state: its listener, balance cursor and per-backend counts. */
 interface RouteState {
   route: Route;
+  /** route.sources as a BlockList, made again when the route's sources change. */
+  allowed?: { sources: string[]; list: net.BlockList };
   /** Port actually bound (differs from route.listen.port when that is 0). */
   port: number;
   listening: boolean;
@@ -127,6 +134,23 @@ interface RouteState {
 }
 
 const bkey = (b: { host: string; port: number }): string => `${b.host}:${b.port}`;
+
+/** Whether a route lets this peer in (see Route.sources). */
+function admits(st: RouteState, address: string | undefined): boolean {
+  const sources = st.route.sources;
+  if (!sources) return true;
+  if (!address) return false;
+  if (st.allowed?.sources !== sources) {
+    const list = new net.BlockList();
+    for (const c of sources) {
+      const [a, bits] = c.split('/');
+      if (net.isIPv4(a)) list.addSubnet(a, Number(bits ?? 32), 'ipv4');
+    }
+    st.allowed = { sources, list };
+  }
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return net.isIPv4(v4) && st.allowed.list.check(v4, 'ipv4');
+}
 
 function describeError(err: unknown): { code?: string; text: string } {
   const e = err as NodeJS.ErrnoException;
@@ -357,7 +381,7 @@ export class Mesh {
       },
     };
     server.on('connection', (client: net.Socket) => {
-      if (st.closed || this.closed) {
+      if (st.closed || this.closed || !admits(st, client.remoteAddress)) {
         client.destroy();
         return;
       }
@@ -641,7 +665,7 @@ export class Mesh {
       return s;
     };
     sock.on('message', (msg, rinfo) => {
-      if (st.closed) return;
+      if (st.closed || !admits(st, rinfo.address)) return;
       const client = `${rinfo.address}:${rinfo.port}`;
       let s = sessions.get(client);
       if (s && !st.route.backends.some((b) => bkey(b) === s!.key)) {

@@ -74,4 +74,12 @@ services:
     assert.notDeepEqual(other, await lookup(projects[0], 'web'));
     assert.match(await exec(projects[1], 'wget -q -O - http://web:8080/'), new RegExp(`^${projects[1]} `));
   });
+
+  it('a container of one project cannot reach the other project\'s VIP, as separate Compose networks keep them apart', async () => {
+    const [vipA] = await lookup(projects[0], 'web');
+    const tried = await exec(projects[1], `timeout 3 wget -q -O - http://${vipA}:8080/ 2>&1; echo "exit=$?"`);
+    assert.doesNotMatch(tried, new RegExp(projects[0]), 'no answer from the other project');
+    assert.match(tried, /exit=[1-9]/);
+    assert.match(await exec(projects[0], `timeout 3 wget -q -O - http://${vipA}:8080/`), new RegExp(`^${projects[0]} `), 'its own project still gets in');
+  });
 });

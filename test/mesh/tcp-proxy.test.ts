@@ -444,6 +444,41 @@ describe('Mesh TCP', () => {
   });
 });
 
+describe('Mesh sources', () => {
+  it('lets in only peers inside a route\'s sources, over TCP and UDP, and follows a change of them', async () => {
+    const b = await httpBackend('b');
+    const m = mesh();
+    const port = await allocatePort();
+    await m.apply([route('only-lan', port, [b], { sources: ['10.99.0.0/16'] })]);
+    await assert.rejects(get(port), 'a peer on 127.0.0.1 is closed at once');
+    assert.equal(b.hits, 0);
+    await m.apply([route('only-lan', port, [b], { sources: ['10.99.0.0/16', '127.0.0.0/8'] })]);
+    assert.equal(await get(port), 'b');
+    // UDP: a datagram from outside the sources never reaches the backend.
+    const echo = dgram.createSocket('udp4');
+    let got = 0;
+    echo.on('message', (msg, r) => {
+      got++;
+      echo.send(msg, r.port, r.address);
+    });
+    echo.bind(0, HOST);
+    await once(echo, 'listening');
+    cleanup.push(() => void echo.close());
+    const uport = await allocatePort();
+    const udp = (sources: string[]): Route => ({ ...route('u', uport, [{ port: (echo.address() as net.AddressInfo).port }]), protocol: 'udp', sources });
+    await m.apply([udp(['10.99.0.0/16'])]);
+    const c = dgram.createSocket('udp4');
+    cleanup.push(() => void c.close());
+    c.send('x', uport, HOST);
+    await sleep(200);
+    assert.equal(got, 0);
+    await m.apply([udp(['127.0.0.1/32'])]);
+    const reply = once(c, 'message');
+    c.send('y', uport, HOST);
+    assert.equal(String(((await reply) as [Buffer])[0]), 'y');
+  });
+});
+
 describe('Mesh UDP', () => {
   async function udpEcho(tag: string): Promise<{ port: number; peers: Set<string> }> {
     const sock = dgram.createSocket('udp4');

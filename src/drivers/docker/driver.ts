@@ -639,6 +639,15 @@ export class DockerDriver implements Driver {
   }
 
   /** After `down`: the project's leftover containers and its networks go; its volumes only when asked (`down -v`). */
+  async networkSubnets(names: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const name of names) {
+      const n = (await this.docker.getNetwork(name).inspect().catch(() => undefined)) as { IPAM?: { Config?: { Subnet?: string }[] } } | undefined;
+      for (const c of n?.IPAM?.Config ?? []) if (c.Subnet && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.Subnet)) out.push(c.Subnet);
+    }
+    return out;
+  }
+
   async removeProject(project: string, opts: { volumes: boolean }): Promise<void> {
     const mine = { [LABEL.project]: project, [LABEL.instance]: this.opts.instance };
     for (const slot of this.kept.keys()) if (slot.startsWith(`${project}/`)) this.kept.delete(slot);
