@@ -128,3 +128,25 @@ describe('attached exec/run protocol', () => {
     await assert.rejects(channel.done, StdioClosedError);
   });
 });
+
+describe('terminal resizes towards the engine', () => {
+  it('go one at a time, the newest size winning, so the last one the terminal had is the one left', async () => {
+    const { latestOnly } = await import('../../src/drivers/docker/driver.js');
+    const sent: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const resize = latestOnly(async (s: TermSize) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      sent.push(`${s.rows}x${s.cols}`);
+      inFlight--;
+    });
+    resize({ rows: 20, cols: 90 });
+    resize({ rows: 20, cols: 101 });
+    resize({ rows: 33, cols: 101 });
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(most, 1, 'never two at once');
+    assert.deepEqual(sent, ['20x90', '33x101'], 'the one overtaken while waiting is skipped; the newest goes last');
+  });
+});

@@ -785,12 +785,37 @@ function engineSession(stream: Duplex, io: AttachOptions, onOutput: Output, resi
     end: () => {
       if (io.stdin && stream.writable) stream.end();
     },
-    resize: (size) => void resize(size).catch(() => {}),
+    resize: latestOnly(resize),
     done: ended.then(() => (cut ? null : exitCode())),
     close: () => {
       cut = true;
       stream.destroy();
     },
+  };
+}
+
+/**
+ * Resizes one at a time, the newest size winning: two requests in flight can
+ * reach the engine in either order, and a terminal resized twice quickly
+ * (stty cols, then rows) would be left at the older size.
+ */
+export function latestOnly(resize: (size: TermSize) => Promise<unknown>): (size: TermSize) => void {
+  let busy = false;
+  let next: TermSize | undefined;
+  const run = (size: TermSize): void => {
+    busy = true;
+    void resize(size)
+      .catch(() => {})
+      .finally(() => {
+        busy = false;
+        const n = next;
+        next = undefined;
+        if (n) run(n);
+      });
+  };
+  return (size) => {
+    if (busy) next = size;
+    else run(size);
   };
 }
 
