@@ -13,7 +13,7 @@ export interface RouteContext {
  * or through its node's address when it runs elsewhere (a task on loopback
  * there is listening on all of that node's addresses, as process tasks do).
  */
-export function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | undefined {
+function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | undefined {
   if (!at || !t.node || t.node === at.self) return tp.hostIp;
   const node = at.nodes?.get(t.node);
   if (!node || node.state !== 'ready') return undefined;
@@ -22,6 +22,28 @@ export function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): stri
 }
 import { isRoutable } from '../model/task.js';
 import type { NameListener } from './environment.js';
+
+/** The running, routable tasks of each service, by service id (project/name). */
+export function routableByService(tasks: Task[]): Map<string, Task[]> {
+  const bySvc = new Map<string, Task[]>();
+  for (const t of tasks) {
+    if (t.desiredState !== 'running' || !isRoutable(t)) continue;
+    const id = `${t.project}/${t.service}`;
+    const list = bySvc.get(id);
+    if (list) list.push(t);
+    else bySvc.set(id, [t]);
+  }
+  return bySvc;
+}
+
+/** Where each of these tasks answers for one port (target and protocol), as reached from this node. */
+export function portBackends(tasks: Task[], port: { target: number; protocol: 'tcp' | 'udp' }, at: RouteContext | undefined): { id: string; host: string; port: number }[] {
+  return tasks.flatMap((t) => {
+    const tp = t.ports.find((x) => x.target === port.target && x.protocol === port.protocol);
+    const host = tp && reach(t, tp, at);
+    return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
+  });
+}
 
 /**
  * The mesh routes for a node: for every service port, a listener on its
@@ -32,23 +54,12 @@ import type { NameListener } from './environment.js';
  */
 export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext, names: NameListener[] = []): Route[] {
   const named = new Map(names.map((n) => [`${n.service}:${n.target}/${n.protocol}`, n.address]));
-  const bySvc = new Map<string, Task[]>();
-  for (const t of tasks) {
-    if (t.desiredState !== 'running' || !isRoutable(t)) continue;
-    const id = `${t.project}/${t.service}`;
-    const list = bySvc.get(id) ?? [];
-    list.push(t);
-    bySvc.set(id, list);
-  }
+  const bySvc = routableByService(tasks);
   const routes: Route[] = [];
   for (const svc of services.values()) {
     if (svc.stopped) continue;
     for (const p of svc.ports) {
-      const backends = (bySvc.get(svc.id) ?? []).flatMap((t) => {
-        const tp = t.ports.find((x) => x.target === p.target && x.protocol === p.protocol);
-        const host = tp && reach(t, tp, at);
-        return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
-      });
+      const backends = portBackends(bySvc.get(svc.id) ?? [], p, at);
       const base = `${svc.id}:${p.target}/${p.protocol}`;
       const balance = svc.balance ? { balance: svc.balance } : {};
       routes.push({ id: `${base}@vip`, listen: { host: '127.0.0.1', port: p.vipPort }, protocol: p.protocol, backends, ...balance });
@@ -72,16 +83,11 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: R
 /** The HTTP ingress routes: each service with a domain, over its routable tasks' ports for the ingress target. */
 export function ingressRoutes(services: Map<string, Service>, tasks: Task[], at?: RouteContext): HttpRoute[] {
   const routes: HttpRoute[] = [];
+  const bySvc = routableByService(tasks);
   for (const svc of services.values()) {
     if (svc.stopped || !svc.ingress) continue;
     const ing = svc.ingress;
-    const backends = tasks
-      .filter((t) => t.project === svc.project && t.service === svc.name && t.desiredState === 'running' && isRoutable(t))
-      .flatMap((t) => {
-        const tp = t.ports.find((x) => x.target === ing.target && x.protocol === 'tcp');
-        const host = tp && reach(t, tp, at);
-        return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
-      });
+    const backends = portBackends(bySvc.get(svc.id) ?? [], { target: ing.target, protocol: 'tcp' }, at);
     routes.push({
       id: svc.id,
       domains: ing.domains,

@@ -1,8 +1,7 @@
 import type { DnsZone, Route } from '../mesh/index.js';
 import type { Service, Task } from '../model/types.js';
-import { isRoutable } from '../model/task.js';
 import { hashedAddresses, type AddressBlock } from './addresses.js';
-import { reach, type RouteContext } from './endpoints.js';
+import { portBackends, routableByService, type RouteContext } from './endpoints.js';
 
 /** Seconds a container's resolver may keep a name: short, since tasks come and go. */
 const TTL = 5;
@@ -54,12 +53,7 @@ export function serviceVips(services: Map<string, Service>, tasks: Task[], at: R
   const dns = projectDns(services, block, taken);
   const withPorts = live.filter((s) => s.ports.length > 0).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   const svcVip = hashedAddresses(withPorts.map((s) => `svc:${s.id}`), SALT, block, taken);
-  const bySvc = new Map<string, Task[]>();
-  for (const t of tasks) {
-    if (t.desiredState !== 'running' || !isRoutable(t)) continue;
-    const id = `${t.project}/${t.service}`;
-    bySvc.set(id, [...(bySvc.get(id) ?? []), t]);
-  }
+  const bySvc = routableByService(tasks);
   const running = withPorts.flatMap((s) => (bySvc.get(s.id) ?? []).slice().sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)));
   const taskVip = hashedAddresses(running.map((t) => `task:${t.id}`), SALT, block, taken);
 
@@ -72,11 +66,7 @@ export function serviceVips(services: Map<string, Service>, tasks: Task[], at: R
     const own = bySvc.get(svc.id) ?? [];
     const routed = new Set<string>();
     for (const p of svc.ports) {
-      const backends = own.flatMap((t) => {
-        const tp = t.ports.find((x) => x.target === p.target && x.protocol === p.protocol);
-        const host = tp && reach(t, tp, at);
-        return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
-      });
+      const backends = portBackends(own, p, at);
       const base = `${svc.id}:${p.target}/${p.protocol}`;
       routes.push({ id: `${base}@vip-address`, listen: { host: vip, port: p.target }, protocol: p.protocol, backends, ...(svc.balance ? { balance: svc.balance } : {}) });
       for (const b of backends) {
