@@ -278,6 +278,10 @@ export class Agent {
         stopGraceMs: svc.stopGraceMs,
       });
       if (l.phase === 'gone') return; // exited before start() returned; onExit reported it
+      const reported = run.ports ?? ports;
+      // A container's ports answer only on this node (its bridge, or the engine's loopback binding):
+      // other nodes come in through this node's mesh at a port of its own.
+      if (driver.runsContainers) for (const p of reported) p.nodePort = await allocatePort('0.0.0.0');
       l.phase = 'running';
       // Its network may be new: the project's VIPs read the subnets again.
       if (container) this.subnets.delete(t.project);
@@ -285,7 +289,7 @@ export class Agent {
         state: 'running',
         pid: run.pid,
         pidStart: run.pidStart,
-        ports: run.ports ?? ports,
+        ports: reported,
         startedAt: now(),
         health: svc.healthcheck ? 'starting' : 'none',
         message: undefined,

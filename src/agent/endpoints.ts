@@ -9,16 +9,19 @@ export interface RouteContext {
 }
 
 /**
- * Where a task's port is reached from this node: as reported on its own node,
- * or through its node's address when it runs elsewhere (a task on loopback
- * there is listening on all of that node's addresses, as process tasks do).
+ * Where a task's port is reached from this node: as reported on its own node;
+ * from elsewhere, through its node's mesh at the port's nodePort when it has
+ * one (a container's address answers only on its own node), else through its
+ * node's address (a task on loopback there is listening on all of that node's
+ * addresses, as process tasks do).
  */
-function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): string | undefined {
-  if (!at || !t.node || t.node === at.self) return tp.hostIp;
+function reach(t: Task, tp: TaskPort, at: RouteContext | undefined): { host: string; port: number } | undefined {
+  if (!at || !t.node || t.node === at.self) return { host: tp.hostIp, port: tp.hostPort };
   const node = at.nodes?.get(t.node);
   if (!node || node.state !== 'ready') return undefined;
+  if (tp.nodePort) return { host: node.address, port: tp.nodePort };
   const local = tp.hostIp === '127.0.0.1' || tp.hostIp === '0.0.0.0' || tp.hostIp === '::1' || tp.hostIp === '::';
-  return local ? node.address : tp.hostIp;
+  return { host: local ? node.address : tp.hostIp, port: tp.hostPort };
 }
 import { isRoutable } from '../model/task.js';
 import type { NameListener } from './environment.js';
@@ -40,8 +43,8 @@ export function routableByService(tasks: Task[]): Map<string, Task[]> {
 export function portBackends(tasks: Task[], port: { target: number; protocol: 'tcp' | 'udp' }, at: RouteContext | undefined): { id: string; host: string; port: number }[] {
   return tasks.flatMap((t) => {
     const tp = t.ports.find((x) => x.target === port.target && x.protocol === port.protocol);
-    const host = tp && reach(t, tp, at);
-    return tp && host ? [{ id: t.id, host, port: tp.hostPort }] : [];
+    const to = tp && reach(t, tp, at);
+    return to ? [{ id: t.id, ...to }] : [];
   });
 }
 
@@ -74,6 +77,29 @@ export function meshRoutes(services: Map<string, Service>, tasks: Task[], at?: R
         if (runsHere) routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends: local, ...balance });
       } else {
         routes.push({ id: `${base}@${p.published}`, listen: { host: p.hostIp ?? '0.0.0.0', port: p.published }, protocol: p.protocol, backends, ...balance });
+      }
+    }
+  }
+  routes.push(...nodePortRoutes(tasks, at));
+  return routes;
+}
+
+/**
+ * The ports by which other nodes reach this node's tasks whose addresses only
+ * this node can reach (containers): one listener per task port with a
+ * nodePort, open only to the cluster's nodes. None while this node is alone.
+ */
+export function nodePortRoutes(tasks: Task[], at: RouteContext | undefined): Route[] {
+  const nodes = [...(at?.nodes?.values() ?? [])];
+  if (!at || !nodes.some((n) => n.id !== at.self)) return [];
+  const sources = ['127.0.0.0/8', ...nodes.map((n) => `${n.address}/32`)];
+  const routes: Route[] = [];
+  for (const list of routableByService(tasks).values()) {
+    for (const t of list) {
+      if (t.node !== at.self) continue;
+      for (const tp of t.ports) {
+        if (!tp.nodePort) continue;
+        routes.push({ id: `${t.project}/${t.service}:${tp.target}/${tp.protocol}@node:${t.id}`, listen: { host: '0.0.0.0', port: tp.nodePort }, protocol: tp.protocol, backends: [{ id: t.id, host: tp.hostIp, port: tp.hostPort }], sources });
       }
     }
   }

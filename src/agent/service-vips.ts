@@ -34,6 +34,25 @@ function serviceNames(svc: Service): string[] {
   return names.map((n) => n.toLowerCase());
 }
 
+/**
+ * The ports a service's VIP answers on: those its file declares (`ports`,
+ * `expose`), then those its running tasks report beyond them (a container
+ * image's EXPOSE), once each.
+ */
+export function vipPorts(svc: Service, tasks: Task[]): { target: number; protocol: 'tcp' | 'udp' }[] {
+  const out = svc.ports.map((p) => ({ target: p.target, protocol: p.protocol }));
+  const seen = new Set(out.map((p) => `${p.target}/${p.protocol}`));
+  const observed = tasks.flatMap((t) => t.ports).filter((p) => !seen.has(`${p.target}/${p.protocol}`));
+  observed.sort((a, b) => a.target - b.target || a.protocol.localeCompare(b.protocol));
+  for (const p of observed) {
+    const key = `${p.target}/${p.protocol}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ target: p.target, protocol: p.protocol });
+  }
+  return out;
+}
+
 const SALT = 'vip';
 
 /**
@@ -51,9 +70,10 @@ export function serviceVips(services: Map<string, Service>, tasks: Task[], at: R
   const taken = new Set<number>();
   const live = [...services.values()].filter((s) => !s.stopped);
   const dns = projectDns(services, block, taken);
-  const withPorts = live.filter((s) => s.ports.length > 0).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-  const svcVip = hashedAddresses(withPorts.map((s) => `svc:${s.id}`), SALT, block, taken);
   const bySvc = routableByService(tasks);
+  const portsOf = new Map(live.map((s) => [s.id, vipPorts(s, bySvc.get(s.id) ?? [])]));
+  const withPorts = live.filter((s) => portsOf.get(s.id)!.length > 0).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  const svcVip = hashedAddresses(withPorts.map((s) => `svc:${s.id}`), SALT, block, taken);
   const running = withPorts.flatMap((s) => (bySvc.get(s.id) ?? []).slice().sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)));
   const taskVip = hashedAddresses(running.map((t) => `task:${t.id}`), SALT, block, taken);
 
@@ -65,7 +85,7 @@ export function serviceVips(services: Map<string, Service>, tasks: Task[], at: R
     if (!vip) continue; // the block is full
     const own = bySvc.get(svc.id) ?? [];
     const routed = new Set<string>();
-    for (const p of svc.ports) {
+    for (const p of portsOf.get(svc.id)!) {
       const backends = portBackends(own, p, at);
       const base = `${svc.id}:${p.target}/${p.protocol}`;
       routes.push({ id: `${base}@vip-address`, listen: { host: vip, port: p.target }, protocol: p.protocol, backends, ...(svc.balance ? { balance: svc.balance } : {}) });

@@ -22,6 +22,12 @@ export interface TaskPort {
   /** Where this task listens on its node (process driver: a port baton chose and passed in PORT). */
   hostPort: number;
   hostIp: string;
+  /**
+   * Where other nodes reach this port when hostIp:hostPort is only reachable
+   * on this node (a container's address on its bridge): this node's mesh
+   * listens on its own address at nodePort and forwards to hostIp:hostPort.
+   */
+  nodePort?: number;
 }
 
 export interface Task {

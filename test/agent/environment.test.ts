@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostsEntries, serviceNameAddresses, taskEnvironment, taskArgv } from '../../src/agent/environment.js';
-import { meshRoutes } from '../../src/agent/endpoints.js';
+import { meshRoutes, nodePortRoutes } from '../../src/agent/endpoints.js';
 import type { Task } from '../../src/model/types.js';
 import { makeNode, makeService, makeTask } from '../helpers/fixtures.js';
 
@@ -85,6 +85,22 @@ describe('mesh routes in a cluster', () => {
     assert.equal(onN1[0].backends.length, 2, 'the service address still balances over every node');
     const onN3 = meshRoutes(new Map([[web.id, web]]), ts, { self: 'n3', nodes });
     assert.deepEqual(onN3.map((r) => r.listen.port), [40001], 'no task here: the host port is not published');
+  });
+
+  it('reaches a container on another node through that node\'s port for it, which that node forwards to the container, for the cluster only', () => {
+    const web = svc('web', { ports: [{ target: 80, protocol: 'tcp', published: 8080, vipPort: 40001 }] });
+    const c = (nodePort: number, ip: string) => [{ target: 80, protocol: 'tcp' as const, hostIp: ip, hostPort: 80, nodePort }];
+    const ts = [task({ id: 'mine', node: 'n1', ports: c(41000, '172.18.0.2') }), task({ id: 'theirs', node: 'n2', ports: c(41001, '172.18.0.2') })];
+    const onN1 = meshRoutes(new Map([[web.id, web]]), ts, { self: 'n1', nodes });
+    const published = onN1.find((r) => r.listen.port === 8080)!;
+    assert.deepEqual(published.backends.map((b) => `${b.id}@${b.host}:${b.port}`), ['mine@172.18.0.2:80', 'theirs@10.0.0.2:41001'], 'the same container address on two nodes is two containers');
+    const forwards = nodePortRoutes(ts, { self: 'n1', nodes });
+    assert.equal(forwards.length, 1, 'only this node\'s own containers');
+    assert.deepEqual(forwards[0].listen, { host: '0.0.0.0', port: 41000 });
+    assert.deepEqual(forwards[0].backends.map((b) => `${b.host}:${b.port}`), ['172.18.0.2:80']);
+    assert.deepEqual(forwards[0].sources, ['127.0.0.0/8', '10.0.0.1/32', '10.0.0.2/32', '10.0.0.3/32']);
+    assert.ok(onN1.some((r) => r.listen.port === 41000), 'the mesh routes include them');
+    assert.deepEqual(nodePortRoutes(ts, { self: 'n1', nodes: new Map([['n1', nodes.get('n1')!]]) }), [], 'a node alone opens none');
   });
 });
 

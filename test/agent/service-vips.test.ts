@@ -73,4 +73,19 @@ describe('service VIPs and names for containers', () => {
     assert.equal(v.routes.length, 0);
     assert.equal(v.zones.length, 0);
   });
+
+  it('gives a service without declared ports a VIP on the ports its containers report (the image\'s EXPOSE), reached on other nodes through their node port', () => {
+    const pg = makeService('pg');
+    const ts = [
+      makeTask({ id: 'p1', service: 'pg', node: 'n2', ports: [{ target: 5432, protocol: 'tcp', hostIp: '172.18.0.5', hostPort: 5432, nodePort: 41000 }] }),
+      makeTask({ id: 'p2', service: 'pg', node: 'n1', ports: [{ target: 5432, protocol: 'tcp', hostIp: '172.18.0.6', hostPort: 5432, nodePort: 41001 }] }),
+    ];
+    const v = serviceVips(services(pg), ts, at, block);
+    const [vip] = v.zones[0].names.get('pg')!;
+    const r = v.routes.find((x) => x.listen.host === vip)!;
+    assert.equal(r.listen.port, 5432);
+    assert.deepEqual(r.backends.map((b) => `${b.id}@${b.host}:${b.port}`), ['p1@192.168.1.2:41000', 'p2@172.18.0.6:5432'], 'the other node\'s container through that node\'s port; this node\'s straight to its address');
+    assert.equal(v.zones[0].names.get('tasks.pg')!.length, 2);
+    assert.deepEqual(serviceVips(services(pg), [], at, block).routes, [], 'no running task, no port known');
+  });
 });

@@ -5,7 +5,7 @@
 // those), joined to R by the lab's bridge.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { Sandbox, waitFor } from '../helpers/baton.js';
 import { dockerForTests } from '../helpers/docker.js';
 import { NetnsLab, netnsUnavailable, type NetnsHost } from '../helpers/netns.js';
@@ -23,6 +23,8 @@ const tick = async () => {
   try { const r = await fetch('http://web:8080/', { signal: AbortSignal.timeout(1000) }); console.log('pgot ' + (await r.text())); }
   catch (e) { console.log('pfail ' + e.message); }
   try { console.log('tasks ' + (await dns.promises.resolve4('tasks.web')).length); } catch (e) { console.log('tasks ' + e.code); }
+  try { const r = await fetch('http://store:7070/', { signal: AbortSignal.timeout(1000) }); console.log('sgot ' + (await r.text()).trim()); }
+  catch (e) { console.log('sfail ' + e.message); }
   setTimeout(tick, 300);
 };
 tick();
@@ -40,6 +42,7 @@ describe('containers reach services on other hosts by name (DNS and service VIPs
   const hostR = new Sandbox();
   let hosts: NetnsHost[] = [];
   const project = 'vipdns';
+  const storeImage = `baton-test-exposed:${process.pid}`;
   const children: ChildProcess[] = [];
 
   const nodes = async (): Promise<NodeInfo[]> => JSON.parse(await mgr.ok(['node', 'ls', '--format', 'json'])) as NodeInfo[];
@@ -64,6 +67,8 @@ describe('containers reach services on other hosts by name (DNS and service VIPs
     // Host R: this machine's namespace, its engine, and a service subnet of its own (another test run's nodes may hold the default one here).
     children.push(hostR.spawn(['agent', '--join', `${ha.ip}:2377`, '--token', token, '--advertise-addr', lab.gateway, '--label', 'host=r', '--driver', 'docker', '--service-subnet', `10.214.${process.pid % 250}.0/24`], { env: { DOCKER_HOST: engine!.host } }));
     await waitFor(async () => (await nodes()).filter((n) => n.state === 'ready').length === 3, 30_000, 'three ready nodes');
+    // An image that declares its port itself (EXPOSE), which the Compose file does not repeat.
+    execFileSync('docker', ['-H', engine!.host, 'build', '-q', '-t', storeImage, '-'], { input: `FROM ${engine!.image}\nEXPOSE 7070\n`, env: { ...process.env, DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'ignore', 'inherit'] });
     mgr.write('web.mjs', WEB);
     mgr.write('pclient.mjs', PCLIENT);
     mgr.write(
@@ -94,6 +99,13 @@ services:
     deploy:
       placement:
         constraints: ["node.role==manager"]
+  store:
+    image: ${storeImage}
+    command: ["sh", "-c", "echo store $$(hostname) > /tmp/index.html; exec httpd -f -p 7070 -h /tmp"]
+    init: true
+    deploy:
+      placement:
+        constraints: ["node.labels.host==r"]
   client:
     image: ${engine!.image}
     command: ["sh", "-c", "while true; do echo \\"got $$(timeout 3 wget -q -O - http://web:8080/ 2>&1)\\"; sleep 0.3; done"]
@@ -110,6 +122,7 @@ services:
     for (const c of children) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));
     lab?.cleanup();
+    await engine?.docker.getImage(storeImage).remove({ force: true }).catch(() => undefined);
     await Promise.all([mgr.cleanup(), hostC.cleanup(), hostR.cleanup()]);
     await engine?.release();
   });
@@ -161,6 +174,15 @@ services:
       return l.some((x) => /^pgot web \d+$/.test(x)) && l.includes('tasks 2');
     }, 20_000, 'the process client reaching web by name and seeing both tasks').catch(async (e: Error) => {
       throw new Error(`${e.message}\n${(await lines()).slice(-6).join('\n')}`);
+    });
+  });
+
+  it('a process task on another host reaches a container by its service name at the port its image exposes, through the container\'s node', async () => {
+    const [store] = (await tasks()).filter((t) => t.service === 'store');
+    assert.ok(store.ports.some((p) => p.target === 7070 && p.nodePort), `the container reports its image's port and a node port: ${JSON.stringify(store.ports)}`);
+    const lines = async (): Promise<string[]> => (await mgr.ok(['logs', '--no-log-prefix', '-p', project, 'pclient'])).split('\n').filter(Boolean);
+    await waitFor(async () => (await lines()).some((x) => /^sgot store \w+$/.test(x)), 20_000, 'the process client on the manager reaching store on host R').catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${(await lines()).filter((l) => l.startsWith('s')).slice(-4).join('\n')}`);
     });
   });
 

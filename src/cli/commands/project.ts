@@ -26,7 +26,7 @@ export function psRow(t: Task): Record<string, unknown> {
     desiredState: t.desiredState,
     health: t.health,
     pid: t.pid ?? null,
-    ports: t.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort })),
+    ports: t.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
     restarts: t.restarts,
     exitCode: t.exitCode ?? null,
     error: t.error ?? null,

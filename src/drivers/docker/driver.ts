@@ -357,7 +357,18 @@ export class DockerDriver implements Driver {
     const info = await container.inspect().catch(() => undefined);
     const ip = first ? info?.NetworkSettings.Networks[first.name]?.IPAddress : undefined;
     let ports: TaskPort[] | undefined;
-    if (direct && ip) ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: ip, hostPort: p.target }));
+    if (direct && ip) {
+      ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: ip, hostPort: p.target }));
+      // The image's own EXPOSE too: other nodes reach those ports through the service's VIP, as a Compose
+      // network lets any container of the project reach them.
+      for (const key of Object.keys(info?.Config.ExposedPorts ?? {})) {
+        const m = /^(\d+)\/(tcp|udp)$/.exec(key);
+        if (!m) continue;
+        const target = Number(m[1]);
+        const protocol = m[2] as 'tcp' | 'udp';
+        if (!ports.some((p) => p.target === target && p.protocol === protocol)) ports.push({ target, protocol, hostIp: ip, hostPort: target });
+      }
+    }
     else if (direct && c.ports.length > 0) throw new TaskStartError(`the container has no address on network "${first?.name}"`);
     return { running: { taskId: id, pid: info?.State.Pid || undefined, ports }, session };
   }
