@@ -189,20 +189,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     return { built };
   };
   const pullImages: NonNullable<ApiHooks['pull']> = async (project, services, missingOnly, onLine) => {
-    const pulled: string[] = [];
-    for (const name of services) {
-      const image = project.services[name].image!;
-      const policy = project.services[name].pull_policy;
-      if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) continue;
-      try {
-        await docker!.pull(image, (line) => onLine(name, line));
-      } catch (err) {
-        const what = missingOnly ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled`;
-        throw new ImageError(name, `${what}: ${(err as Error).message}`);
-      }
-      pulled.push(name);
-    }
-    return { pulled };
+    // All at once, as Compose pulls: each service's lines carry its name. The first failure (in file order) is the one reported.
+    const results = await Promise.allSettled(
+      services.map(async (name): Promise<boolean> => {
+        const image = project.services[name].image!;
+        const policy = project.services[name].pull_policy;
+        if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) return false;
+        try {
+          await docker!.pull(image, (line) => onLine(name, line));
+        } catch (err) {
+          const what = missingOnly && policy !== 'always' ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled${policy === 'always' ? ' (pull_policy: always)' : ''}`;
+          throw new ImageError(name, `${what}: ${(err as Error).message}`);
+        }
+        return true;
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return { pulled: services.filter((_, i) => (results[i] as PromiseFulfilledResult<boolean>).value) };
   };
   // No engine at the start: look again every few seconds and before each deploy, and take it in when it answers.
   const engineWatch = docker
