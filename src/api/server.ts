@@ -21,7 +21,7 @@ import { STDIO_PROTOCOL, UpgradeBodyError, readUpgradeBody, serveStdio, switchPr
 import { findNode, removeNode, updateNode } from './nodes.js';
 import { BUILD_UPLOAD_TYPE } from './types.js';
 import { PassThrough } from 'node:stream';
-import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, LoginRequest, PullEvent, PullRequest, RegistryAuth, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -125,6 +125,19 @@ export class ApiServer {
       const body = await readJson<PullRequest>(req);
       await hooks.probeDrivers?.();
       await this.pull(res, p.name, body);
+    });
+    this.route('POST', '/v1/registry/login', async (req, res) => {
+      const body = await readJson<LoginRequest>(req);
+      const auth = registryAuth(body?.auth, 'auth');
+      await hooks.probeDrivers?.();
+      if (!hooks.login) throw new ApiError(400, 'login-unsupported', 'login needs a Docker engine, and none answers on this node');
+      let r: { status: string };
+      try {
+        r = await hooks.login(auth);
+      } catch (err) {
+        throw new ApiError(401, 'login-failed', `login to ${auth.serveraddress} failed: ${(err as Error).message}`);
+      }
+      sendJson(res, 200, r);
     });
     this.route('GET', '/v1/projects/:name/images', async (_q, res, p) => sendJson(res, 200, await this.images(p.name)));
     this.route('POST', '/v1/projects/:name/build', async (req, res, p) => {
@@ -427,6 +440,11 @@ export class ApiServer {
     if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
     const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
     if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
+    let auth: Record<string, RegistryAuth> | undefined;
+    if (body.auth !== undefined) {
+      if (!body.auth || typeof body.auth !== 'object' || Array.isArray(body.auth)) throw badRequest('auth: expected an object of credentials by registry');
+      auth = Object.fromEntries(Object.entries(body.auth).map(([k, v]) => [k, registryAuth(v, `auth.${k}`)]));
+    }
     const names = body.services && body.services.length > 0 ? body.services : Object.keys(compose.services);
     // Only services that will run as containers: an image service on the process driver has nothing to pull.
     const wanted = names.filter((s) => compose.services[s].image && !compose.services[s].build && this.containerService(compose, s));
@@ -434,7 +452,7 @@ export class ApiServer {
     if (wanted.length > 0 && !this.hooks.pull && !body.missingOnly) throw new ApiError(400, 'pull-unsupported', `service "${wanted[0]}": pull needs a Docker engine, and none answers on this node`);
     const write = ndjson(res);
     try {
-      const r = wanted.length > 0 && this.hooks.pull ? await this.hooks.pull(compose, wanted, body.missingOnly === true, (service, line) => write({ service, line } satisfies PullEvent)) : { pulled: [] };
+      const r = wanted.length > 0 && this.hooks.pull ? await this.hooks.pull(compose, wanted, body.missingOnly === true, (service, line) => write({ service, line } satisfies PullEvent), auth) : { pulled: [] };
       write({ pulled: r.pulled } satisfies PullEvent);
     } catch (err) {
       write({ error: err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message } } satisfies PullEvent);
@@ -746,4 +764,19 @@ function asApiError(err: unknown): ApiError {
 function checkAttach(body: { tty?: unknown; stdin?: unknown; size?: unknown }): void {
   for (const k of ['tty', 'stdin'] as const) if (body[k] !== undefined && typeof body[k] !== 'boolean') throw badRequest(`${k}: expected true or false`);
   if (body.size !== undefined && !validSize(body.size)) throw badRequest('size: expected { cols, rows }, whole numbers from 1 to 65535');
+}
+
+/** Registry credentials from a request body, each field checked and named when wrong. */
+function registryAuth(v: unknown, at: string): RegistryAuth {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest(`${at}: expected an object with serveraddress and username/password or identitytoken`);
+  const o = v as Record<string, unknown>;
+  const out: RegistryAuth = { serveraddress: '' };
+  for (const key of ['serveraddress', 'username', 'password', 'identitytoken'] as const) {
+    if (o[key] === undefined) continue;
+    if (typeof o[key] !== 'string') throw badRequest(`${at}.${key}: expected a string`);
+    out[key] = o[key] as string;
+  }
+  if (!out.serveraddress) throw badRequest(`${at}.serveraddress: required`);
+  if (!out.identitytoken && (out.username === undefined || out.password === undefined)) throw badRequest(`${at}: needs username and password, or identitytoken`);
+  return out;
 }

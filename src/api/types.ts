@@ -1,5 +1,6 @@
 import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
 import type { BatonEvent, SealedValue, Service, Task, TaskStats } from '../model/types.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 import type { FileSources } from '../spec/sources.js';
 import type { ApiProblem } from './errors.js';
 import type { StdioSession, TermSize } from '../model/stdio.js';
@@ -99,7 +100,9 @@ export interface ApiHooks {
   /** Which of these services a build would build now: all with `force`, else those whose image is not here. */
   buildPlan?(project: ComposeProject, services: string[], force: boolean): Promise<string[]>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
-  pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void): Promise<{ pulled: string[] }>;
+  pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void, auth?: Record<string, RegistryAuth>): Promise<{ pulled: string[] }>;
+  /** Has the engine log in to a registry with these credentials; rejects with the registry's answer. Absent when no engine answers. */
+  login?(auth: RegistryAuth): Promise<{ status: string }>;
   /** An image on this node (`baton images`); undefined when it is not here. */
   imageInfo?(image: string): Promise<{ id: string; sizeBytes: number; created: string } | undefined>;
   /** `baton cp`: a tar of a path inside a running task, and unpacking one into a folder there; absent when no driver can. */
@@ -223,6 +226,15 @@ export interface PullRequest {
   services?: string[];
   /** What `up` does: only images not here yet (and `pull_policy: always` ones); none with `pull_policy: never`. */
   missingOnly?: boolean;
+  /** Credentials by registry (as registryOf names it), from the caller's Docker config: used for this pull only, never stored. */
+  auth?: Record<string, RegistryAuth>;
+}
+
+export type { RegistryAuth };
+
+/** `baton login`: credentials the engine checks against the registry. */
+export interface LoginRequest {
+  auth: RegistryAuth;
 }
 
 export type PullEvent = { service: string; line: string } | { pulled: string[] } | { error: { service: string; message: string } };

@@ -1,6 +1,7 @@
 import type { ApiClient, BuildEvent } from '../api/index.js';
 import type { ComposeProject } from '../spec/types.js';
 import { UserError } from './errors.js';
+import { credentialsForImages } from './docker-config.js';
 
 /**
  * Builds the images of services with `build:` through the daemon, printing
@@ -52,7 +53,10 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
 export async function pullImages(client: ApiClient, project: ComposeProject, services: string[], missingOnly: boolean): Promise<string[]> {
   let failure: { service: string; message: string } | undefined;
   let pulled: string[] = [];
-  await client.pull({ project, services, missingOnly }, (e) => {
+  const names = services.length > 0 ? services : Object.keys(project.services);
+  const images = names.map((s) => project.services[s]?.image).filter((i): i is string => typeof i === 'string');
+  const auth = credentialsForImages(images, (msg) => process.stderr.write(`warning: ${msg}\n`));
+  await client.pull({ project, services, missingOnly, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, (e) => {
     if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
     else if ('pulled' in e) pulled = e.pulled;
     else failure = e.error;

@@ -13,6 +13,7 @@ import { secretCommand } from './commands/blobs.js';
 import { tokenCommand } from './commands/token.js';
 import { autolockCommands } from './commands/autolock.js';
 import { containerCommands } from './commands/container.js';
+import { registryCommands } from './commands/registry.js';
 import { VERSION } from '../version.js';
 import { projectOptions } from './project.js';
 
@@ -47,6 +48,7 @@ secretCommand(program);
 tokenCommand(program);
 autolockCommands(program);
 containerCommands(program);
+registryCommands(program);
 
 /** Prints what went wrong in words the user can act on; a stack only with BATON_DEBUG. */
 function report(err: unknown): number {

@@ -26,6 +26,7 @@ import { serverTls } from './tls.js';
 import { resolveCommand } from '../drivers/index.js';
 import { resolve } from 'node:path';
 import { parseHostPort } from '../model/address.js';
+import { registryOf, type RegistryAuth } from '../model/image-ref.js';
 
 export interface DaemonOptions {
   home: string;
@@ -188,7 +189,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }
     return { built };
   };
-  const pullImages: NonNullable<ApiHooks['pull']> = async (project, services, missingOnly, onLine) => {
+  const pullImages: NonNullable<ApiHooks['pull']> = async (project, services, missingOnly, onLine, auth) => {
     // All at once, as Compose pulls: each service's lines carry its name. The first failure (in file order) is the one reported.
     const results = await Promise.allSettled(
       services.map(async (name): Promise<boolean> => {
@@ -196,7 +197,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         const policy = project.services[name].pull_policy;
         if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) return false;
         try {
-          await docker!.pull(image, (line) => onLine(name, line));
+          await docker!.pull(image, (line) => onLine(name, line), auth?.[registryOf(image)]);
         } catch (err) {
           const what = missingOnly && policy !== 'always' ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled${policy === 'always' ? ' (pull_policy: always)' : ''}`;
           throw new ImageError(name, `${what}: ${(err as Error).message}`);
@@ -265,6 +266,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     },
     get imageInfo() {
       return docker ? (image: string) => docker!.imageInfo(image) : undefined;
+    },
+    get login() {
+      return docker ? (auth: RegistryAuth) => docker!.login(auth) : undefined;
     },
     probeDrivers: async () => {
       await engineWatch?.probe();

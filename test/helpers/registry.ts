@@ -2,7 +2,7 @@
 // distribution registry), on 127.0.0.1 with its storage in a temporary
 // folder. Engines take registries on 127.0.0.0/8 without TLS by default.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drain, freePort, waitFor } from './baton.js';
@@ -18,36 +18,46 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-function installed(): boolean {
-  return spawnSync(BIN, ['--version'], { stdio: 'ignore' }).status === 0;
-}
+const have = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 
-/** Starts a registry (installing Debian's docker-registry when missing, as root). */
-export async function registryForTests(): Promise<TestRegistry> {
-  if (!installed()) {
+/**
+ * Starts a registry (installing Debian's docker-registry when missing, as
+ * root). With `users`, it asks for basic auth (an htpasswd file made with
+ * apache2-utils' htpasswd, bcrypt as the registry wants).
+ */
+export async function registryForTests(opts: { users?: Record<string, string> } = {}): Promise<TestRegistry> {
+  const packages = [!have(BIN, ['--version']) && 'docker-registry', opts.users && !existsSync('/usr/bin/htpasswd') && 'apache2-utils'].filter((p): p is string => typeof p === 'string');
+  if (packages.length > 0) {
     if (process.getuid?.() !== 0) {
-      if (onCi) throw new Error('registry tests need docker-registry (apt-get install docker-registry); CI=true: nothing may be skipped');
-      return { skip: 'needs Debian\'s docker-registry (apt-get install docker-registry), or run the tests as root to have it installed', address: '', stop: async () => {} };
+      if (onCi) throw new Error(`registry tests need ${packages.join(' and ')} (apt-get install ${packages.join(' ')}); CI=true: nothing may be skipped`);
+      return { skip: `needs Debian's ${packages.join(' and ')} (apt-get install ${packages.join(' ')}), or run the tests as root to have them installed`, address: '', stop: async () => {} };
     }
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     // Other test files may be installing packages too: wait for dpkg's lock rather than fail.
     const apt = (...args: string[]): void => void execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', ...args], { stdio: 'ignore', env, timeout: 900_000 });
     try {
-      apt('install', '-y', '-qq', 'docker-registry');
+      apt('install', '-y', '-qq', ...packages);
     } catch {
       apt('update', '-qq');
-      apt('install', '-y', '-qq', 'docker-registry');
+      apt('install', '-y', '-qq', ...packages);
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'baton-test-registry-'));
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nhttp:\n  addr: ${address}\n`);
+  let auth = '';
+  if (opts.users) {
+    const lines = Object.entries(opts.users).map(([user, password]) => execFileSync('htpasswd', ['-Bbn', user, password], { encoding: 'utf8' }).trim());
+    writeFileSync(join(dir, 'htpasswd'), lines.join('\n') + '\n');
+    auth = `auth:\n  htpasswd:\n    realm: baton-test\n    path: ${join(dir, 'htpasswd')}\n`;
+  }
+  writeFileSync(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nhttp:\n  addr: ${address}\n${auth}`);
   const child: ChildProcess = spawn(BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
   drain(child);
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}`);
-    return fetch(`http://${address}/v2/`).then((r) => r.ok, () => false);
+    // 401 when it asks for credentials: up either way.
+    return fetch(`http://${address}/v2/`).then((r) => r.ok || r.status === 401, () => false);
   }, 20_000, 'the registry');
   return {
     address,

@@ -8,6 +8,7 @@ import { posix } from 'node:path';
 import type { AttachOptions, AttachedSession, Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats, TermSize } from '../driver.js';
 import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
+import type { RegistryAuth } from '../../model/image-ref.js';
 import { Demuxer, LogLines } from './stream.js';
 import { buildImage, followProgress, type BuildSpec } from './build.js';
 import { isDir, isSymlink, parsePathStat, renameTop, splitDest, tarTop, type PathStat } from './archive.js';
@@ -178,16 +179,26 @@ export class DockerDriver implements Driver {
     });
   }
 
-  /** Pulls an image, each progress line to onLine; rejects with the registry's or engine's own message. */
-  async pull(image: string, onLine: (line: string) => void): Promise<void> {
+  /** Pulls an image, each progress line to onLine; rejects with the registry's or engine's own message. `auth`: the registry's credentials, for this pull only. */
+  async pull(image: string, onLine: (line: string) => void, auth?: RegistryAuth): Promise<void> {
     try {
-      await followProgress(this.docker, await this.docker.pull(image), (e) => {
+      await followProgress(this.docker, await this.docker.pull(image, auth ? { authconfig: auth } : {}), (e) => {
         if (e.status) onLine(`${e.id ? `${e.id}: ` : ''}${e.status}${e.progress ? ` ${e.progress}` : ''}`);
       });
     } catch (err) {
       throw new Error(engineMessage(err));
     }
     for (const k of this.images.keys()) if (k.startsWith(`${image}\0`)) this.images.delete(k);
+  }
+
+  /** Has the engine check credentials with the registry (`docker login`); rejects with the registry's answer. */
+  async login(auth: RegistryAuth): Promise<{ status: string }> {
+    try {
+      const r = (await this.docker.checkAuth(auth)) as { Status?: string };
+      return { status: r.Status ?? 'Login Succeeded' };
+    } catch (err) {
+      throw new Error(engineMessage(err));
+    }
   }
 
   /** What `baton images` shows of an image on this node; undefined when it is not here. */

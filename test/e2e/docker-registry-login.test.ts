@@ -1,0 +1,110 @@
+// A registry that asks for credentials (Debian's docker-registry with an
+// htpasswd file): `baton login` checks them through the engine and keeps
+// them where the Docker CLI does (config.json, or a credential helper), so
+// `docker push` and `baton up` both use them; `baton logout` forgets them.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dockerForTests } from '../helpers/docker.js';
+import { registryForTests, type TestRegistry } from '../helpers/registry.js';
+import { Sandbox, type PsRow } from '../helpers/baton.js';
+
+const engine = await dockerForTests();
+const registry: TestRegistry | undefined = engine.skip ? undefined : await registryForTests({ users: { alice: 's3cret' } });
+const skip = engine.skip ?? registry?.skip;
+
+// A credential helper speaking Docker's protocol, keeping one login in a file beside it.
+const HELPER = `#!/bin/sh
+store="$(dirname "$0")/store.json"
+case "$1" in
+  store) cat > "$store" ;;
+  get) cat > /dev/null; if [ -f "$store" ]; then cat "$store"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+  erase) cat > /dev/null; rm -f "$store" ;;
+  *) exit 2 ;;
+esac
+`;
+
+describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip}` : false }, () => {
+  const sb = new Sandbox();
+  const project = `rl${process.pid}`;
+  const address = registry?.address ?? '';
+  const image = `${address}/private/app:${process.pid}`;
+  const config = join(sb.dir, '.docker');
+  const helpers = join(sb.dir, 'helpers');
+  const env = { DOCKER_HOST: engine.host, DOCKER_CONFIG: config, PATH: `${helpers}:${process.env.PATH}` };
+  const docker = (args: string[], input?: string): string =>
+    execFileSync('docker', args, { env: { ...process.env, ...env, DOCKER_BUILDKIT: '0' }, encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] }).trim();
+  const login = (password: string) => sb.run(['login', address, '-u', 'alice', '--password-stdin'], { env, input: `${password}\n`, timeoutMs: 60_000 });
+  const compose = `name: ${project}\nservices:\n  app:\n    image: ${image}\n    command: ["sleep", "600"]\n    init: true\n`;
+  const ps = async (): Promise<PsRow[]> => JSON.parse(await sb.ok(['ps', '--format', 'json'], { env })) as PsRow[];
+
+  before(() => {
+    mkdirSync(helpers, { recursive: true });
+    writeFileSync(join(helpers, 'docker-credential-batontest'), HELPER);
+    chmodSync(join(helpers, 'docker-credential-batontest'), 0o755);
+    sb.write('compose.yaml', compose);
+  });
+
+  after(async () => {
+    await sb.run(['down'], { env, timeoutMs: 60_000 });
+    try {
+      docker(['rmi', '-f', image]);
+    } catch {
+      /* not there */
+    }
+    await sb.cleanup();
+    await registry?.stop();
+    await engine.release();
+  });
+
+  it('a wrong password is refused by the registry: a clear error, non-zero, nothing kept', async () => {
+    const r = await login('wrong');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`login to ${address.replace(/\./g, '\\.')} failed: .*unauthorized`, 'i'));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(existsSync(join(config, 'config.json')), false);
+  });
+
+  it('login keeps the credentials in Docker\'s config.json, which docker push then uses too', async () => {
+    const r = await login('s3cret');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Login Succeeded/);
+    const file = join(config, 'config.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { auths: Record<string, { auth: string }> };
+    assert.equal(Buffer.from(saved.auths[address].auth, 'base64').toString(), 'alice:s3cret');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    docker(['build', '-q', '-t', image, '-'], `FROM ${engine.image}\nENV PRIVATE=1\n`);
+    docker(['push', image]);
+    docker(['rmi', image]);
+  });
+
+  it('up pulls the private image with those credentials', async () => {
+    const out = await sb.ok(['up', '-d', '--wait'], { env, timeoutMs: 120_000 });
+    assert.match(out, /Service app\s+Pulled/);
+    assert.equal((await ps()).filter((t) => t.state === 'running').length, 1);
+  });
+
+  it('after logout a pull is refused, naming the service and the registry\'s answer', async () => {
+    const out = await sb.ok(['logout', address], { env });
+    assert.match(out, /Removing login credentials/);
+    assert.equal((JSON.parse(readFileSync(join(config, 'config.json'), 'utf8')) as { auths: object }).auths[address as never], undefined);
+    const r = await sb.run(['pull', 'app'], { env, timeoutMs: 60_000 });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /service "app": image ".*" could not be pulled: .*(no basic auth credentials|unauthorized)/i);
+  });
+
+  it('with a credential helper (credsStore), login stores through it and pulls read from it, as Docker does', async () => {
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'batontest' }));
+    const r = await login('s3cret');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /docker-credential-batontest/);
+    assert.deepEqual(JSON.parse(readFileSync(join(helpers, 'store.json'), 'utf8')), { ServerURL: address, Username: 'alice', Secret: 's3cret' });
+    assert.equal((JSON.parse(readFileSync(join(config, 'config.json'), 'utf8')) as { auths?: object }).auths, undefined, 'no password in config.json');
+    await sb.ok(['down'], { env, timeoutMs: 60_000 });
+    docker(['rmi', image]);
+    const out = await sb.ok(['up', '-d', '--wait'], { env, timeoutMs: 120_000 });
+    assert.match(out, /Service app\s+Pulled/);
+  });
+});
