@@ -46,8 +46,8 @@ function installPackages(): void {
   const missing = [!have('dockerd') && 'docker.io', !existsSync('/bin/busybox') && 'busybox-static'].filter(Boolean) as string[];
   if (missing.length === 0) return;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env, timeout: 600_000 });
+  execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'update', '-qq'], { stdio: 'ignore', env });
+  execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '-qq', ...missing], { stdio: 'ignore', env, timeout: 600_000 });
 }
 
 /** mkdir is atomic: whoever makes the folder holds the lock. A holder that died leaves it stale. */

@@ -28,7 +28,7 @@ export async function startPebble(): Promise<Pebble> {
       if (onCi) throw new Error('pebble is missing and installing it needs root');
       return { skip: 'needs pebble: apt-get install pebble', directoryUrl: '', serverCa: '', root: async () => '', stop: async () => {} };
     }
-    execFileSync('apt-get', ['install', '-y', '-qq', 'pebble'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 });
+    execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '-qq', 'pebble'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 });
   }
   const dir = mkdtempSync(join(tmpdir(), 'baton-pebble-'));
   const pems = await generate([{ name: 'commonName', value: 'pebble' }], {
