@@ -170,6 +170,7 @@ class Fleet {
         this.events.push({ ...e, node: nodeId });
       },
       taskFiles: async (): Promise<TaskFile[]> => [],
+      registryAuth: async () => undefined,
     };
   }
 

@@ -276,6 +276,7 @@ export class Agent {
         user: svc.spec.user,
         stopSignal: svc.stopSignal,
         stopGraceMs: svc.stopGraceMs,
+        ...(container ? { registryAuth: (image: string) => this.opts.cp.registryAuth(t.project, image) } : {}),
       });
       if (l.phase === 'gone') return; // exited before start() returned; onExit reported it
       const reported = run.ports ?? ports;

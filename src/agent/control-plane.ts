@@ -1,4 +1,5 @@
 import type { EventInput, NodeInfo, Project, Service, Task, TaskFileRef, TaskObserved, TaskReport } from '../model/types.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 
 export type { TaskObserved, TaskReport };
 
@@ -28,6 +29,8 @@ export interface ControlPlane {
   event(e: EventInput): Promise<void>;
   /** The values of a service's secrets and configs, decrypted for delivery to a task on this node. */
   taskFiles(svc: Service): Promise<TaskFile[]>;
+  /** Credentials a deploy of the project sent (`--with-registry-auth`) for the registry of `image`; undefined when none. */
+  registryAuth(project: string, image: string): Promise<RegistryAuth | undefined>;
 }
 
 export interface TaskFile {

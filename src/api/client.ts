@@ -70,8 +70,8 @@ export class ApiClient {
   projects(): Promise<ProjectSummary[]> {
     return this.json('GET', '/v1/projects');
   }
-  deploy(project: ComposeProject, removeOrphans = false, sources?: FileSources): Promise<DeployResult> {
-    return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans, sources });
+  deploy(project: ComposeProject, removeOrphans = false, sources?: FileSources, registryAuth?: Record<string, RegistryAuth>): Promise<DeployResult> {
+    return this.json('POST', `/v1/projects/${enc(project.name)}/deploy`, { project, removeOrphans, sources, ...(registryAuth ? { registryAuth } : {}) });
   }
   autolock(enable: boolean): Promise<{ unlockKey?: string }> {
     return this.json('POST', '/v1/autolock', { enable });

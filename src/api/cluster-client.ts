@@ -3,6 +3,7 @@
 import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type { ClusterView, EventInput, NodeInfo, TaskFileRef, TaskReport } from '../model/types.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 import type { JoinAnswer, JoinRequest } from './cluster-server.js';
 import type { Duplex } from 'node:stream';
 import { STDIO_PROTOCOL, stdioChannel, type StdioOutput, type StdioSession, type TermSize } from '../model/stdio.js';
@@ -63,6 +64,12 @@ export class ClusterClient {
 
   async event(e: EventInput): Promise<void> {
     await this.call('POST', '/v1/cluster/event', e);
+  }
+
+  /** Registry credentials a deploy of the project sent, for the registry of this image (only to a node that runs the project). */
+  async registryAuth(project: string, image: string): Promise<RegistryAuth | undefined> {
+    const r = await this.call<{ auth?: RegistryAuth }>('POST', '/v1/cluster/registry-auth', { project, image });
+    return r.auth;
   }
 
   async files(serviceId: string): Promise<{ ref: TaskFileRef; content: Buffer }[]> {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { ClusterView, EventInput, NodeInfo, TaskReport } from '../model/types.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 import { keys } from '../model/keys.js';
 import { now } from '../model/time.js';
 import type { Store } from '../store/store.js';
@@ -26,6 +27,8 @@ export interface ClusterHooks {
   issue(csrPem: string, nodeId: string, role: JoinRole): Promise<string>;
   /** Decrypted secrets and configs of a service, for a node that runs it. */
   files(serviceId: string): Promise<FileValue[]>;
+  /** Registry credentials a deploy of the project sent, for the registry of the image; undefined when none. */
+  registryAuth(project: string, image: string): Promise<RegistryAuth | undefined>;
   /** An image some service uses, as a `docker save` tar from this manager's engine; undefined when it has none. */
   image?(name: string): Promise<NodeJS.ReadableStream | undefined>;
 }
@@ -103,6 +106,15 @@ export class ClusterServer {
         }
         case 'POST /v1/cluster/files':
           return sendJson(res, 200, await this.files(req, nodeId));
+        case 'POST /v1/cluster/registry-auth': {
+          const body = await readJson<{ project?: unknown; image?: unknown }>(req);
+          if (typeof body.project !== 'string' || typeof body.image !== 'string') throw badRequest('registry-auth: expected project and image');
+          // Only a node that runs the project's tasks gets its credentials, as with its secrets.
+          const tasks = await this.store.list('task', keys.taskPrefix(body.project));
+          if (!tasks.some((v) => v.value.node === nodeId && v.value.desiredState === 'running')) throw new ApiError(403, 'forbidden', `node ${nodeId} runs no task of ${body.project}`);
+          const auth = await this.hooks.registryAuth(body.project, body.image);
+          return sendJson(res, 200, auth ? { auth } : {});
+        }
         case 'GET /v1/cluster/image': {
           const name = url.searchParams.get('name');
           if (!name) throw badRequest('name: expected an image name');

@@ -9,6 +9,8 @@ import { revisionRecord, withUpdate } from '../model/revision.js';
 import type { Op, Store } from '../store/store.js';
 import { ApiError, badRequest, type ApiProblem } from './errors.js';
 import type { ApiHooks, DeployResult } from './types.js';
+import { registryOf, type RegistryAuth } from '../model/image-ref.js';
+import { registryAuthLabel } from '../controllers/index.js';
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -17,7 +19,7 @@ const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
  * every check that could fail has passed: a rejected deploy changes nothing.
  * Services whose spec is unchanged keep their revision, so their tasks live on.
  */
-export async function deployProject(store: Store, hooks: ApiHooks, compose: ComposeProject, removeOrphans = false, sources: FileSources = { secrets: {}, configs: {} }): Promise<DeployResult> {
+export async function deployProject(store: Store, hooks: ApiHooks, compose: ComposeProject, removeOrphans = false, sources: FileSources = { secrets: {}, configs: {} }, registryAuth?: Record<string, RegistryAuth>): Promise<DeployResult> {
   if (!compose || typeof compose !== 'object' || typeof compose.name !== 'string' || !compose.services) {
     throw badRequest('project: expected a normalized Compose project with name and services');
   }
@@ -67,7 +69,11 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
         }
       }
       const files = await resolveFiles(store, hooks, compose, cfg, sources, currentFiles, blobOps, problems);
-      const svc = withUpdate(buildService(compose, cfg, { driver, vipPorts, files, prev, time }), prev, time);
+      const image = typeof cfg.image === 'string' ? cfg.image : undefined;
+      // Credentials sent now make a version for the service (new ones roll its tasks); a deploy without them keeps the stored ones.
+      const sent = image && registryAuth ? registryAuth[registryOf(image)] : undefined;
+      const authVersion = registryAuth ? (sent ? hooks.blobVersion(Buffer.from(JSON.stringify(sent))) : undefined) : prev?.registryAuth;
+      const svc = withUpdate(buildService(compose, cfg, { driver, vipPorts, files, prev, time, ...(authVersion ? { registryAuth: authVersion } : {}) }), prev, time);
       services.push(svc);
     } catch (err) {
       if (err instanceof ServiceSpecError) problems.push({ service: err.service, message: err.message });
@@ -104,6 +110,10 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
     updatedAt: time,
   };
   const ops: Op[] = [{ type: 'put', kind: 'project', key: projectKey, value: project, expect: prevProject?.version ?? 0 }, ...blobOps];
+  if (registryAuth && Object.keys(registryAuth).length > 0) {
+    const sealed = hooks.seal(Buffer.from(JSON.stringify(registryAuth)), registryAuthLabel(compose.name));
+    ops.push({ type: 'put', kind: 'registryAuth', key: keys.registryAuth(compose.name), value: { project: compose.name, registries: Object.keys(registryAuth).sort(), sealed, updatedAt: time } });
+  }
   const result: DeployResult = { project: compose.name, revision: project.revision, created: [], updated: [], unchanged: [], removed: [], orphans: [] };
   for (const svc of services) {
     const prev = prevServices.get(svc.name);

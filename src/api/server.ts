@@ -15,13 +15,14 @@ import { createBlob, inspectBlob, listBlobs, projectBlobs, removeBlob } from './
 import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
 import { ApiError, ImageError, badRequest, notFound } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
+import { registryAuth, registryAuthMap } from './registry-auth.js';
 import { allows, routeRole } from './routes.js';
 import { createToken, listTokens, removeToken, roleOf } from './tokens.js';
 import { STDIO_PROTOCOL, UpgradeBodyError, readUpgradeBody, serveStdio, switchProtocols, validSize } from '../model/stdio.js';
 import { findNode, removeNode, updateNode } from './nodes.js';
 import { BUILD_UPLOAD_TYPE } from './types.js';
 import { PassThrough } from 'node:stream';
-import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, LoginRequest, PullEvent, PullRequest, RegistryAuth, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, LoginRequest, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -75,7 +76,8 @@ export class ApiServer {
       const body = await readJson<DeployRequest>(req);
       if (body.project?.name !== p.name) throw badRequest(`project name in the body ("${body.project?.name}") differs from the URL ("${p.name}")`);
       await hooks.probeDrivers?.();
-      sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true, body.sources));
+      const auth = registryAuthMap(body.registryAuth, 'registryAuth');
+      sendJson(res, 200, await deployProject(store, hooks, body.project, body.removeOrphans === true, body.sources, auth));
     });
     for (const kind of ['secret', 'config'] as const) {
       this.route('GET', `/v1/${kind}s`, async (_q, res) => sendJson(res, 200, await listBlobs(store, kind)));
@@ -379,6 +381,7 @@ export class ApiServer {
     const ops: Op[] = services.map((v) => ({ type: 'delete', kind: 'service', key: v.key }));
     for (const v of await this.store.list('revision', keys.revisionPrefix(project))) ops.push({ type: 'delete', kind: 'revision', key: v.key });
     if (p) ops.push({ type: 'delete', kind: 'project', key: p.key });
+    if (await this.store.get('registryAuth', keys.registryAuth(project))) ops.push({ type: 'delete', kind: 'registryAuth', key: keys.registryAuth(project) });
     // Running tasks already have their files; the project's own secret and config versions go with it.
     ops.push(...(await projectBlobs(this.store, project)));
     await this.store.commit(ops);
@@ -440,11 +443,7 @@ export class ApiServer {
     if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
     const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
     if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
-    let auth: Record<string, RegistryAuth> | undefined;
-    if (body.auth !== undefined) {
-      if (!body.auth || typeof body.auth !== 'object' || Array.isArray(body.auth)) throw badRequest('auth: expected an object of credentials by registry');
-      auth = Object.fromEntries(Object.entries(body.auth).map(([k, v]) => [k, registryAuth(v, `auth.${k}`)]));
-    }
+    const auth = registryAuthMap(body.auth, 'auth');
     const names = body.services && body.services.length > 0 ? body.services : Object.keys(compose.services);
     // Only services that will run as containers: an image service on the process driver has nothing to pull.
     const wanted = names.filter((s) => compose.services[s].image && !compose.services[s].build && this.containerService(compose, s));
@@ -766,17 +765,3 @@ function checkAttach(body: { tty?: unknown; stdin?: unknown; size?: unknown }): 
   if (body.size !== undefined && !validSize(body.size)) throw badRequest('size: expected { cols, rows }, whole numbers from 1 to 65535');
 }
 
-/** Registry credentials from a request body, each field checked and named when wrong. */
-function registryAuth(v: unknown, at: string): RegistryAuth {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest(`${at}: expected an object with serveraddress and username/password or identitytoken`);
-  const o = v as Record<string, unknown>;
-  const out: RegistryAuth = { serveraddress: '' };
-  for (const key of ['serveraddress', 'username', 'password', 'identitytoken'] as const) {
-    if (o[key] === undefined) continue;
-    if (typeof o[key] !== 'string') throw badRequest(`${at}.${key}: expected a string`);
-    out[key] = o[key] as string;
-  }
-  if (!out.serveraddress) throw badRequest(`${at}.serveraddress: required`);
-  if (!out.identitytoken && (out.username === undefined || out.password === undefined)) throw badRequest(`${at}: needs username and password, or identitytoken`);
-  return out;
-}

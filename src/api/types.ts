@@ -12,6 +12,12 @@ export interface DeployRequest {
   /** Values of the project's file and environment secrets and configs (base64), sent beside the spec, never inside it. */
   sources?: FileSources;
   removeOrphans?: boolean;
+  /**
+   * `--with-registry-auth`: credentials by registry, from the caller's Docker
+   * config. Kept sealed with the project (replacing any sent before), so the
+   * nodes that run its tasks can pull private images.
+   */
+  registryAuth?: Record<string, RegistryAuth>;
 }
 
 export interface DeployResult {

@@ -2,6 +2,7 @@ import type { ApiClient, BuildEvent } from '../api/index.js';
 import type { ComposeProject } from '../spec/types.js';
 import { UserError } from './errors.js';
 import { credentialsForImages } from './docker-config.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 
 /**
  * Builds the images of services with `build:` through the daemon, printing
@@ -50,6 +51,12 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
  * each service's name; with `missingOnly` (what `up` does) only images not
  * here yet. Throws naming the service.
  */
+/** `--with-registry-auth`: this user's credentials for the registries of the project's images, to keep with the deploy. */
+export function deployCredentials(project: ComposeProject): Record<string, RegistryAuth> {
+  const images = Object.values(project.services).map((s) => s.image).filter((i): i is string => typeof i === 'string');
+  return credentialsForImages(images, (msg) => process.stderr.write(`warning: ${msg}\n`));
+}
+
 export async function pullImages(client: ApiClient, project: ComposeProject, services: string[], missingOnly: boolean): Promise<string[]> {
   let failure: { service: string; message: string } | undefined;
   let pulled: string[] = [];

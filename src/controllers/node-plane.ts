@@ -3,6 +3,7 @@
 // rules for both, so a remote agent can do no more than a local one.
 import type { ClusterView, NodeInfo, SealedValue, Service, Task, TaskFileRef, TaskReport } from '../model/types.js';
 import { keys } from '../model/keys.js';
+import { registryOf, type RegistryAuth } from '../model/image-ref.js';
 import { now } from '../model/time.js';
 import { isRoutable } from '../model/task.js';
 import type { Op, Store, WatchEvent } from '../store/store.js';
@@ -155,6 +156,18 @@ export async function serviceFiles(store: Store, svc: Service, open: (sealed: Se
     }
   }
   return out;
+}
+
+/** The seal label of a project's registry credentials: a sealed value opens only under its own label. */
+export const registryAuthLabel = (project: string): string => `registry-auth/${project}`;
+
+/** The credentials a deploy of this project sent for the registry of `image`, or undefined. */
+export async function projectRegistryAuth(store: Store, project: string, image: string, open: (sealed: SealedValue, label: string) => Buffer): Promise<RegistryAuth | undefined> {
+  const rec = await store.get('registryAuth', keys.registryAuth(project));
+  const registry = registryOf(image);
+  if (!rec || !rec.value.registries.includes(registry)) return undefined;
+  const all = JSON.parse(open(rec.value.sealed, registryAuthLabel(project)).toString('utf8')) as Record<string, RegistryAuth>;
+  return all[registry];
 }
 
 /**

@@ -5,7 +5,7 @@ import { Agent, parseSubnet } from '../agent/index.js';
 import { ApiServer, ClusterServer, NodeClient, type NodeAddress } from '../api/index.js';
 import type { ApiHooks, ApiProblem } from '../api/index.js';
 import { ImageError } from '../api/index.js';
-import { NodeMonitor, Reconciler, serviceFiles } from '../controllers/index.js';
+import { NodeMonitor, Reconciler, projectRegistryAuth, serviceFiles } from '../controllers/index.js';
 import { ClusterIdentity } from './cluster.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
@@ -132,6 +132,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         if (!svc) throw new Error(`service ${serviceId} is gone`);
         return serviceFiles(store, svc.value, (sealed, key) => box.open(sealed, key));
       },
+      registryAuth: (project, image) => projectRegistryAuth(store, project, image, (sealed, label) => box.open(sealed, label)),
       // Only images the project's services use leave this engine.
       image: async (name) => {
         if (!docker) return undefined;

@@ -1,7 +1,8 @@
 import type { ControlPlane, NodeView, TaskFile, TaskReport } from '../agent/control-plane.js';
-import { heartbeatNode, NodeChanges, readView, registerNode, reportTasks, serviceFiles, VIEW_KINDS } from '../controllers/index.js';
+import { heartbeatNode, NodeChanges, readView, registerNode, reportTasks, serviceFiles, projectRegistryAuth, VIEW_KINDS } from '../controllers/index.js';
 import type { ClusterView, EventInput, NodeInfo, Service } from '../model/types.js';
 import type { SecretBox } from '../secrets/index.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 import type { Store } from '../store/store.js';
 
 /** A view as the agent keeps it: maps by id. */
@@ -59,5 +60,9 @@ export class LocalControlPlane implements ControlPlane {
 
   taskFiles(svc: Service): Promise<TaskFile[]> {
     return serviceFiles(this.store, svc, (sealed, key) => this.box.open(sealed, key));
+  }
+
+  registryAuth(project: string, image: string): Promise<RegistryAuth | undefined> {
+    return projectRegistryAuth(this.store, project, image, (sealed, label) => this.box.open(sealed, label));
   }
 }

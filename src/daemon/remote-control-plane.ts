@@ -1,6 +1,7 @@
 import type { ControlPlane, NodeView, TaskFile, TaskReport } from '../agent/control-plane.js';
 import { ClusterRequestError, type ClusterClient } from '../api/index.js';
 import type { EventInput, NodeInfo, Service } from '../model/types.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 import { toNodeView } from './local-control-plane.js';
 
 /** How long a view request waits on the manager for a change. */
@@ -82,6 +83,10 @@ export class RemoteControlPlane implements ControlPlane {
 
   async taskFiles(svc: Service): Promise<TaskFile[]> {
     return this.client.files(svc.id);
+  }
+
+  async registryAuth(project: string, image: string): Promise<RegistryAuth | undefined> {
+    return this.client.registryAuth(project, image);
   }
 
   private check(err: unknown): void {

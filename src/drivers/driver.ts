@@ -1,4 +1,5 @@
 import type { Task, TaskPort, TaskStats } from '../model/types.js';
+import type { RegistryAuth } from '../model/image-ref.js';
 import type { StdioSession, TermSize } from '../model/stdio.js';
 
 export type { TaskStats, TermSize };
@@ -23,6 +24,8 @@ export interface RunSpec {
   files?: { dir: string; entries: { kind: 'secret' | 'config'; hostPath: string; target: string; uid?: number; gid?: number }[] };
   /** For container drivers: what to run and how; the process driver ignores it. */
   container?: ContainerSpec;
+  /** Credentials for pulling this image, asked for only when a pull is needed (a deploy's `--with-registry-auth`). */
+  registryAuth?: (image: string) => Promise<RegistryAuth | undefined>;
 }
 
 /** Labels that mark what baton created, so it finds its own again and never touches anything else. */

@@ -180,7 +180,7 @@ export function envName(service: string): string {
 export function buildService(
   project: ComposeProject,
   cfg: ServiceConfig,
-  opts: { driver: string; vipPorts: Map<string, number>; files?: TaskFileRef[]; prev?: Service; time: string },
+  opts: { driver: string; vipPorts: Map<string, number>; files?: TaskFileRef[]; registryAuth?: string; prev?: Service; time: string },
 ): Service {
   const ports: ServicePortSpec[] = targetPorts(cfg).map((p) => {
     const vipPort = opts.vipPorts.get(`${p.target}/${p.protocol}`);
@@ -208,6 +208,7 @@ export function buildService(
     ...(ingress ? { ingress } : {}),
     ...(balance === 'least-connections' ? { balance: 'least-connections' as const } : {}),
     files: opts.files ?? [],
+    ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
     spec: cfg,
     workingDir: project.workingDir,
   };
@@ -230,10 +231,10 @@ export function buildService(
   };
 }
 
-type HashInput = Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'> & { files?: TaskFileRef[] };
+type HashInput = Pick<Service, 'spec' | 'driver' | 'ports' | 'workingDir'> & { files?: TaskFileRef[]; registryAuth?: string };
 
 // Records stored before secrets existed carry no files; hashing [] as absent keeps their tasks current.
-const filesPart = (s: HashInput): { files?: TaskFileRef[] } => (s.files && s.files.length > 0 ? { files: s.files } : {});
+const filesPart = (s: HashInput): { files?: TaskFileRef[]; registryAuth?: string } => ({ ...(s.files && s.files.length > 0 ? { files: s.files } : {}), ...(s.registryAuth ? { registryAuth: s.registryAuth } : {}) });
 
 function recordKey(s: HashInput): string {
   const { scale: _scale, deploy, ...rest } = s.spec;

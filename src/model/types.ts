@@ -168,6 +168,12 @@ export interface Service {
   balance?: 'least-connections';
   /** Secrets and configs delivered as files, each at a fixed version. */
   files: TaskFileRef[];
+  /**
+   * Version of the registry credentials a deploy sent for this service's
+   * image (`--with-registry-auth`): new credentials make new tasks, which
+   * pull with them, as a Swarm service update does.
+   */
+  registryAuth?: string;
   /** The normalized Compose service this was made from. */
   spec: ServiceConfig;
   /** The project folder: the default working directory of process tasks. */
@@ -342,6 +348,18 @@ export interface TaskStats {
   pids: number;
 }
 
+/**
+ * Registry credentials a deploy sent along (`--with-registry-auth`), sealed
+ * with the cluster key: nodes that run the project's tasks pull with them.
+ */
+export interface RegistryAuthRecord {
+  project: string;
+  /** The registries they are for (registryOf names), readable without opening. */
+  registries: string[];
+  sealed: SealedValue;
+  updatedAt: string;
+}
+
 export interface Objects {
   project: Project;
   service: Service;
@@ -352,6 +370,7 @@ export interface Objects {
   config: ConfigRecord;
   token: ApiToken;
   cluster: ClusterRecord;
+  registryAuth: RegistryAuthRecord;
 }
 
 export type Kind = keyof Objects;

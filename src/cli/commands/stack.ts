@@ -12,7 +12,7 @@ import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { capitalize, ellipsis, humanDuration, renderRows, type Column } from '../format.js';
 import { load } from '../project.js';
-import { buildImages, pullImages } from '../build.js';
+import { buildImages, deployCredentials, pullImages } from '../build.js';
 import { waitReady, withPositions } from './up.js';
 
 /** What the daemon accepts as a project name (src/api/deploy.ts), said before any file is read. */
@@ -255,6 +255,7 @@ interface DeployFlags {
   composeFile: string[];
   prune?: boolean;
   detach?: boolean;
+  withRegistryAuth?: boolean;
 }
 
 export function stackCommands(program: Command): void {
@@ -268,6 +269,7 @@ export function stackCommands(program: Command): void {
     .option('--prune', 'remove services of the stack that are no longer in the files (without it they keep running)')
     .option('-d, --detach', 'return once deployed (the default)')
     .option('--no-detach', 'wait until every service runs, and is healthy when it has a healthcheck')
+    .option('--with-registry-auth', 'send your registry logins with the deploy, so the nodes that run its tasks can pull private images')
     .action(async (name: string, f: DeployFlags) => {
       if (!STACK_NAME.test(name)) throw new UserError(`invalid stack name "${name}": use lowercase letters, digits, "_" and "-", starting with a letter or digit`);
       const project = await load({ file: f.composeFile, projectName: name });
@@ -277,7 +279,7 @@ export function stackCommands(program: Command): void {
       if (toBuild.length > 0) await buildImages(client, project, toBuild, false);
       const toPull = Object.values(project.services).filter((s) => s.image && !s.build).map((s) => s.name);
       if (toPull.length > 0) await pullImages(client, project, toPull, true);
-      const result = await client.deploy(project, f.prune === true, fileSources(project)).catch((err: unknown) => {
+      const result = await client.deploy(project, f.prune === true, fileSources(project), f.withRegistryAuth ? deployCredentials(project) : undefined).catch((err: unknown) => {
         throw err instanceof ApiRequestError ? withPositions(err, project) : err;
       });
       printStackDeploy(name, result, await client.status(name));

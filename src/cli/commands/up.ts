@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { logPrinter } from '../logs-printer.js';
 import { load, projectFlags, projectOptions, type ProjectFlags } from '../project.js';
 import { readiness } from '../readiness.js';
-import { buildImages, pullImages } from '../build.js';
+import { buildImages, deployCredentials, pullImages } from '../build.js';
 
 interface UpFlags extends ProjectFlags {
   detach?: boolean;
@@ -18,6 +18,7 @@ interface UpFlags extends ProjectFlags {
   removeOrphans?: boolean;
   timestamps?: boolean;
   build?: boolean;
+  withRegistryAuth?: boolean;
 }
 
 export function upCommand(program: Command): void {
@@ -30,7 +31,8 @@ export function upCommand(program: Command): void {
       .option('--wait-timeout <seconds>', 'give up waiting after this many seconds', '300')
       .option('--remove-orphans', 'remove services no longer in the Compose files')
       .option('-t, --timestamps', 'show timestamps in the attached logs')
-      .option('--build', 'build images of build: sections even when they exist (else only missing ones are built)'),
+      .option('--build', 'build images of build: sections even when they exist (else only missing ones are built)')
+      .option('--with-registry-auth', 'send your registry logins with the deploy, so the nodes that run its tasks can pull private images (as docker stack deploy)'),
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<UpFlags>(cmd);
     const loaded = await load(flags);
@@ -41,7 +43,7 @@ export function upCommand(program: Command): void {
     // Missing images are pulled here, their progress shown, before the deploy checks that every image is present.
     const toPull = Object.values(project.services).filter((s) => s.image && !s.build).map((s) => s.name);
     if (toPull.length > 0) await pullImages(client, project, toPull, true);
-    const result = await client.deploy(project, flags.removeOrphans === true, fileSources(loaded)).catch((err: unknown) => {
+    const result = await client.deploy(project, flags.removeOrphans === true, fileSources(loaded), flags.withRegistryAuth ? deployCredentials(project) : undefined).catch((err: unknown) => {
       throw err instanceof ApiRequestError ? withPositions(err, loaded) : err;
     });
     printDeploy(result);

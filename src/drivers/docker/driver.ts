@@ -127,7 +127,7 @@ export class DockerDriver implements Driver {
   }
 
   /** Whether the image is here; pulls it when the policy allows and it is not (or always). Throws a message for the user. */
-  async ensureImage(image: string, policy: 'missing' | 'always' | 'never'): Promise<void> {
+  async ensureImage(image: string, policy: 'missing' | 'always' | 'never', credentials?: (image: string) => Promise<RegistryAuth | undefined>): Promise<void> {
     const present = await this.docker.getImage(image).inspect().then(() => true, (err: unknown) => {
       if (isStatus(err, 404)) return false;
       throw err;
@@ -137,7 +137,9 @@ export class DockerDriver implements Driver {
     if (!present && (await this.loadFromSource(image))) return;
     if (!present && policy === 'never') throw new Error(`image "${image}" is not present on this node${this.opts.imageSource ? ' nor on the manager' : ''} (pull_policy: never)`);
     try {
-      await followProgress(this.docker, await this.docker.pull(image));
+      // Credentials a deploy sent along; a manager that cannot give them still lets a public image pull.
+      const auth = await credentials?.(image).catch((err: Error) => void this.log(`image ${image}: no registry credentials from the manager: ${err.message}`));
+      await followProgress(this.docker, await this.docker.pull(image, auth ? { authconfig: auth } : {}));
     } catch (err) {
       if (present) return; // "always" with no registry reachable: the local copy will do
       throw new Error(`image "${image}" is not present on this node and could not be pulled: ${engineMessage(err)}`);
@@ -220,11 +222,11 @@ export class DockerDriver implements Driver {
     for (const k of this.images.keys()) if (k.startsWith(`${spec.tag}\0`)) this.images.delete(k);
   }
 
-  private imageOnce(image: string, policy: 'missing' | 'always' | 'never'): Promise<void> {
+  private imageOnce(image: string, policy: 'missing' | 'always' | 'never', credentials?: (image: string) => Promise<RegistryAuth | undefined>): Promise<void> {
     const key = `${image}\0${policy}`;
     let p = this.images.get(key);
     if (!p) {
-      p = this.ensureImage(image, policy);
+      p = this.ensureImage(image, policy, credentials);
       this.images.set(key, p);
       const forget = (): void => void setTimeout(() => this.images.delete(key), IMAGE_CACHE_MS).unref();
       p.then(forget, () => this.images.delete(key));
@@ -248,7 +250,7 @@ export class DockerDriver implements Driver {
     const id = spec.task.id;
     if (!c) throw new TaskStartError('the docker driver needs an image (set image:)', 'invalid');
     try {
-      await this.imageOnce(c.image, c.pullPolicy);
+      await this.imageOnce(c.image, c.pullPolicy, spec.registryAuth);
     } catch (err) {
       throw new TaskStartError(engineMessage(err), 'not-found');
     }
