@@ -386,7 +386,7 @@ export class Agent {
     try {
       const written = (svc.files ?? []).length > 0 ? writeTaskFiles(this.opts.filesRoot, task.id, await this.opts.cp.taskFiles(svc)) : undefined;
       if (written) for (const f of written.files) container.mounts.push({ type: 'bind', source: f.hostPath, target: f.target, readOnly: true });
-      const spec = { task, argv: [], env: container.env, container, workingDir: '/', user: req.user ?? svc.spec.user, stopSignal: svc.stopSignal, stopGraceMs: svc.stopGraceMs };
+      const spec = { task, argv: [], env: container.env, container, workingDir: '/', user: req.user ?? svc.spec.user, stopSignal: svc.stopSignal, stopGraceMs: svc.stopGraceMs, registryAuth: (image: string) => this.opts.cp.registryAuth(task.project, image) };
       ({ session } = await driver.startAttached(spec, io, onOutput));
     } catch (err) {
       await cleanup();
