@@ -487,6 +487,7 @@ export class ApiServer {
     const noBuild = wanted.filter((s) => !withBuild.includes(s));
     if (noBuild.length > 0) throw badRequest(`no build: section in ${noBuild.map((s) => `service "${s}"`).join(', ')}`);
     if (context && (wanted.length !== 1 || body.services?.length !== 1)) throw badRequest('a build that sends its context names exactly one service');
+    const auth = registryAuthMap(body.auth, 'auth');
     if (body.plan) {
       if (wanted.length > 0 && !this.hooks.buildPlan && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
       const needed = this.hooks.buildPlan ? await this.hooks.buildPlan(compose, wanted, body.force === true) : [];
@@ -498,7 +499,7 @@ export class ApiServer {
     if (wanted.length > 0 && !this.hooks.build && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
     const write = ndjson(res);
     try {
-      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent), context) : { built: [] };
+      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent), context, auth) : { built: [] };
       write({ built: r.built } satisfies BuildEvent);
     } catch (err) {
       const e = err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };

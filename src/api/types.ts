@@ -102,7 +102,7 @@ export interface ApiHooks {
    * `force`, else only those whose image is not there yet. Rejects with
    * ImageError naming the service. Absent when no engine answers.
    */
-  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void, context?: NodeJS.ReadableStream): Promise<{ built: string[] }>;
+  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void, context?: NodeJS.ReadableStream, auth?: Record<string, RegistryAuth>): Promise<{ built: string[] }>;
   /** Which of these services a build would build now: all with `force`, else those whose image is not here. */
   buildPlan?(project: ComposeProject, services: string[], force: boolean): Promise<string[]>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
@@ -214,6 +214,8 @@ export interface BuildRequest {
   force?: boolean;
   /** Build nothing: answer which services need a build (`{ needed }`), for a client that sends each context itself. */
   plan?: boolean;
+  /** The caller's registry logins, for the images the Dockerfiles start FROM: used for this build only, never stored. */
+  auth?: Record<string, RegistryAuth>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ApiClient, BuildEvent } from '../api/index.js';
 import type { ComposeProject } from '../spec/types.js';
 import { UserError } from './errors.js';
-import { credentialsForImages } from './docker-config.js';
+import { allCredentials, credentialsForImages } from './docker-config.js';
 import type { RegistryAuth } from '../model/image-ref.js';
 
 /**
@@ -23,7 +23,9 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
     } else if ('built' in e) built.push(...e.built);
     else if ('error' in e) failure = e.error;
   };
-  if (!client.remote) await client.build({ project, services, force }, onEvent);
+  const logins = allCredentials((msg) => process.stderr.write(`warning: ${msg}\n`));
+  const auth = Object.keys(logins).length > 0 ? { auth: logins } : {};
+  if (!client.remote) await client.build({ project, services, force, ...auth }, onEvent);
   else {
     // Packing (tar-fs) only when a context travels to a remote daemon.
     const { BuildContextError, packContext } = await import('../model/build-context.js');
@@ -37,7 +39,7 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
         throw err;
       }
       // Already known to need it: built whatever the daemon finds by now.
-      await client.buildFrom({ project, services: [name], force: true }, tar, onEvent);
+      await client.buildFrom({ project, services: [name], force: true, ...auth }, tar, onEvent);
       if (failure) break;
     }
   }

@@ -49,7 +49,7 @@ function configKey(registry: string): string {
 }
 
 /** Runs a credential helper; its stdout, or undefined when it has nothing for this server. Throws when the helper is missing or broken. */
-function helper(name: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv): string | undefined {
+function helper(name: string, action: 'get' | 'store' | 'erase' | 'list', input: string, env: NodeJS.ProcessEnv): string | undefined {
   const bin = `docker-credential-${name}`;
   const r = spawnSync(bin, [action], { input, encoding: 'utf8', timeout: 30_000, env });
   if (r.error) throw new Error(`credential helper ${bin}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : r.error.message}`);
@@ -113,6 +113,31 @@ export function credentialsForImages(images: string[], warn: (msg: string) => vo
   for (const registry of new Set(images.map(registryOf))) {
     const c = credentialsFor(registry, warn, env);
     if (c) out[registry] = c;
+  }
+  return out;
+}
+
+/**
+ * Every login this user has (config.json's auths, credHelpers, and what the
+ * credsStore helper lists), by registry: what a build sends, as `docker
+ * build` does, since any FROM line may need one.
+ */
+export function allCredentials(warn: (msg: string) => void, env: NodeJS.ProcessEnv = process.env): Record<string, RegistryAuth> {
+  const path = dockerConfigPath(env);
+  const cfg = readConfig(path);
+  const registries = new Set([...Object.keys(cfg.auths ?? {}), ...Object.keys(cfg.credHelpers ?? {})].map(normalizeRegistry));
+  if (typeof cfg.credsStore === 'string' && cfg.credsStore) {
+    try {
+      const listed = JSON.parse(helper(cfg.credsStore, 'list', '', env) ?? '{}') as Record<string, string>;
+      for (const server of Object.keys(listed)) registries.add(normalizeRegistry(server));
+    } catch (err) {
+      warn(`${path}: ${(err as Error).message}`);
+    }
+  }
+  const out: Record<string, RegistryAuth> = {};
+  for (const r of registries) {
+    const c = credentialsFor(r, warn, env);
+    if (c) out[r] = c;
   }
   return out;
 }

@@ -177,12 +177,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }
     return needed;
   };
-  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, force, onLine, context) => {
+  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, force, onLine, context, auth) => {
     const built: string[] = [];
     for (const name of await buildPlan(project, services, force)) {
       const spec = buildSpec(project, name)!;
       try {
-        await docker!.build(spec, (line) => onLine(name, line), context);
+        await docker!.build(spec, (line) => onLine(name, line), context, auth);
       } catch (err) {
         throw new ImageError(name, (err as Error).message);
       }

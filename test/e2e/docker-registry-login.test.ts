@@ -36,6 +36,14 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
   const env = { DOCKER_HOST: engine.host, DOCKER_CONFIG: config, PATH: `${helpers}:${process.env.PATH}` };
   const docker = (args: string[], input?: string): string =>
     execFileSync('docker', args, { env: { ...process.env, ...env, DOCKER_BUILDKIT: '0' }, encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] }).trim();
+  /** Takes the tag off this engine (a container may still use the image), so the next use must pull. */
+  const untag = (): void => {
+    try {
+      docker(['rmi', '-f', image]);
+    } catch {
+      /* not tagged here */
+    }
+  };
   const login = (password: string) => sb.run(['login', address, '-u', 'alice', '--password-stdin'], { env, input: `${password}\n`, timeoutMs: 60_000 });
   const compose = `name: ${project}\nservices:\n  app:\n    image: ${image}\n    command: ["sleep", "600"]\n    init: true\n`;
   const ps = async (): Promise<PsRow[]> => JSON.parse(await sb.ok(['ps', '--format', 'json'], { env })) as PsRow[];
@@ -49,10 +57,12 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
 
   after(async () => {
     await sb.run(['down'], { env, timeoutMs: 60_000 });
-    try {
-      docker(['rmi', '-f', image]);
-    } catch {
-      /* not there */
+    for (const i of [image, `${project}d-derived`]) {
+      try {
+        docker(['rmi', '-f', i]);
+      } catch {
+        /* not there */
+      }
     }
     await sb.cleanup();
     await registry?.stop();
@@ -86,6 +96,13 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
     assert.equal((await ps()).filter((t) => t.state === 'running').length, 1);
   });
 
+  it('a build whose Dockerfile starts FROM the private image gets the login too', async () => {
+    untag(); // up pulled it: the builder must fetch it again
+    sb.write('derived/Dockerfile', `FROM ${image}\nRUN echo derived > /derived\n`);
+    const out = await sb.ok(['-f', sb.write('derived.yaml', `name: ${project}d\nservices:\n  derived:\n    build: ./derived\n    command: ["sleep", "600"]\n`), 'build'], { env, timeoutMs: 120_000 });
+    assert.match(out, /Service derived\s+Built/);
+  });
+
   it('after logout a pull is refused, naming the service and the registry\'s answer', async () => {
     const out = await sb.ok(['logout', address], { env });
     assert.match(out, /Removing login credentials/);
@@ -93,6 +110,10 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
     const r = await sb.run(['pull', 'app'], { env, timeoutMs: 60_000 });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /service "app": image ".*" could not be pulled: .*(no basic auth credentials|unauthorized)/i);
+    untag();
+    const b = await sb.run(['-f', 'derived.yaml', 'build'], { env, timeoutMs: 120_000 });
+    assert.notEqual(b.code, 0, 'the build cannot fetch its FROM image without the login');
+    assert.match(b.stderr, /service "derived": build failed: .*(no basic auth credentials|unauthorized)/i);
   });
 
   it('with a credential helper (credsStore), login stores through it and pulls read from it, as Docker does', async () => {
@@ -103,7 +124,7 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
     assert.deepEqual(JSON.parse(readFileSync(join(helpers, 'store.json'), 'utf8')), { ServerURL: address, Username: 'alice', Secret: 's3cret' });
     assert.equal((JSON.parse(readFileSync(join(config, 'config.json'), 'utf8')) as { auths?: object }).auths, undefined, 'no password in config.json');
     await sb.ok(['down'], { env, timeoutMs: 60_000 });
-    docker(['rmi', image]);
+    untag();
     const out = await sb.ok(['up', '-d', '--wait'], { env, timeoutMs: 120_000 });
     assert.match(out, /Service app\s+Pulled/);
   });

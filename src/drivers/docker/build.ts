@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { BuildContextError, INLINE_DOCKERFILE, packContext } from '../../model/build-context.js';
+import { DOCKER_HUB, type RegistryAuth } from '../../model/image-ref.js';
 
 export { dockerignore } from '../../model/build-context.js';
 
@@ -52,7 +53,12 @@ export function followProgress(docker: Docker, stream: NodeJS.ReadableStream, on
  * node, or `context`: a tar of it a remote client sent (already packed with
  * .dockerignore, the Dockerfile in it).
  */
-export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream): Promise<void> {
+/**
+ * Builds an image. `auth`: credentials by registry for the images its
+ * Dockerfile starts FROM (the engine's X-Registry-Config, as `docker build`
+ * sends every login it has).
+ */
+export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream, auth?: Record<string, RegistryAuth>): Promise<void> {
   let tar: NodeJS.ReadableStream;
   let dockerfile: string;
   if (context) {
@@ -74,6 +80,7 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line:
     labels: spec.labels,
     rm: true,
     forcerm: true,
+    ...(auth && Object.keys(auth).length > 0 ? { registryconfig: registryConfig(auth) } : {}),
   });
   let partial = '';
   await followProgress(docker, stream, (e) => {
@@ -84,4 +91,14 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line:
     if (e.error) onLine(e.error.trim());
   });
   if (partial.trim()) onLine(partial);
+}
+
+/** X-Registry-Config: AuthConfigs keyed as the engine looks them up (Docker Hub under its v1 URL). */
+function registryConfig(auth: Record<string, RegistryAuth>): Record<string, { username: string; password: string }> {
+  return Object.fromEntries(
+    Object.entries(auth).map(([registry, a]) => [
+      registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry,
+      Object.assign({ username: a.username ?? '', password: a.password ?? '', serveraddress: a.serveraddress }, a.identitytoken ? { identitytoken: a.identitytoken } : {}),
+    ]),
+  );
 }

@@ -215,8 +215,8 @@ export class DockerDriver implements Driver {
   }
 
   /** Builds and tags an image (`build:`), streaming the builder's output; rejects with its message. `context`: a tar a remote client sent instead of the folder. */
-  async build(spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream): Promise<void> {
-    await buildImage(this.docker, { ...spec, labels: { ...spec.labels, [LABEL.instance]: this.opts.instance } }, onLine, context).catch((err: unknown) => {
+  async build(spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream, auth?: Record<string, RegistryAuth>): Promise<void> {
+    await buildImage(this.docker, { ...spec, labels: { ...spec.labels, [LABEL.instance]: this.opts.instance } }, onLine, context, auth).catch((err: unknown) => {
       throw new Error(engineMessage(err));
     });
     for (const k of this.images.keys()) if (k.startsWith(`${spec.tag}\0`)) this.images.delete(k);
