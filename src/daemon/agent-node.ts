@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Agent, NodeServer, parseSubnet, taskFilesRoot } from '../agent/index.js';
 import { ClusterClient, fetchCa } from '../api/index.js';
 import type { Driver } from '../drivers/driver.js';
-import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver } from '../drivers/index.js';
+import { EngineProbe, EngineWatch, createHollowDriver, createProcessDriver } from '../drivers/index.js';
 import { caFingerprint, certIdentity, makeCsr, writeWhole } from '../secrets/index.js';
 import { VERSION } from '../version.js';
 import { parseJoinToken } from './cluster.js';
@@ -92,11 +92,12 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
     let engineWatch: EngineWatch | undefined;
     if (!wanted || wanted.includes('docker')) {
       // Images this engine lacks (built ones above all) come from the manager's engine before any registry.
-      const docker = createDockerDriver({ instance: nodeId, log, imageSource: (name) => client.image(name) });
-      if (await docker.available()) drivers.set('docker', docker);
+      const probe = new EngineProbe({ instance: nodeId, log, imageSource: (name) => client.image(name) });
+      const docker = await probe.look();
+      if (docker) drivers.set('docker', docker);
       // An engine that starts after the agent: taken in when it answers, the node registered again with it.
       else {
-        engineWatch = new EngineWatch(docker, {
+        engineWatch = new EngineWatch(probe, {
           intervalMs: 5_000,
           log,
           onUp: async (d) => {

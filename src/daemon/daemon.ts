@@ -9,7 +9,7 @@ import { NodeMonitor, Reconciler, projectRegistryAuth, serviceFiles } from '../c
 import { ClusterIdentity } from './cluster.js';
 import type { ContainerSpec, Driver } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
-import { EngineWatch, createDockerDriver, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
+import { EngineProbe, EngineWatch, createHollowDriver, createProcessDriver, type BuildSpec, type DockerDriver } from '../drivers/index.js';
 import { allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service, Task, TaskStats } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
@@ -100,12 +100,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ['hollow', createHollowDriver()],
   ]);
   // The docker driver once an engine answers: now, or later (see engineWatch below); until then image services run as processes.
-  const engine = createDockerDriver({ instance, log });
-  let docker: DockerDriver | undefined;
-  if (await engine.available()) {
-    drivers.set('docker', engine);
-    docker = engine;
-  }
+  const engine = new EngineProbe({ instance, log });
+  let docker: DockerDriver | undefined = await engine.look();
+  if (docker) drivers.set('docker', docker);
   const { mesh, certs, ingress } = nodeNetwork({ home: opts.home, httpPort: opts.httpPort, httpsPort: opts.httpsPort, acmeDirectory: opts.acmeDirectory, acmeEmail: opts.acmeEmail, acmeCa: opts.acmeCa, log });
   const version = { version: VERSION, api: 'v1', node: process.version, home: opts.home, pid: process.pid };
   // Autolock: with the key locked, nothing starts (no task, no controller) until `baton unlock`.

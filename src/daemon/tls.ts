@@ -5,7 +5,6 @@ import { writeWhole } from '../secrets/index.js';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 
 export interface TlsFiles {
   cert: string;
@@ -28,6 +27,8 @@ export async function serverTls(home: string, listenHost: string, given?: { cert
     const ips = new Set(['127.0.0.1', '::1']);
     if (listenHost && listenHost !== '0.0.0.0' && listenHost !== '::') (isIP(listenHost) ? ips : names).add(listenHost);
     const notBeforeDate = new Date(Date.now() - 60_000);
+    // selfsigned (and node-forge under it) only when a certificate must be made: once per home.
+    const { generate } = await import('selfsigned');
     const pems = await generate([{ name: 'commonName', value: `baton ${hostname()}` }], {
       keyType: 'ec',
       curve: 'P-256',

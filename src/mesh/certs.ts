@@ -10,7 +10,12 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as acme from 'acme-client';
+import type * as Acme from 'acme-client';
+
+type AcmeModule = typeof Acme;
+let acmeModule: Promise<AcmeModule> | undefined;
+/** acme-client (and the HTTP client under it) is loaded the first time a certificate is issued: most daemons never do. */
+const loadAcme = (): Promise<AcmeModule> => (acmeModule ??= import('acme-client'));
 
 export interface AcmeOptions {
   directoryUrl: string;
@@ -36,7 +41,7 @@ export class CertManager {
   private readonly pending = new Map<string, Promise<void>>();
   /** After a failed issuance, when the next try may start (backing off), so routes applied often do not hammer the server. */
   private readonly retryAt = new Map<string, { at: number; delayMs: number }>();
-  private client: acme.Client | undefined;
+  private client: Acme.Client | undefined;
   private readonly timer: NodeJS.Timeout;
   /** Why a domain has no certificate (the last failure), for status and logs. */
   readonly errors = new Map<string, string>();
@@ -126,10 +131,11 @@ export class CertManager {
     }
   }
 
-  private async acmeClient(): Promise<acme.Client> {
+  private async acmeClient(): Promise<Acme.Client> {
     const a = this.opts.acme;
     if (!a) throw new Error('no ACME server is configured (baton daemon --acme-directory URL)');
     if (this.client) return this.client;
+    const acme = await loadAcme();
     if (a.serverCa) acme.axios.defaults.httpsAgent = new https.Agent({ ca: a.serverCa });
     const keyPath = join(this.opts.dir, 'account.key');
     if (!existsSync(keyPath)) writeWhole(keyPath, (await acme.crypto.createPrivateEcdsaKey()).toString());
@@ -143,6 +149,7 @@ export class CertManager {
     const job = (async () => {
       try {
         const client = await this.acmeClient();
+        const acme = await loadAcme();
         const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, await acme.crypto.createPrivateEcdsaKey());
         const cert = await client.auto({
           csr,

@@ -1,8 +1,13 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
-import * as dnsPacket from 'dns-packet';
+import type * as DnsPacket from 'dns-packet';
 import type { Answer, Packet, Question } from 'dns-packet';
+
+/** dns-packet, loaded when the first zone opens: a node without service VIPs never needs it. */
+let dnsPacket: typeof DnsPacket;
+let loading: Promise<void> | undefined;
+const loadDnsPacket = (): Promise<void> => (loading ??= import('dns-packet').then((m) => void (dnsPacket = m)));
 
 /**
  * One address the server answers on, and the names it knows there. A zone is
@@ -79,6 +84,7 @@ export class DnsServer {
 
   /** Listens on each zone's address (new zones open, gone ones close, existing ones take their new names). */
   async apply(zones: DnsZone[]): Promise<DnsError[]> {
+    if (zones.length > 0) await loadDnsPacket();
     const wanted = new Map(zones.map((z) => [z.address, z]));
     for (const [address, l] of this.listening) {
       if (!wanted.has(address)) {

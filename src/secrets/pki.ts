@@ -1,16 +1,28 @@
 // The cluster's certificate authority: it signs each node's certificate when
 // the node joins, and from then on managers and agents speak mutual TLS only.
 // Node keys are made on the node and never leave it: the node sends a CSR.
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, createPrivateKey, KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { writeWhole } from './box.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+/**
+ * @peculiar/x509 is loaded only where certificates are made (a manager's CA,
+ * a joining node's CSR): a lone daemon never needs it, and it is large.
+ * Reading certificates uses node:crypto's X509Certificate.
+ */
+let x509: typeof X509;
+let loading: Promise<void> | undefined;
+function loadX509(): Promise<void> {
+  return (loading ??= import('@peculiar/x509').then((m) => {
+    m.cryptoProvider.set(webcrypto as unknown as Parameters<typeof m.cryptoProvider.set>[0]);
+    x509 = m;
+  }));
+}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 24 * 3600 * 1000;
@@ -34,10 +46,11 @@ export interface KeyPair {
 
 /** The CA a manager keeps in its home: `ca.crt` (public) and `ca.key` (0600). */
 export class ClusterCa {
-  private constructor(readonly certPem: string, private readonly cert: x509.X509Certificate, private readonly key: CryptoKey) {}
+  private constructor(readonly certPem: string, private readonly cert: X509.X509Certificate, private readonly key: CryptoKey) {}
 
   /** Loads the CA from `dir`, or makes one for a new cluster (id in the subject's O). */
   static async openOrCreate(dir: string): Promise<ClusterCa> {
+    await loadX509();
     const certPath = join(dir, 'ca.crt');
     const keyPath = join(dir, 'ca.key');
     if (!existsSync(certPath) || !existsSync(keyPath)) {
@@ -79,7 +92,8 @@ export class ClusterCa {
 
   /** Signs a node's CSR: CN = node id, OU = role, O = cluster id. The CSR's own subject is ignored. */
   async issue(csrPem: string, nodeId: string, role: NodeRole, altNames: { ips?: string[]; dns?: string[] } = {}): Promise<string> {
-    let csr: x509.Pkcs10CertificateRequest;
+    await loadX509();
+    let csr: X509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
     } catch {
@@ -87,7 +101,7 @@ export class ClusterCa {
     }
     if (!(await csr.verify())) throw new CertificateError('csr: its signature does not match its key');
     const notBefore = new Date(Date.now() - 60_000);
-    const names: x509.JsonGeneralName[] = [
+    const names: X509.JsonGeneralName[] = [
       ...(altNames.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
       ...(altNames.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
     ];
@@ -113,19 +127,21 @@ export class ClusterCa {
 
 /** A fresh key and a CSR for it, made on the joining node. */
 export async function makeCsr(): Promise<{ keyPem: string; csrPem: string }> {
+  await loadX509();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=baton node', keys, signingAlgorithm: ALG });
   return { keyPem: await exportKey(keys.privateKey), csrPem: csr.toString('pem') };
 }
 
 export function caFingerprint(certPem: string): string {
-  return createHash('sha256').update(Buffer.from(new x509.X509Certificate(certPem).rawData)).digest('hex');
+  return createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
 }
 
 /** Who a node certificate says it is. */
 export function certIdentity(certPem: string): { nodeId: string; role: string; clusterId: string } {
-  const cert = new x509.X509Certificate(certPem);
-  return { nodeId: subjectField(cert.subject, 'CN') ?? '', role: subjectField(cert.subject, 'OU') ?? '', clusterId: subjectField(cert.subject, 'O') ?? '' };
+  // node:crypto gives the subject one "KEY=value" per line.
+  const fields = new Map(new X509Certificate(certPem).subject.split('\n').map((l): [string, string] => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return { nodeId: fields.get('CN') ?? '', role: fields.get('OU') ?? '', clusterId: fields.get('O') ?? '' };
 }
 
 function subjectField(subject: string, field: string): string | undefined {
@@ -134,10 +150,9 @@ function subjectField(subject: string, field: string): string | undefined {
 }
 
 async function exportKey(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+  return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 async function importKey(pem: string): Promise<CryptoKey> {
-  return webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(pem), ALG, false, ['sign']);
+  return webcrypto.subtle.importKey('pkcs8', createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }), ALG, false, ['sign']);
 }

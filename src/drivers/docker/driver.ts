@@ -10,6 +10,8 @@ import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
 import type { RegistryAuth } from '../../model/image-ref.js';
 import { Demuxer, LogLines } from './stream.js';
+import { engineSocket } from './socket.js';
+export { engineSocket };
 import { buildImage, followProgress, type BuildSpec } from './build.js';
 import { isDir, isSymlink, parsePathStat, renameTop, splitDest, tarTop, type PathStat } from './archive.js';
 
@@ -63,12 +65,6 @@ const EXEC_EXIT_WAIT_MS = 5_000;
 const IMAGE_CACHE_MS = 2_000;
 
 /** The socket the engine listens on, from DOCKER_HOST (unix only) or the default. */
-export function engineSocket(host = process.env.DOCKER_HOST): string {
-  if (!host) return '/var/run/docker.sock';
-  if (host.startsWith('unix://')) return host.slice('unix://'.length);
-  if (host.startsWith('/')) return host;
-  throw new Error(`DOCKER_HOST "${host}": only unix:// sockets are supported`);
-}
 
 function engineMessage(err: unknown): string {
   const e = err as EngineError;

@@ -1,4 +1,5 @@
 import type { DockerDriver } from './driver.js';
+import type { EngineProbe } from './probe.js';
 
 export interface EngineWatchOptions {
   /** How often to look while the engine is absent. */
@@ -20,7 +21,7 @@ export class EngineWatch {
   private up = false;
   private stopped = false;
 
-  constructor(private readonly driver: DockerDriver, private readonly opts: EngineWatchOptions) {}
+  constructor(private readonly engine: Pick<EngineProbe, 'look'>, private readonly opts: EngineWatchOptions) {}
 
   start(): void {
     if (this.timer || this.up || this.stopped) return;
@@ -43,9 +44,10 @@ export class EngineWatch {
   }
 
   private async look(): Promise<boolean> {
-    if (!(await this.driver.available()) || this.stopped) return false;
+    const driver = await this.engine.look();
+    if (!driver || this.stopped) return false;
     try {
-      await this.opts.onUp(this.driver);
+      await this.opts.onUp(driver);
     } catch (err) {
       // Not up yet for baton: the next look tries again.
       this.opts.log?.(`docker: the engine answers, but taking it in failed: ${(err as Error).message}`);
