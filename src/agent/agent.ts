@@ -62,6 +62,12 @@ export interface AgentOptions {
   identity?: Partial<Pick<NodeInfo, 'hostname' | 'address' | 'role' | 'labels' | 'apiPort' | 'version'>>;
   heartbeatMs?: number;
   /**
+   * A member of a cluster: each container port also gets a port of this node
+   * (TaskPort.nodePort) where other nodes reach it. A lone daemon has no
+   * other nodes and takes none.
+   */
+  nodePorts?: boolean;
+  /**
    * Service names for process tasks: each service with ports gets a loopback
    * address of its own, where the mesh listens on its target ports, named in
    * process tasks' hosts files (see serviceNameAddresses for the cost). Linux
@@ -282,7 +288,7 @@ export class Agent {
       const reported = run.ports ?? ports;
       // A container's ports answer only on this node (its bridge, or the engine's loopback binding):
       // other nodes come in through this node's mesh at a port of its own.
-      if (driver.runsContainers) for (const p of reported) p.nodePort = await allocatePort('0.0.0.0');
+      if (driver.runsContainers && this.opts.nodePorts) for (const p of reported) p.nodePort = await allocatePort('0.0.0.0');
       l.phase = 'running';
       // Its network may be new: the project's VIPs read the subnets again.
       if (container) this.subnets.delete(t.project);

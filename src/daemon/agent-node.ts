@@ -141,6 +141,7 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
       ingress,
       certs,
       heartbeatMs: opts.heartbeatMs ?? 1000,
+      nodePorts: true,
       ...(opts.serviceNames !== undefined ? { serviceNames: opts.serviceNames } : {}),
       ...(serviceSubnet ? { serviceSubnet } : {}),
       identity: { hostname: hostname(), address: opts.advertiseAddr ?? '', role: member.role === 'manager' ? 'manager' : 'worker', labels: opts.labels ?? {}, apiPort, version: VERSION },

@@ -152,7 +152,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     certs,
     ...(opts.serviceNames !== undefined ? { serviceNames: opts.serviceNames } : {}),
     ...(serviceSubnet ? { serviceSubnet } : {}),
-    ...(clusterSide ? { identity: { role: 'manager' as const, address: clusterSide.address.slice(0, clusterSide.address.lastIndexOf(':')) } } : {}),
+    ...(clusterSide ? { nodePorts: true, identity: { role: 'manager' as const, address: clusterSide.address.slice(0, clusterSide.address.lastIndexOf(':')) } } : {}),
   });
   const reconciler = new Reconciler(store, log);
 
