@@ -9,7 +9,7 @@ import type { ApiProblem } from './errors.js';
 import { STDIO_PROTOCOL, stdioChannel, type StdioSession } from '../model/stdio.js';
 import type { Duplex } from 'node:stream';
 import { BUILD_UPLOAD_TYPE } from './types.js';
-import type { NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, LoginRequest, PullEvent, PullRequest, RegistryAuth, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
+import type { NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, LoginRequest, PullEvent, PullRequest, PushEvent, PushRequest, RegistryAuth, DeployResult, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, RevisionSummary, ServiceUpdateRequest, VersionInfo } from './types.js';
 
 export interface ClientTarget {
   /** Unix socket path of a local daemon. */
@@ -142,6 +142,9 @@ export class ApiClient {
   }
   pull(req: PullRequest, onEvent: (e: PullEvent) => void): Promise<void> {
     return this.stream(`/v1/projects/${enc(req.project.name)}/pull`, onEvent, undefined, 'POST', req);
+  }
+  push(req: PushRequest, onEvent: (e: PushEvent) => void): Promise<void> {
+    return this.stream(`/v1/projects/${enc(req.project.name)}/push`, onEvent, undefined, 'POST', req);
   }
   /** Has the daemon's engine check registry credentials (`baton login`). */
   login(auth: RegistryAuth): Promise<{ status: string }> {

@@ -43,6 +43,8 @@ export const ROUTES: readonly RouteRole[] = [
   // Sends a folder of the daemon's machine to the engine's builder: as much as a deploy.
   { method: 'POST', path: '/v1/projects/:name/build', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/pull', role: 'deployer' },
+  // Sends this node's images to a registry with the caller's credentials: as much as a deploy.
+  { method: 'POST', path: '/v1/projects/:name/push', role: 'deployer' },
   // Checks credentials the caller already holds; nothing is kept.
   { method: 'POST', path: '/v1/registry/login', role: 'deployer' },
   // Names, versions and sizes only; a deployer needs them to write a project that uses them.

@@ -22,7 +22,7 @@ import { STDIO_PROTOCOL, UpgradeBodyError, readUpgradeBody, serveStdio, switchPr
 import { findNode, removeNode, updateNode } from './nodes.js';
 import { BUILD_UPLOAD_TYPE } from './types.js';
 import { PassThrough } from 'node:stream';
-import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, LoginRequest, PullEvent, PullRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
+import type { ApiHooks, NodeUpdateRequest, BuildEvent, BuildRequest, ImageEntry, LoginRequest, PullEvent, PullRequest, PushEvent, PushRequest, DeployRequest, ExecEvent, ExecRequest, RunRequest, TaskStatsEntry, TaskTopEntry, LogEntry, ProjectStatus, ProjectSummary, ServiceUpdateRequest } from './types.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void>;
@@ -127,6 +127,11 @@ export class ApiServer {
       const body = await readJson<PullRequest>(req);
       await hooks.probeDrivers?.();
       await this.pull(res, p.name, body);
+    });
+    this.route('POST', '/v1/projects/:name/push', async (req, res, p) => {
+      const body = await readJson<PushRequest>(req);
+      await hooks.probeDrivers?.();
+      await this.push(res, p.name, body);
     });
     this.route('POST', '/v1/registry/login', async (req, res) => {
       const body = await readJson<LoginRequest>(req);
@@ -435,6 +440,30 @@ export class ApiServer {
   private containerService(compose: ComposeProject, name: string): boolean {
     const cfg = compose.services[name];
     return serviceDriver(cfg, compose, this.hooks.defaultDriver(cfg)) === 'docker';
+  }
+
+  /** Pushes the images of the project's services that name one (`image:`), streaming progress; the last item says what was pushed or which service failed. */
+  private async push(res: ServerResponse, project: string, body: PushRequest): Promise<void> {
+    const compose = body.project;
+    if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
+    const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
+    if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
+    const auth = registryAuthMap(body.auth, 'auth');
+    const named = body.services && body.services.length > 0;
+    const candidates = named ? body.services! : Object.keys(compose.services);
+    // As Compose: services without an image name have nothing to push; naming one is a mistake worth saying.
+    const noImage = candidates.filter((s) => typeof compose.services[s].image !== 'string');
+    if (named && noImage.length > 0) throw badRequest(`service "${noImage[0]}" has no image: name to push to (set image:)`);
+    const wanted = candidates.filter((s) => typeof compose.services[s].image === 'string' && this.containerService(compose, s));
+    if (wanted.length > 0 && !this.hooks.push) throw new ApiError(400, 'push-unsupported', `service "${wanted[0]}": push needs a Docker engine, and none answers on this node`);
+    const write = ndjson(res);
+    try {
+      const r = wanted.length > 0 ? await this.hooks.push!(compose, wanted, (service, line) => write({ service, line } satisfies PushEvent), auth) : { pushed: [] };
+      write({ pushed: r.pushed } satisfies PushEvent);
+    } catch (err) {
+      write({ error: err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message } } satisfies PushEvent);
+    }
+    res.end();
   }
 
   /** Pulls the images of the project's services (those without build:), streaming progress; the last item says what was pulled or which service failed. */

@@ -107,6 +107,8 @@ export interface ApiHooks {
   buildPlan?(project: ComposeProject, services: string[], force: boolean): Promise<string[]>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
   pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void, auth?: Record<string, RegistryAuth>): Promise<{ pulled: string[] }>;
+  /** Pushes the images of these services (each names one), naming the service that failed (ImageError). Absent when no engine answers. */
+  push?(project: ComposeProject, services: string[], onLine: (service: string, line: string) => void, auth?: Record<string, RegistryAuth>): Promise<{ pushed: string[] }>;
   /** Has the engine log in to a registry with these credentials; rejects with the registry's answer. Absent when no engine answers. */
   login?(auth: RegistryAuth): Promise<{ status: string }>;
   /** An image on this node (`baton images`); undefined when it is not here. */
@@ -246,6 +248,16 @@ export interface LoginRequest {
 }
 
 export type PullEvent = { service: string; line: string } | { pulled: string[] } | { error: { service: string; message: string } };
+
+/** `baton push`: images of the project's services that name one (`image:`), all when none named. */
+export interface PushRequest {
+  project: ComposeProject;
+  services?: string[];
+  /** Credentials by registry, from the caller's Docker config: used for this push only. */
+  auth?: Record<string, RegistryAuth>;
+}
+
+export type PushEvent = { service: string; line: string } | { pushed: string[] } | { error: { service: string; message: string } };
 
 /** One service's image in `baton images`. */
 export interface ImageEntry {

@@ -74,3 +74,24 @@ export async function pullImages(client: ApiClient, project: ComposeProject, ser
   for (const s of pulled) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pulled\n`);
   return pulled;
 }
+
+/**
+ * Pushes the images of services that name one (`image:`) through the
+ * daemon's engine, each with this user's credentials for its registry,
+ * printing progress under each service's name. Throws naming the service.
+ */
+export async function pushImages(client: ApiClient, project: ComposeProject, services: string[]): Promise<string[]> {
+  const names = services.length > 0 ? services : Object.keys(project.services);
+  const images = names.map((s) => project.services[s]?.image).filter((i): i is string => typeof i === 'string');
+  const auth = credentialsForImages(images, (msg) => process.stderr.write(`warning: ${msg}\n`));
+  let failure: { service: string; message: string } | undefined;
+  let pushed: string[] = [];
+  await client.push({ project, services, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, (e) => {
+    if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
+    else if ('pushed' in e) pushed = e.pushed;
+    else failure = e.error;
+  });
+  if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
+  for (const s of pushed) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pushed\n`);
+  return pushed;
+}

@@ -207,6 +207,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     if (failed) throw failed.reason;
     return { pulled: services.filter((_, i) => (results[i] as PromiseFulfilledResult<boolean>).value) };
   };
+  const pushImages: NonNullable<ApiHooks['push']> = async (project, services, onLine, auth) => {
+    // One at a time, in file order: the first failure stops the rest, as `docker compose push` does without --ignore-push-failures.
+    const pushed: string[] = [];
+    for (const name of services) {
+      const image = project.services[name].image!;
+      try {
+        await docker!.push(image, (line) => onLine(name, line), auth?.[registryOf(image)]);
+      } catch (err) {
+        throw new ImageError(name, `image "${image}" could not be pushed: ${(err as Error).message}`);
+      }
+      pushed.push(name);
+    }
+    return { pushed };
+  };
   // No engine at the start: look again every few seconds and before each deploy, and take it in when it answers.
   const engineWatch = docker
     ? undefined
@@ -264,6 +278,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     },
     get imageInfo() {
       return docker ? (image: string) => docker!.imageInfo(image) : undefined;
+    },
+    get push() {
+      return docker ? pushImages : undefined;
     },
     get login() {
       return docker ? (auth: RegistryAuth) => docker!.login(auth) : undefined;

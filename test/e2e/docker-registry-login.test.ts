@@ -57,7 +57,7 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
 
   after(async () => {
     await sb.run(['down'], { env, timeoutMs: 60_000 });
-    for (const i of [image, `${project}d-derived`]) {
+    for (const i of [image, `${project}d-derived`, `${address}/private/built:${process.pid}`, `${project}p-local`]) {
       try {
         docker(['rmi', '-f', i]);
       } catch {
@@ -103,6 +103,24 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
     assert.match(out, /Service derived\s+Built/);
   });
 
+  it('push sends a built image to the registry with the login; a service without an image name is refused', async () => {
+    const built = `${address}/private/built:${process.pid}`;
+    sb.write('pushed/Dockerfile', `FROM ${engine.image}\nRUN echo pushed > /pushed\n`);
+    sb.write('push.yaml', `name: ${project}p\nservices:\n  built:\n    build: ./pushed\n    image: ${built}\n    command: ["sleep", "600"]\n  local:\n    build: ./pushed\n    command: ["sleep", "600"]\n`);
+    await sb.ok(['-f', 'push.yaml', 'build'], { env, timeoutMs: 120_000 });
+    const out = await sb.ok(['-f', 'push.yaml', 'push'], { env, timeoutMs: 120_000 });
+    assert.match(out, /#built .*Pushed|#built .*digest: sha256:/);
+    assert.match(out, /Service built\s+Pushed/);
+    assert.doesNotMatch(out, /Service local/, 'no image name: nothing to push');
+    const manifest = await fetch(`http://${address}/v2/private/built/manifests/${process.pid}`, {
+      headers: { authorization: `Basic ${Buffer.from('alice:s3cret').toString('base64')}`, accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    assert.equal(manifest.status, 200, 'the registry has the pushed tag');
+    const named = await sb.run(['-f', 'push.yaml', 'push', 'local'], { env });
+    assert.notEqual(named.code, 0);
+    assert.match(named.stderr, /service "local" has no image: name to push to/);
+  });
+
   it('after logout a pull is refused, naming the service and the registry\'s answer', async () => {
     const out = await sb.ok(['logout', address], { env });
     assert.match(out, /Removing login credentials/);
@@ -114,6 +132,9 @@ describe('a registry that asks for credentials', { skip: skip ? `skipped: ${skip
     const b = await sb.run(['-f', 'derived.yaml', 'build'], { env, timeoutMs: 120_000 });
     assert.notEqual(b.code, 0, 'the build cannot fetch its FROM image without the login');
     assert.match(b.stderr, /service "derived": build failed: .*(no basic auth credentials|unauthorized)/i);
+    const p = await sb.run(['-f', 'push.yaml', 'push', 'built'], { env, timeoutMs: 60_000 });
+    assert.notEqual(p.code, 0, 'no push without the login');
+    assert.match(p.stderr, /service "built": image ".*" could not be pushed: .*(no basic auth credentials|unauthorized)/i);
   });
 
   it('with a credential helper (credsStore), login stores through it and pulls read from it, as Docker does', async () => {

@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
-import { buildImages, pullImages } from '../build.js';
+import { buildImages, pullImages, pushImages } from '../build.js';
 import type { ComposeProject } from '../../spec/types.js';
 import { StdioClosedError, type StdioSession, type TermSize } from '../../model/stdio.js';
 
@@ -95,6 +95,15 @@ export function containerCommands(program: Command): void {
       const project = await loadNamed(cmd, services);
       const client = await ensureDaemon();
       await pullImages(client, project, services, false);
+    },
+  );
+
+  projectOptions(program.command('push [services...]').description('Push the images of the services that name one (image:) to their registries')).action(
+    async (services: string[], _o: unknown, cmd: Command) => {
+      const project = await loadNamed(cmd, services);
+      const client = await ensureDaemon();
+      const pushed = await pushImages(client, project, services);
+      if (pushed.length === 0) process.stdout.write('no service names an image to push\n');
     },
   );
 

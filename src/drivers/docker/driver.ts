@@ -189,6 +189,19 @@ export class DockerDriver implements Driver {
     for (const k of this.images.keys()) if (k.startsWith(`${image}\0`)) this.images.delete(k);
   }
 
+  /** Pushes an image to its registry, each progress line to onLine; rejects with the registry's or engine's message. */
+  async push(image: string, onLine: (line: string) => void, auth?: RegistryAuth): Promise<void> {
+    try {
+      // The engine wants an X-Registry-Auth header on every push, even an anonymous one.
+      const stream = await this.docker.getImage(image).push({ authconfig: auth ?? { serveraddress: '' } });
+      await followProgress(this.docker, stream, (e) => {
+        if (e.status) onLine(`${e.id ? `${e.id}: ` : ''}${e.status}${e.progress ? ` ${e.progress}` : ''}`);
+      });
+    } catch (err) {
+      throw new Error(engineMessage(err));
+    }
+  }
+
   /** Has the engine check credentials with the registry (`docker login`); rejects with the registry's answer. */
   async login(auth: RegistryAuth): Promise<{ status: string }> {
     try {
