@@ -479,6 +479,11 @@ export class ApiServer {
     // `up` (missingOnly) goes on without an engine: the deploy's checks then say what cannot run.
     if (wanted.length > 0 && !this.hooks.pull && !body.missingOnly) throw new ApiError(400, 'pull-unsupported', `service "${wanted[0]}": pull needs a Docker engine, and none answers on this node`);
     const write = ndjson(res);
+    if (body.plan) {
+      write({ needed: wanted.length > 0 && this.hooks.pullPlan ? await this.hooks.pullPlan(compose, wanted, body.missingOnly === true) : [] } satisfies PullEvent);
+      res.end();
+      return;
+    }
     try {
       const r = wanted.length > 0 && this.hooks.pull ? await this.hooks.pull(compose, wanted, body.missingOnly === true, (service, line) => write({ service, line } satisfies PullEvent), auth) : { pulled: [] };
       write({ pulled: r.pulled } satisfies PullEvent);

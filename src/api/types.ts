@@ -107,6 +107,8 @@ export interface ApiHooks {
   buildPlan?(project: ComposeProject, services: string[], force: boolean): Promise<string[]>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
   pull?(project: ComposeProject, services: string[], missingOnly: boolean, onLine: (service: string, line: string) => void, auth?: Record<string, RegistryAuth>): Promise<{ pulled: string[] }>;
+  /** Which of these services a pull would fetch now (with missingOnly: images not here, and pull_policy: always). */
+  pullPlan?(project: ComposeProject, services: string[], missingOnly: boolean): Promise<string[]>;
   /** Pushes the images of these services (each names one), naming the service that failed (ImageError). Absent when no engine answers. */
   push?(project: ComposeProject, services: string[], onLine: (service: string, line: string) => void, auth?: Record<string, RegistryAuth>): Promise<{ pushed: string[] }>;
   /** Has the engine log in to a registry with these credentials; rejects with the registry's answer. Absent when no engine answers. */
@@ -238,6 +240,8 @@ export interface PullRequest {
   missingOnly?: boolean;
   /** Credentials by registry (as registryOf names it), from the caller's Docker config: used for this pull only, never stored. */
   auth?: Record<string, RegistryAuth>;
+  /** Pull nothing: answer which of these services a pull would fetch now (`{ needed }`). */
+  plan?: boolean;
 }
 
 export type { RegistryAuth };
@@ -247,7 +251,7 @@ export interface LoginRequest {
   auth: RegistryAuth;
 }
 
-export type PullEvent = { service: string; line: string } | { pulled: string[] } | { error: { service: string; message: string } };
+export type PullEvent = { service: string; line: string } | { pulled: string[] } | { needed: string[] } | { error: { service: string; message: string } };
 
 /** `baton push`: images of the project's services that name one (`image:`), all when none named. */
 export interface PushRequest {

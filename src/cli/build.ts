@@ -23,13 +23,16 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
     } else if ('built' in e) built.push(...e.built);
     else if ('error' in e) failure = e.error;
   };
+  // What needs building first: logins are read (and credential helpers run) only when something does.
+  const plan = await client.buildPlan({ project, services, force });
+  if (plan.length === 0) return [];
   const logins = allCredentials((msg) => process.stderr.write(`warning: ${msg}\n`));
   const auth = Object.keys(logins).length > 0 ? { auth: logins } : {};
-  if (!client.remote) await client.build({ project, services, force, ...auth }, onEvent);
+  if (!client.remote) await client.build({ project, services: plan, force, ...auth }, onEvent);
   else {
     // Packing (tar-fs) only when a context travels to a remote daemon.
     const { BuildContextError, packContext } = await import('../model/build-context.js');
-    for (const name of await client.buildPlan({ project, services, force })) {
+    for (const name of plan) {
       const b = project.services[name].build!;
       let tar: NodeJS.ReadableStream;
       try {
@@ -60,6 +63,15 @@ export function deployCredentials(project: ComposeProject): Record<string, Regis
 }
 
 export async function pullImages(client: ApiClient, project: ComposeProject, services: string[], missingOnly: boolean): Promise<string[]> {
+  if (missingOnly) {
+    // What `up` must pull, first: with nothing missing, no Docker config is read and no credential helper runs.
+    let needed: string[] = [];
+    await client.pull({ project, services, missingOnly, plan: true }, (e) => {
+      if ('needed' in e) needed = e.needed;
+    });
+    if (needed.length === 0) return [];
+    services = needed;
+  }
   let failure: { service: string; message: string } | undefined;
   let pulled: string[] = [];
   const names = services.length > 0 ? services : Object.keys(project.services);
@@ -68,7 +80,7 @@ export async function pullImages(client: ApiClient, project: ComposeProject, ser
   await client.pull({ project, services, missingOnly, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, (e) => {
     if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
     else if ('pulled' in e) pulled = e.pulled;
-    else failure = e.error;
+    else if ('error' in e) failure = e.error;
   });
   if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
   for (const s of pulled) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pulled\n`);

@@ -187,13 +187,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }
     return { built };
   };
+  /** Whether a pull fetches this service's image: always for `baton pull`; for `up` (missingOnly) when it is not here, or with pull_policy: always, never with never. */
+  const mustPull = async (project: ComposeProject, name: string, missingOnly: boolean): Promise<boolean> => {
+    const policy = project.services[name].pull_policy;
+    if (!missingOnly) return true;
+    if (policy === 'never') return false;
+    return policy === 'always' || !(await docker!.hasImage(project.services[name].image!));
+  };
+  const pullPlan: NonNullable<ApiHooks['pullPlan']> = async (project, services, missingOnly) => {
+    const needed: string[] = [];
+    for (const name of services) if (await mustPull(project, name, missingOnly)) needed.push(name);
+    return needed;
+  };
   const pullImages: NonNullable<ApiHooks['pull']> = async (project, services, missingOnly, onLine, auth) => {
     // All at once, as Compose pulls: each service's lines carry its name. The first failure (in file order) is the one reported.
     const results = await Promise.allSettled(
       services.map(async (name): Promise<boolean> => {
         const image = project.services[name].image!;
         const policy = project.services[name].pull_policy;
-        if (missingOnly && (policy === 'never' || (policy !== 'always' && (await docker!.hasImage(image))))) return false;
+        if (!(await mustPull(project, name, missingOnly))) return false;
         try {
           await docker!.pull(image, (line) => onLine(name, line), auth?.[registryOf(image)]);
         } catch (err) {
@@ -275,6 +287,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     },
     get pull() {
       return docker ? pullImages : undefined;
+    },
+    get pullPlan() {
+      return docker ? pullPlan : undefined;
     },
     get imageInfo() {
       return docker ? (image: string) => docker!.imageInfo(image) : undefined;

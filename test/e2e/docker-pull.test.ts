@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { dockerForTests } from '../helpers/docker.js';
 import { registryForTests, type TestRegistry } from '../helpers/registry.js';
 import { Sandbox, waitFor, type PsRow } from '../helpers/baton.js';
@@ -76,8 +77,14 @@ ${policy ? `    pull_policy: ${policy}\n` : ''}`;
     assert.notEqual(v2, v1);
     // push() removed the tag from the engine; put v1 back under it, as a machine that pulled earlier has it.
     docker(['tag', v1, image]);
-    const again = await sb.ok(['up', '-d', '--wait'], { env, timeoutMs: 60_000 });
+    // A broken Docker config does not matter to an up that pulls nothing: it is read only when a pull must happen.
+    const broken = { ...env, DOCKER_CONFIG: join(sb.dir, 'broken-docker-config') };
+    sb.write('broken-docker-config/config.json', '{"auths": ');
+    const again = await sb.ok(['up', '-d', '--wait'], { env: broken, timeoutMs: 60_000 });
     assert.doesNotMatch(again, /Pulled/, 'present: not pulled (pull_policy: missing)');
+    const refused = await sb.run(['pull', 'app'], { env: broken, timeoutMs: 60_000 });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /broken-docker-config\/config\.json: not valid JSON/, 'a pull that needs it names the broken file');
     assert.equal(await version(), '1');
     const pulled = await sb.ok(['pull', 'app'], { env, timeoutMs: 60_000 });
     assert.match(pulled, /Service app\s+Pulled/);
