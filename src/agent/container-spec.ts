@@ -177,6 +177,9 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
 
   const named = names !== undefined && svc.ports.length > 0;
   if (named) for (const n of networks) n.aliases = [];
+  // Compose names a replica's container <project>-<service>-<n>, and that name resolves on its networks;
+  // baton's container names carry the task id too (a slot may have two during an update), so the Compose name is an alias.
+  if (typeof s.container_name !== 'string') for (const n of networks) n.aliases.push(`${task.project}-${task.service}-${task.slot}`);
   return {
     image,
     // A built image is never pulled: it is here or the build failed.

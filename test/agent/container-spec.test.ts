@@ -33,7 +33,7 @@ describe('container spec from a Compose service', () => {
     assert.equal(c.labels.team, 'x');
     assert.equal(c.labels[LABEL.task], 'abc');
     assert.equal(c.labels[LABEL.slot], '2');
-    assert.deepEqual(c.networks.map((n) => [n.name, n.aliases, n.internal]), [['p_default', ['tasks.web'], false], ['p_back', ['api', 'tasks.web'], true]]);
+    assert.deepEqual(c.networks.map((n) => [n.name, n.aliases, n.internal]), [['p_default', ['tasks.web', 'p-web-2'], false], ['p_back', ['api', 'tasks.web', 'p-web-2'], true]], 'the replica also answers to the name Compose gives its container');
     assert.deepEqual(c.volumes.map((v) => [v.name, v.external]), [['p_data', false], ['shared', true]]);
     assert.deepEqual(c.mounts.map((m) => [m.type, m.source, m.target, m.readOnly]), [['volume', 'p_data', '/d', false], ['volume', 'shared', '/e', true], ['bind', '/host', '/b', false], ['tmpfs', undefined, '/t', false]]);
     assert.equal(c.mounts[3].tmpfsSize, 1024 * 1024);
@@ -49,6 +49,13 @@ describe('container spec from a Compose service', () => {
     assert.equal(c.pullPolicy, 'never');
     assert.deepEqual(c.ports, [{ target: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 40000 }]);
     assert.deepEqual(c.logging, { driver: 'json-file', options: { 'max-size': '1m' } });
+  });
+
+  it('a service with container_name answers to that name only, not to a generated one', () => {
+    const svc = makeService('web');
+    Object.assign(svc.spec, { image: 'app:1', container_name: 'the-web', networks: { default: null } });
+    const c = containerSpec(task, svc, project(), []);
+    assert.deepEqual(c.networks.map((n) => n.aliases), [['tasks.web']]);
   });
 
   it('names the key of a value the engine cannot take', () => {

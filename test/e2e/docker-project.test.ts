@@ -94,6 +94,11 @@ volumes:
     const tasksAnswer = docker('exec', worker, 'nslookup', 'tasks.web');
     assert.deepEqual(tasksAnswer.split('\n').filter((l) => /^Address: \d/.test(l)).sort(), [...addresses].sort(), 'tasks.web names the same replicas');
     assert.equal(docker('exec', worker, 'wget', '-qO-', 'http://db:5432/log'), 'up');
+    // And each replica by the name Compose gives its container.
+    assert.equal(docker('exec', worker, 'wget', '-qO-', `http://${project}-db-1:5432/log`), 'up');
+    const second = docker('exec', worker, 'nslookup', `${project}-web-2`).split('\n').filter((l) => /^Address: \d/.test(l));
+    assert.equal(second.length, 1, `${project}-web-2 is one replica`);
+    assert.ok(addresses.includes(second[0]));
     await waitFor(async () => /reached db/.test(await baton(['logs', 'worker'])), 10_000, 'worker log through the engine');
   });
 
