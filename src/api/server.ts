@@ -444,13 +444,8 @@ export class ApiServer {
 
   /** Pushes the images of the project's services that name one (`image:`), streaming progress; the last item says what was pushed or which service failed. */
   private async push(res: ServerResponse, project: string, body: PushRequest): Promise<void> {
-    const compose = body.project;
-    if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
-    const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
-    if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
+    const { compose, named, names: candidates } = imageRequest(project, body);
     const auth = registryAuthMap(body.auth, 'auth');
-    const named = body.services && body.services.length > 0;
-    const candidates = named ? body.services! : Object.keys(compose.services);
     // As Compose: services without an image name have nothing to push; naming one is a mistake worth saying.
     const noImage = candidates.filter((s) => typeof compose.services[s].image !== 'string');
     if (named && noImage.length > 0) throw badRequest(`service "${noImage[0]}" has no image: name to push to (set image:)`);
@@ -461,19 +456,15 @@ export class ApiServer {
       const r = wanted.length > 0 ? await this.hooks.push!(compose, wanted, (service, line) => write({ service, line } satisfies PushEvent), auth) : { pushed: [] };
       write({ pushed: r.pushed } satisfies PushEvent);
     } catch (err) {
-      write({ error: err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message } } satisfies PushEvent);
+      write({ error: imageFailure(err) } satisfies PushEvent);
     }
     res.end();
   }
 
   /** Pulls the images of the project's services (those without build:), streaming progress; the last item says what was pulled or which service failed. */
   private async pull(res: ServerResponse, project: string, body: PullRequest): Promise<void> {
-    const compose = body.project;
-    if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
-    const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
-    if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
+    const { compose, names } = imageRequest(project, body);
     const auth = registryAuthMap(body.auth, 'auth');
-    const names = body.services && body.services.length > 0 ? body.services : Object.keys(compose.services);
     // Only services that will run as containers: an image service on the process driver has nothing to pull.
     const wanted = names.filter((s) => compose.services[s].image && !compose.services[s].build && this.containerService(compose, s));
     // `up` (missingOnly) goes on without an engine: the deploy's checks then say what cannot run.
@@ -488,7 +479,7 @@ export class ApiServer {
       const r = wanted.length > 0 && this.hooks.pull ? await this.hooks.pull(compose, wanted, body.missingOnly === true, (service, line) => write({ service, line } satisfies PullEvent), auth) : { pulled: [] };
       write({ pulled: r.pulled } satisfies PullEvent);
     } catch (err) {
-      write({ error: err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message } } satisfies PullEvent);
+      write({ error: imageFailure(err) } satisfies PullEvent);
     }
     res.end();
   }
@@ -536,8 +527,7 @@ export class ApiServer {
       const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent), context, auth) : { built: [] };
       write({ built: r.built } satisfies BuildEvent);
     } catch (err) {
-      const e = err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
-      write({ error: e } satisfies BuildEvent);
+      write({ error: imageFailure(err) } satisfies BuildEvent);
     }
     res.end();
   }
@@ -800,3 +790,17 @@ function checkAttach(body: { tty?: unknown; stdin?: unknown; size?: unknown }): 
   if (body.size !== undefined && !validSize(body.size)) throw badRequest('size: expected { cols, rows }, whole numbers from 1 to 65535');
 }
 
+/** The project of an image request (pull, push) checked against the URL, and the services it names (all of them when none). */
+function imageRequest(project: string, body: { project?: ComposeProject; services?: string[] }): { compose: ComposeProject; named: boolean; names: string[] } {
+  const compose = body.project;
+  if (!compose || typeof compose !== 'object' || compose.name !== project || !compose.services) throw badRequest('project: expected the normalized Compose project named in the URL');
+  const unknown = (body.services ?? []).filter((s) => !compose.services[s]);
+  if (unknown.length > 0) throw badRequest(`no such service: ${unknown.join(', ')}`);
+  const named = (body.services ?? []).length > 0;
+  return { compose, named, names: named ? body.services! : Object.keys(compose.services) };
+}
+
+/** What the last item of an image stream says of a failure: the service an ImageError names, else none. */
+function imageFailure(err: unknown): { service: string; message: string } {
+  return err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
+}
