@@ -42,8 +42,7 @@ function serviceNames(svc: Service): string[] {
 export function vipPorts(svc: Service, tasks: Task[]): { target: number; protocol: 'tcp' | 'udp' }[] {
   const out = svc.ports.map((p) => ({ target: p.target, protocol: p.protocol }));
   const seen = new Set(out.map((p) => `${p.target}/${p.protocol}`));
-  const observed = tasks.flatMap((t) => t.ports).filter((p) => !seen.has(`${p.target}/${p.protocol}`));
-  observed.sort((a, b) => a.target - b.target || a.protocol.localeCompare(b.protocol));
+  const observed = tasks.flatMap((t) => t.ports).sort((a, b) => a.target - b.target || a.protocol.localeCompare(b.protocol));
   for (const p of observed) {
     const key = `${p.target}/${p.protocol}`;
     if (seen.has(key)) continue;

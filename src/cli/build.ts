@@ -1,8 +1,11 @@
-import type { ApiClient, BuildEvent } from '../api/index.js';
+import type { ApiClient, BuildEvent, PullEvent, PushEvent } from '../api/index.js';
 import type { ComposeProject } from '../spec/types.js';
 import { UserError } from './errors.js';
 import { allCredentials, credentialsForImages } from './docker-config.js';
 import type { RegistryAuth } from '../model/image-ref.js';
+
+/** Credential troubles are said, not fatal: a public image still pulls without them. */
+const warn = (msg: string): void => void process.stderr.write(`warning: ${msg}\n`);
 
 /**
  * Builds the images of services with `build:` through the daemon, printing
@@ -26,7 +29,7 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
   // What needs building first: logins are read (and credential helpers run) only when something does.
   const plan = await client.buildPlan({ project, services, force });
   if (plan.length === 0) return [];
-  const logins = allCredentials((msg) => process.stderr.write(`warning: ${msg}\n`));
+  const logins = allCredentials(warn);
   const auth = Object.keys(logins).length > 0 ? { auth: logins } : {};
   if (!client.remote) await client.build({ project, services: plan, force, ...auth }, onEvent);
   else {
@@ -51,17 +54,40 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
   return built;
 }
 
+/** This user's credentials for the registries of these services' images (all services when none named). */
+function imageCredentials(project: ComposeProject, services: string[]): Record<string, RegistryAuth> {
+  const names = services.length > 0 ? services : Object.keys(project.services);
+  return credentialsForImages(names.map((s) => project.services[s]?.image).filter((i): i is string => typeof i === 'string'), warn);
+}
+
+/** `--with-registry-auth`: this user's credentials for the registries of the project's images, to keep with the deploy. */
+export function deployCredentials(project: ComposeProject): Record<string, RegistryAuth> {
+  return imageCredentials(project, []);
+}
+
+/**
+ * Follows a pull or push stream: progress under each service's name, then
+ * what was done (or a UserError naming the service that failed).
+ */
+async function followImages(send: (onEvent: (e: PullEvent | PushEvent) => void) => Promise<void>, key: 'pulled' | 'pushed', verb: string): Promise<string[]> {
+  let failure: { service: string; message: string } | undefined;
+  let done: string[] = [];
+  await send((e) => {
+    if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
+    else if ('error' in e) failure = e.error;
+    else if (key === 'pulled' && 'pulled' in e) done = e.pulled;
+    else if (key === 'pushed' && 'pushed' in e) done = e.pushed;
+  });
+  if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
+  for (const s of done) process.stdout.write(` ✔ Service ${s.padEnd(20)} ${verb}\n`);
+  return done;
+}
+
 /**
  * Pulls the images of services through the daemon, printing progress under
  * each service's name; with `missingOnly` (what `up` does) only images not
  * here yet. Throws naming the service.
  */
-/** `--with-registry-auth`: this user's credentials for the registries of the project's images, to keep with the deploy. */
-export function deployCredentials(project: ComposeProject): Record<string, RegistryAuth> {
-  const images = Object.values(project.services).map((s) => s.image).filter((i): i is string => typeof i === 'string');
-  return credentialsForImages(images, (msg) => process.stderr.write(`warning: ${msg}\n`));
-}
-
 export async function pullImages(client: ApiClient, project: ComposeProject, services: string[], missingOnly: boolean): Promise<string[]> {
   if (missingOnly) {
     // What `up` must pull, first: with nothing missing, no Docker config is read and no credential helper runs.
@@ -72,19 +98,8 @@ export async function pullImages(client: ApiClient, project: ComposeProject, ser
     if (needed.length === 0) return [];
     services = needed;
   }
-  let failure: { service: string; message: string } | undefined;
-  let pulled: string[] = [];
-  const names = services.length > 0 ? services : Object.keys(project.services);
-  const images = names.map((s) => project.services[s]?.image).filter((i): i is string => typeof i === 'string');
-  const auth = credentialsForImages(images, (msg) => process.stderr.write(`warning: ${msg}\n`));
-  await client.pull({ project, services, missingOnly, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, (e) => {
-    if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
-    else if ('pulled' in e) pulled = e.pulled;
-    else if ('error' in e) failure = e.error;
-  });
-  if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
-  for (const s of pulled) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pulled\n`);
-  return pulled;
+  const auth = imageCredentials(project, services);
+  return followImages((onEvent) => client.pull({ project, services, missingOnly, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, onEvent), 'pulled', 'Pulled');
 }
 
 /**
@@ -93,17 +108,6 @@ export async function pullImages(client: ApiClient, project: ComposeProject, ser
  * printing progress under each service's name. Throws naming the service.
  */
 export async function pushImages(client: ApiClient, project: ComposeProject, services: string[]): Promise<string[]> {
-  const names = services.length > 0 ? services : Object.keys(project.services);
-  const images = names.map((s) => project.services[s]?.image).filter((i): i is string => typeof i === 'string');
-  const auth = credentialsForImages(images, (msg) => process.stderr.write(`warning: ${msg}\n`));
-  let failure: { service: string; message: string } | undefined;
-  let pushed: string[] = [];
-  await client.push({ project, services, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, (e) => {
-    if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
-    else if ('pushed' in e) pushed = e.pushed;
-    else failure = e.error;
-  });
-  if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
-  for (const s of pushed) process.stdout.write(` ✔ Service ${s.padEnd(20)} Pushed\n`);
-  return pushed;
+  const auth = imageCredentials(project, services);
+  return followImages((onEvent) => client.push({ project, services, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, onEvent), 'pushed', 'Pushed');
 }

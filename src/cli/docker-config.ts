@@ -7,11 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DOCKER_HUB, normalizeRegistry, registryOf, type RegistryAuth } from '../model/image-ref.js';
+import { normalizeRegistry, registryOf, serverAddress, type RegistryAuth } from '../model/image-ref.js';
 import { UserError } from './errors.js';
-
-/** How Docker Hub is keyed in config.json, and the server address its helpers know it by. */
-const HUB_KEY = 'https://index.docker.io/v1/';
 
 interface AuthEntry {
   auth?: string;
@@ -41,11 +38,6 @@ function readConfig(path: string): DockerConfig {
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UserError(`${path}: expected a JSON object`);
   return parsed as DockerConfig;
-}
-
-/** The key a registry goes under in config.json: Docker Hub under its historical URL, others by host[:port]. */
-function configKey(registry: string): string {
-  return registry === DOCKER_HUB ? HUB_KEY : registry;
 }
 
 /** Runs a credential helper; its stdout, or undefined when it has nothing for this server. Throws when the helper is missing or broken. */
@@ -84,37 +76,12 @@ function fromEntry(key: string, e: AuthEntry, path: string): RegistryAuth | unde
  * so public images still pull.
  */
 export function credentialsFor(registry: string, warn: (msg: string) => void, env: NodeJS.ProcessEnv = process.env): RegistryAuth | undefined {
-  const path = dockerConfigPath(env);
-  const cfg = readConfig(path);
-  const name = helperFor(cfg, registry);
-  if (name) {
-    try {
-      const out = helper(name, 'get', configKey(registry), env);
-      if (out) {
-        const got = JSON.parse(out) as { Username?: string; Secret?: string };
-        if (got.Username === '<token>') return { serveraddress: configKey(registry), identitytoken: got.Secret ?? '' };
-        return { serveraddress: configKey(registry), username: got.Username ?? '', password: got.Secret ?? '' };
-      }
-    } catch (err) {
-      warn(`${path}: ${(err as Error).message}; going on without credentials for ${registry}`);
-    }
-  }
-  for (const [k, e] of Object.entries(cfg.auths ?? {})) {
-    if (normalizeRegistry(k) !== registry || !e || typeof e !== 'object') continue;
-    const found = fromEntry(k, e, path);
-    if (found) return found;
-  }
-  return undefined;
+  return credentialsByRegistry([registry], warn, env)[registry];
 }
 
 /** Credentials for the registries of these images, by registry: what a pull sends along. */
 export function credentialsForImages(images: string[], warn: (msg: string) => void, env: NodeJS.ProcessEnv = process.env): Record<string, RegistryAuth> {
-  const out: Record<string, RegistryAuth> = {};
-  for (const registry of new Set(images.map(registryOf))) {
-    const c = credentialsFor(registry, warn, env);
-    if (c) out[registry] = c;
-  }
-  return out;
+  return credentialsByRegistry(images.map(registryOf), warn, env);
 }
 
 /**
@@ -134,19 +101,52 @@ export function allCredentials(warn: (msg: string) => void, env: NodeJS.ProcessE
       warn(`${path}: ${(err as Error).message}`);
     }
   }
+  return lookUp(cfg, path, [...registries], warn, env);
+}
+
+/** The credentials for these registries, the config file read once. */
+function credentialsByRegistry(registries: string[], warn: (msg: string) => void, env: NodeJS.ProcessEnv): Record<string, RegistryAuth> {
+  const path = dockerConfigPath(env);
+  return lookUp(readConfig(path), path, registries, warn, env);
+}
+
+function lookUp(cfg: DockerConfig, path: string, registries: string[], warn: (msg: string) => void, env: NodeJS.ProcessEnv): Record<string, RegistryAuth> {
   const out: Record<string, RegistryAuth> = {};
-  for (const r of registries) {
-    const c = credentialsFor(r, warn, env);
+  for (const r of new Set(registries)) {
+    const c = fromConfig(cfg, path, r, warn, env);
     if (c) out[r] = c;
   }
   return out;
+}
+
+/** One registry's credentials: its helper first (credHelpers, then credsStore), then config.json's auths. */
+function fromConfig(cfg: DockerConfig, path: string, registry: string, warn: (msg: string) => void, env: NodeJS.ProcessEnv): RegistryAuth | undefined {
+  const name = helperFor(cfg, registry);
+  if (name) {
+    try {
+      const out = helper(name, 'get', serverAddress(registry), env);
+      if (out) {
+        const got = JSON.parse(out) as { Username?: string; Secret?: string };
+        if (got.Username === '<token>') return { serveraddress: serverAddress(registry), identitytoken: got.Secret ?? '' };
+        return { serveraddress: serverAddress(registry), username: got.Username ?? '', password: got.Secret ?? '' };
+      }
+    } catch (err) {
+      warn(`${path}: ${(err as Error).message}; going on without credentials for ${registry}`);
+    }
+  }
+  for (const [k, e] of Object.entries(cfg.auths ?? {})) {
+    if (normalizeRegistry(k) !== registry || !e || typeof e !== 'object') continue;
+    const found = fromEntry(k, e, path);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Where `login` puts credentials: the helper when one is set (as Docker does), else config.json's auths (mode 0600). Returns where they went. */
 export function saveCredentials(registry: string, username: string, password: string, env: NodeJS.ProcessEnv = process.env): string {
   const path = dockerConfigPath(env);
   const cfg = readConfig(path);
-  const key = configKey(registry);
+  const key = serverAddress(registry);
   const name = helperFor(cfg, registry);
   if (name) {
     helper(name, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: password }), env);
@@ -167,7 +167,7 @@ export function removeCredentials(registry: string, env: NodeJS.ProcessEnv = pro
   const name = helperFor(cfg, registry);
   if (name) {
     try {
-      removed = helper(name, 'erase', configKey(registry), env) !== undefined;
+      removed = helper(name, 'erase', serverAddress(registry), env) !== undefined;
     } catch {
       /* nothing there to erase */
     }

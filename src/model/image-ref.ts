@@ -9,6 +9,11 @@ export interface RegistryAuth {
 /** Docker Hub, as image references without a registry name it. */
 export const DOCKER_HUB = 'docker.io';
 
+/** The server address of a registry as Docker keys its logins: Docker Hub under its historical v1 URL, others by host[:port]. */
+export function serverAddress(registry: string): string {
+  return registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry;
+}
+
 /**
  * The registry an image reference names, as Docker reads it: a first path
  * part with a dot or a port, or `localhost`, is a registry; anything else is

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { removeCredentials, saveCredentials } from '../docker-config.js';
-import { DOCKER_HUB, normalizeRegistry } from '../../model/image-ref.js';
+import { DOCKER_HUB, normalizeRegistry, serverAddress } from '../../model/image-ref.js';
 
 interface LoginFlags {
   username?: string;
@@ -65,8 +65,7 @@ export function registryCommands(program: Command): void {
       }
       if (!username || !password) throw new UserError('login: user name and password must not be empty');
       const client = await ensureDaemon();
-      const serveraddress = registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry;
-      const r = await client.login({ serveraddress, username, password });
+      const r = await client.login({ serveraddress: serverAddress(registry), username, password });
       const where = saveCredentials(registry, username, password);
       process.stdout.write(`${r.status}\nCredentials kept in ${where}\n`);
     });

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { BuildContextError, INLINE_DOCKERFILE, packContext } from '../../model/build-context.js';
-import { DOCKER_HUB, type RegistryAuth } from '../../model/image-ref.js';
+import { serverAddress, type RegistryAuth } from '../../model/image-ref.js';
 
 export { dockerignore } from '../../model/build-context.js';
 
@@ -97,7 +97,7 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line:
 function registryConfig(auth: Record<string, RegistryAuth>): Record<string, { username: string; password: string }> {
   return Object.fromEntries(
     Object.entries(auth).map(([registry, a]) => [
-      registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry,
+      serverAddress(registry),
       Object.assign({ username: a.username ?? '', password: a.password ?? '', serveraddress: a.serveraddress }, a.identitytoken ? { identitytoken: a.identitytoken } : {}),
     ]),
   );

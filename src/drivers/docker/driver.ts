@@ -11,7 +11,6 @@ import type { TaskPort } from '../../model/types.js';
 import type { RegistryAuth } from '../../model/image-ref.js';
 import { Demuxer, LogLines } from './stream.js';
 import { engineSocket } from './socket.js';
-export { engineSocket };
 import { buildImage, followProgress, type BuildSpec } from './build.js';
 import { isDir, isSymlink, parsePathStat, renameTop, splitDest, tarTop, type PathStat } from './archive.js';
 
@@ -181,7 +180,7 @@ export class DockerDriver implements Driver {
   async pull(image: string, onLine: (line: string) => void, auth?: RegistryAuth): Promise<void> {
     try {
       await followProgress(this.docker, await this.docker.pull(image, auth ? { authconfig: auth } : {}), (e) => {
-        if (e.status) onLine(`${e.id ? `${e.id}: ` : ''}${e.status}${e.progress ? ` ${e.progress}` : ''}`);
+        if (e.status) onLine(progressLine(e));
       });
     } catch (err) {
       throw new Error(engineMessage(err));
@@ -195,7 +194,7 @@ export class DockerDriver implements Driver {
       // The engine wants an X-Registry-Auth header on every push, even an anonymous one.
       const stream = await this.docker.getImage(image).push({ authconfig: auth ?? { serveraddress: '' } });
       await followProgress(this.docker, stream, (e) => {
-        if (e.status) onLine(`${e.id ? `${e.id}: ` : ''}${e.status}${e.progress ? ` ${e.progress}` : ''}`);
+        if (e.status) onLine(progressLine(e));
       });
     } catch (err) {
       throw new Error(engineMessage(err));
@@ -879,4 +878,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 export function createDockerDriver(opts: DockerDriverOptions): DockerDriver {
   return new DockerDriver(opts);
+}
+
+/** One line of an engine's pull or push progress: the layer, what it does, how far. */
+function progressLine(e: { id?: string; status?: string; progress?: string }): string {
+  return `${e.id ? `${e.id}: ` : ''}${e.status}${e.progress ? ` ${e.progress}` : ''}`;
 }
