@@ -22,10 +22,18 @@ if (engine.skip) throw new Error(`no engine: ${engine.skip}`);
 process.env.DOCKER_HOST = engine.host;
 
 // init: true, so a stop signal reaches busybox (as PID 1 it would ignore it) and `down` measures stopping, not the 10 s grace.
+const httpd = (port: number, page: string): string => `mkdir -p /www && ${page} > /www/${port === 5432 ? 'health' : 'index.html'} && exec httpd -f -p ${port} -h /www`;
+const loop = 'while true; do sleep 1; done';
+/** The project, in stages along depends_on: each stage's services start once the stage before is up (db healthy). */
+const STAGES = [
+  [{ name: 'db', command: httpd(5432, 'echo ok'), scale: 1 }, { name: 'cache', command: loop, scale: 1 }],
+  [{ name: 'api', command: httpd(8080, 'hostname'), scale: 8 }, { name: 'worker', command: loop, scale: 2 }],
+  [{ name: 'web', command: httpd(80, 'hostname'), scale: 8 }],
+];
 const FILE = `services:
   db:
     image: ${engine.image}
-    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/health && exec httpd -f -p 5432 -h /www"]
+    command: ["sh", "-c", "${STAGES[0][0].command}"]
     init: true
     healthcheck:
       test: ["CMD", "wget", "-qO-", "http://127.0.0.1:5432/health"]
@@ -34,11 +42,11 @@ const FILE = `services:
       retries: 5
   cache:
     image: ${engine.image}
-    command: ["sh", "-c", "while true; do sleep 1; done"]
+    command: ["sh", "-c", "${loop}"]
     init: true
   api:
     image: ${engine.image}
-    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "${STAGES[1][0].command}"]
     init: true
     scale: 8
     expose: ["8080"]
@@ -47,19 +55,51 @@ const FILE = `services:
       cache: {condition: service_started}
   web:
     image: ${engine.image}
-    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
+    command: ["sh", "-c", "${STAGES[2][0].command}"]
     init: true
     scale: 8
     ports: ["80"]
     depends_on: [api]
   worker:
     image: ${engine.image}
-    command: ["sh", "-c", "while true; do sleep 1; done"]
+    command: ["sh", "-c", "${loop}"]
     init: true
     scale: 2
     depends_on:
       db: {condition: service_healthy}
 `;
+
+/**
+ * The engine's own floor for this project: the same 20 containers (image, command, init, network alias) and
+ * stages, created and started straight through the Engine API with nothing else: no CLI, no file to read, no
+ * health wait (db's dependents start the moment db has started). No tool that keeps the stages can be quicker.
+ */
+async function engineFloor(): Promise<number> {
+  const network = 'benchfloor_default';
+  const t0 = performance.now();
+  await engine.docker.createNetwork({ Name: network, Labels: { 'baton.bench': 'floor' } });
+  for (const stage of STAGES) {
+    const containers = await Promise.all(stage.flatMap((s) => Array.from({ length: s.scale }, (_, i) =>
+      engine.docker.createContainer({
+        name: `benchfloor-${s.name}-${i + 1}`,
+        Image: engine.image,
+        Cmd: ['sh', '-c', s.command],
+        Labels: { 'baton.bench': 'floor' },
+        HostConfig: { Init: true, NetworkMode: network },
+        NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [s.name] } } },
+      }))));
+    await Promise.all(containers.map((c) => c.start()));
+  }
+  const ms = performance.now() - t0;
+  if (running('benchfloor') !== 20) throw new Error(`engine floor: ${running('benchfloor')} containers running, not 20`);
+  await removeFloor();
+  return ms;
+}
+async function removeFloor(): Promise<void> {
+  const left = await engine.docker.listContainers({ all: true, filters: { label: ['baton.bench=floor'] } });
+  await Promise.all(left.map((c) => engine.docker.getContainer(c.Id).remove({ force: true })));
+  await engine.docker.getNetwork('benchfloor_default').remove().catch(() => {});
+}
 
 const b = benchHome();
 const compose = (args: string[]): number => {
@@ -77,7 +117,7 @@ try {
   writeFileSync(join(b.dir, 'compose.yaml'), FILE);
   const load0 = loadavg()[0];
   b.baton(['ls']); // the daemon starts first: both sides measure the project, not Node's or Python's start-up alone
-  const t = { batonUp: [] as number[], batonDown: [] as number[], composeUp: [] as number[], composeDown: [] as number[] };
+  const t = { batonUp: [] as number[], batonDown: [] as number[], composeUp: [] as number[], composeDown: [] as number[], floor: [] as number[] };
   for (let i = 0; i < ROUNDS; i++) {
     t.batonUp.push(b.baton(['-p', 'benchbaton', 'up', '-d', '--wait']).ms);
     if (running('benchbaton') !== 20) throw new Error(`baton: ${running('benchbaton')} containers running, not 20`);
@@ -85,6 +125,7 @@ try {
     t.composeUp.push(compose(['up', '-d']));
     if (running('benchcompose') !== 20) throw new Error(`docker-compose: ${running('benchcompose')} containers running, not 20`);
     t.composeDown.push(compose(['down']));
+    t.floor.push(await engineFloor());
   }
   const median = (xs: number[]): number => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)];
   const runs = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
@@ -96,9 +137,12 @@ try {
   };
   console.log(`5 services, 20 containers, db healthcheck gating api and worker; median of ${ROUNDS}; load average ${loadavg()[0].toFixed(1)} (at start: ${load0.toFixed(1)})`);
   row('up (baton up -d --wait / docker-compose up -d)', t.batonUp, t.composeUp, '   (goal: <= 0.7x)');
+  console.log(`  engine floor   : ${median(t.floor).toFixed(0)} ms   (runs: ${runs(t.floor)}; the same containers and stages straight through the Engine API, no health wait)`);
+  console.log(`  ratio floor/docker-compose: ${(median(t.floor) / median(t.composeUp)).toFixed(2)}x; baton above the floor: ${(median(t.batonUp) - median(t.floor)).toFixed(0)} ms`);
   row('down', t.batonDown, t.composeDown, '');
 } finally {
   spawnSync('docker-compose', ['-p', 'benchcompose', 'down'], { cwd: b.dir, stdio: 'ignore', env: { ...process.env, DOCKER_HOST: engine.host } });
+  await removeFloor();
   spawnSync(process.execPath, [BIN, '-p', 'benchbaton', 'down'], { cwd: b.dir, stdio: 'ignore', env: { ...process.env, BATON_HOME: b.home } });
   b.cleanup();
   await engine.release();

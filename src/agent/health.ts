@@ -9,7 +9,7 @@ export interface ProbeRunner {
  * start_period (failures there do not count), then every interval; healthy on
  * the first success, unhealthy after `retries` failures in a row.
  * Docker's first probe comes one interval after the start; baton also looks
- * earlier (after 100 ms, doubling), so a task that is ready sooner is healthy
+ * earlier (after 10 ms, doubling), so a task that is ready sooner is healthy
  * sooner, and `depends_on: service_healthy` and `up --wait` do not wait a whole
  * interval. Failures of those early looks do not count, so nothing is judged
  * unhealthy sooner than Docker would.
@@ -21,7 +21,7 @@ export class HealthProbe {
   private closed = false;
   private readonly startedAt = Date.now();
   /** The next early look's delay (before the first interval has passed). */
-  private early = 100;
+  private early = 10;
 
   constructor(
     private readonly check: Healthcheck,
