@@ -11,7 +11,8 @@ import { newId, now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
 import { certSources, ingressRoutes, meshRoutes } from './endpoints.js';
 import { hostsEntries, serviceNameAddresses, taskArgv, taskEnvironment, type ServiceNames } from './environment.js';
-import { containerSpec, ContainerSpecError } from './container-spec.js';
+import { containerSpec } from './container-spec.js';
+import { ComposeValueError } from '../model/compose-values.js';
 import { HealthProbe } from './health.js';
 import { DnsServer } from '../mesh/index.js';
 import { blockCidr, type AddressBlock } from './addresses.js';
@@ -308,7 +309,7 @@ export class Agent {
     } catch (err) {
       this.local.delete(t.id);
       removeTaskFiles(this.opts.filesRoot, t.id);
-      const msg = err instanceof TaskStartError || err instanceof ContainerSpecError ? err.message : `could not start: ${(err as Error).message}`;
+      const msg = err instanceof TaskStartError || err instanceof ComposeValueError ? err.message : `could not start: ${(err as Error).message}`;
       this.report(t, { state: 'rejected', error: msg, finishedAt: now() });
       void this.opts.cp.event({ type: 'task.reject', project: t.project, service: t.service, task: t.id, node: this.opts.nodeId, message: msg });
     }

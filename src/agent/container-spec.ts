@@ -1,78 +1,14 @@
 import type { ContainerMount, ContainerNetwork, ContainerSpec, ContainerVolume } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import type { Project, Service, Task, TaskPort } from '../model/types.js';
-
-
-/** A Compose value the engine cannot take, named by its key. */
-export class ContainerSpecError extends Error {
-  constructor(readonly service: string, readonly key: string, message: string) {
-    super(`${key}: ${message}`);
-    this.name = 'ContainerSpecError';
-  }
-}
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
-
-/** Compose byte sizes: a number of bytes, or "512m", "1.5g", "64kb". */
-export function parseBytes(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
-  if (typeof v !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
-  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) return undefined;
-  return Math.floor(Number(m[1]) * unit);
-}
-
-function strings(svc: string, key: string, v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  const list = Array.isArray(v) ? v : [v];
-  return list.map((x) => {
-    if (typeof x !== 'string' && typeof x !== 'number') throw new ContainerSpecError(svc, key, `expected a list of strings, got ${JSON.stringify(x)}`);
-    return String(x);
-  });
-}
-
-function stringMap(svc: string, key: string, v: unknown): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (Array.isArray(v)) {
-    return Object.fromEntries(
-      v.map((e) => {
-        const s = String(e);
-        const i = s.indexOf('=');
-        if (i < 0) throw new ContainerSpecError(svc, key, `expected KEY=VALUE, got "${s}"`);
-        return [s.slice(0, i), s.slice(i + 1)];
-      }),
-    );
-  }
-  if (!isObj(v)) throw new ContainerSpecError(svc, key, 'expected a mapping or a list of KEY=VALUE');
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
-}
-
-function ulimits(svc: string, v: unknown): ContainerSpec['ulimits'] {
-  if (v === undefined || v === null) return [];
-  if (!isObj(v)) throw new ContainerSpecError(svc, 'ulimits', 'expected a mapping of name to a number or {soft, hard}');
-  return Object.entries(v).map(([name, x]) => {
-    if (typeof x === 'number') return { name, soft: x, hard: x };
-    if (isObj(x) && typeof x.soft === 'number' && typeof x.hard === 'number') return { name, soft: x.soft, hard: x.hard };
-    throw new ContainerSpecError(svc, `ulimits.${name}`, 'expected a number or {soft, hard}');
-  });
-}
-
-function extraHosts(svc: string, v: unknown): string[] {
-  if (isObj(v)) return Object.entries(v).flatMap(([h, ip]) => (Array.isArray(ip) ? ip : [ip]).map((x) => `${h}:${String(x)}`));
-  // Compose allows HOST=IP as well as the engine's HOST:IP.
-  return strings(svc, 'extra_hosts', v).map((e) => (/^[^:=]+=/.test(e) ? e.replace('=', ':') : e));
-}
+import { ComposeValueError, extraHosts, isObj, parseBytes, strings, stringMap, ulimits, type Obj } from '../model/compose-values.js';
 
 /** `HOST[:CONTAINER[:PERMISSIONS]]`, as `docker run --device`. */
 function devices(svc: string, v: unknown): ContainerSpec['devices'] {
   return strings(svc, 'devices', v).map((e) => {
     const [host, container = host, permissions = 'rwm'] = e.split(':');
     if (!host.startsWith('/') || !container.startsWith('/') || !/^[rwm]+$/.test(permissions)) {
-      throw new ContainerSpecError(svc, 'devices', `expected HOST_PATH[:CONTAINER_PATH[:rwm]], got "${e}"`);
+      throw new ComposeValueError(svc, 'devices', `expected HOST_PATH[:CONTAINER_PATH[:rwm]], got "${e}"`);
     }
     return { host, container, permissions };
   });
@@ -81,7 +17,7 @@ function devices(svc: string, v: unknown): ContainerSpec['devices'] {
 function pullPolicy(svc: string, v: unknown): ContainerSpec['pullPolicy'] {
   if (v === undefined || v === null || v === 'missing' || v === 'if_not_present' || v === 'build') return 'missing';
   if (v === 'always' || v === 'never') return v;
-  throw new ContainerSpecError(svc, 'pull_policy', `expected missing, always, never or build, got "${String(v)}"`);
+  throw new ComposeValueError(svc, 'pull_policy', `expected missing, always, never or build, got "${String(v)}"`);
 }
 
 /** The image a service runs: its `image:`, or for a `build:` without one, `<project>-<service>` as Compose names it. */
@@ -92,7 +28,7 @@ export function imageOf(svc: Pick<Service, 'project' | 'name' | 'spec'>): string
 /** The named volume's engine name and config, from the project's top-level `volumes:`. */
 function volumeOf(project: Project | undefined, svcName: string, name: string, projectName: string): ContainerVolume {
   const cfg = project?.spec.volumes?.[name];
-  if (project && !cfg) throw new ContainerSpecError(svcName, 'volumes', `named volume "${name}" is not declared in the top-level volumes`);
+  if (project && !cfg) throw new ComposeValueError(svcName, 'volumes', `named volume "${name}" is not declared in the top-level volumes`);
   return {
     name: cfg?.name ?? `${projectName}_${name}`,
     external: cfg?.external === true || isObj(cfg?.external),
@@ -113,12 +49,12 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
   const s = svc.spec;
   const name = svc.name;
   const image = imageOf(svc);
-  if (!image) throw new ContainerSpecError(name, 'image', 'a container needs an image (or a build: section)');
+  if (!image) throw new ComposeValueError(name, 'image', 'a container needs an image (or a build: section)');
   const raw = s as unknown as Obj;
 
   const networks: ContainerNetwork[] = Object.entries(s.networks ?? {}).map(([key, opts]) => {
     const cfg = project?.spec.networks?.[key];
-    if (project && !cfg) throw new ContainerSpecError(name, 'networks', `network "${key}" is not declared in the top-level networks`);
+    if (project && !cfg) throw new ComposeValueError(name, 'networks', `network "${key}" is not declared in the top-level networks`);
     return {
       name: cfg?.name ?? `${task.project}_${key}`,
       // tasks.<service> names every replica (as in Swarm's DNS), beside the service name the engine already gives all of them.
@@ -144,9 +80,9 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
       mounts.push({ type: 'bind', source: m.source, target: m.target, readOnly: m.read_only === true });
     } else if (m.type === 'tmpfs') {
       const size = m.tmpfs?.size === undefined ? undefined : parseBytes(m.tmpfs.size);
-      if (m.tmpfs?.size !== undefined && size === undefined) throw new ContainerSpecError(name, `${key}.tmpfs.size`, `invalid size "${String(m.tmpfs.size)}"`);
+      if (m.tmpfs?.size !== undefined && size === undefined) throw new ComposeValueError(name, `${key}.tmpfs.size`, `invalid size "${String(m.tmpfs.size)}"`);
       mounts.push({ type: 'tmpfs', target: m.target, readOnly: m.read_only === true, tmpfsSize: size });
-    } else throw new ContainerSpecError(name, `${key}.type`, `"${m.type}" mounts are not supported`);
+    } else throw new ComposeValueError(name, `${key}.type`, `"${m.type}" mounts are not supported`);
   }
 
   const limits = s.deploy?.resources?.limits;
@@ -154,16 +90,16 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
   const cpus = limits?.cpus ?? raw.cpus;
   if (cpus !== undefined) {
     const n = Number(cpus);
-    if (!Number.isFinite(n) || n <= 0) throw new ContainerSpecError(name, 'deploy.resources.limits.cpus', `expected a positive number, got "${String(cpus)}"`);
+    if (!Number.isFinite(n) || n <= 0) throw new ComposeValueError(name, 'deploy.resources.limits.cpus', `expected a positive number, got "${String(cpus)}"`);
     nanoCpus = Math.round(n * 1e9);
   }
   const memText = limits?.memory ?? raw.mem_limit;
   const memoryBytes = memText === undefined ? undefined : parseBytes(memText);
-  if (memText !== undefined && !memoryBytes) throw new ContainerSpecError(name, 'deploy.resources.limits.memory', `invalid size "${String(memText)}"`);
+  if (memText !== undefined && !memoryBytes) throw new ComposeValueError(name, 'deploy.resources.limits.memory', `invalid size "${String(memText)}"`);
   const pids = limits?.pids ?? raw.pids_limit;
-  if (pids !== undefined && (typeof pids !== 'number' || !Number.isInteger(pids))) throw new ContainerSpecError(name, 'deploy.resources.limits.pids', `expected a whole number, got "${String(pids)}"`);
+  if (pids !== undefined && (typeof pids !== 'number' || !Number.isInteger(pids))) throw new ComposeValueError(name, 'deploy.resources.limits.pids', `expected a whole number, got "${String(pids)}"`);
   const shm = raw.shm_size === undefined ? undefined : parseBytes(raw.shm_size);
-  if (raw.shm_size !== undefined && shm === undefined) throw new ContainerSpecError(name, 'shm_size', `invalid size "${String(raw.shm_size)}"`);
+  if (raw.shm_size !== undefined && shm === undefined) throw new ComposeValueError(name, 'shm_size', `invalid size "${String(raw.shm_size)}"`);
 
   let logging: ContainerSpec['logging'];
   if (isObj(raw.logging) && typeof raw.logging.driver === 'string') logging = { driver: raw.logging.driver, options: stringMap(name, 'logging.options', raw.logging.options) };

@@ -5,7 +5,7 @@ export { meshRoutes } from './endpoints.js';
 export { taskArgv, taskEnvironment } from './environment.js';
 export { taskFilesRoot, containerTarget } from './task-files.js';
 export type { TaskFile } from './control-plane.js';
-export { containerSpec, ContainerSpecError, imageOf, parseBytes } from './container-spec.js';
+export { containerSpec, imageOf } from './container-spec.js';
 export { NodeServer, type NodeServerOptions } from './node-server.js';
 export { parseSubnet, SubnetError } from './addresses.js';
 export type { AddressBlock } from './addresses.js';

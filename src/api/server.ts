@@ -5,6 +5,8 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import type { Role, Service, Task } from '../model/types.js';
 import { keys } from '../model/keys.js';
 import { serviceDriver } from '../model/service.js';
+import { buildOptions } from '../model/build-options.js';
+import { ComposeValueError } from '../model/compose-values.js';
 import type { ComposeProject } from '../spec/types.js';
 import { bySlot, isTerminal, wantedSlots } from '../model/task.js';
 import { now } from '../model/time.js';
@@ -13,7 +15,7 @@ import { ConflictError } from '../store/store.js';
 import { deployProject } from './deploy.js';
 import { createBlob, inspectBlob, listBlobs, projectBlobs, removeBlob } from './blobs.js';
 import { forcedRestart, restartRevision, rollbackService, serviceHistory, updateService } from './services.js';
-import { ApiError, ImageError, badRequest, notFound } from './errors.js';
+import { ApiError, ImageError, badRequest, notFound, type ApiProblem } from './errors.js';
 import { ndjson, readJson, sendJson } from './http-util.js';
 import { registryAuth, registryAuthMap } from './registry-auth.js';
 import { allows, routeRole } from './routes.js';
@@ -513,6 +515,19 @@ export class ApiServer {
     if (noBuild.length > 0) throw badRequest(`no build: section in ${noBuild.map((s) => `service "${s}"`).join(', ')}`);
     if (context && (wanted.length !== 1 || body.services?.length !== 1)) throw badRequest('a build that sends its context names exactly one service');
     const auth = registryAuthMap(body.auth, 'auth');
+    for (const k of ['force', 'noCache', 'pull'] as const) if (body[k] !== undefined && typeof body[k] !== 'boolean') throw badRequest(`${k}: expected true or false`);
+    const how = { force: body.force === true, noCache: body.noCache === true, pull: body.pull === true };
+    // Options the engine's builder cannot honour are refused for every service before any is built: nothing half done.
+    const problems: ApiProblem[] = [];
+    for (const name of wanted) {
+      try {
+        buildOptions(name, compose.services[name].build!, how);
+      } catch (err) {
+        if (!(err instanceof ComposeValueError)) throw err;
+        problems.push({ service: name, path: `services.${name}.${err.key}`, message: err.detail });
+      }
+    }
+    if (problems.length > 0) throw badRequest('these images cannot be built', problems);
     if (body.plan) {
       if (wanted.length > 0 && !this.hooks.buildPlan && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
       const needed = this.hooks.buildPlan ? await this.hooks.buildPlan(compose, wanted, body.force === true) : [];
@@ -524,7 +539,7 @@ export class ApiServer {
     if (wanted.length > 0 && !this.hooks.build && body.force) throw new ApiError(400, 'build-unsupported', `service "${wanted[0]}": build needs a Docker engine, and none answers on this node`);
     const write = ndjson(res);
     try {
-      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, body.force === true, (service, line) => write({ service, line } satisfies BuildEvent), context, auth) : { built: [] };
+      const r = wanted.length > 0 && this.hooks.build ? await this.hooks.build!(compose, wanted, how, (service, line) => write({ service, line } satisfies BuildEvent), context, auth) : { built: [] };
       write({ built: r.built } satisfies BuildEvent);
     } catch (err) {
       write({ error: imageFailure(err) } satisfies BuildEvent);

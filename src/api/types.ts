@@ -1,3 +1,4 @@
+import type { BuildFlags } from '../model/build-options.js';
 import type { ComposeProject, ServiceConfig, UpdateConfig } from '../spec/types.js';
 import type { BatonEvent, SealedValue, Service, Task, TaskStats } from '../model/types.js';
 import type { RegistryAuth } from '../model/image-ref.js';
@@ -102,7 +103,7 @@ export interface ApiHooks {
    * `force`, else only those whose image is not there yet. Rejects with
    * ImageError naming the service. Absent when no engine answers.
    */
-  build?(project: ComposeProject, services: string[], force: boolean, onLine: (service: string, line: string) => void, context?: NodeJS.ReadableStream, auth?: Record<string, RegistryAuth>): Promise<{ built: string[] }>;
+  build?(project: ComposeProject, services: string[], how: { force: boolean } & BuildFlags, onLine: (service: string, line: string) => void, context?: NodeJS.ReadableStream, auth?: Record<string, RegistryAuth>): Promise<{ built: string[] }>;
   /** Which of these services a build would build now: all with `force`, else those whose image is not here. */
   buildPlan?(project: ComposeProject, services: string[], force: boolean): Promise<string[]>;
   /** Pulls the images of these services (those without build:), naming the service that failed (ImageError). */
@@ -216,6 +217,10 @@ export interface BuildRequest {
   /** Services to build; all with a build: section when empty. */
   services?: string[];
   force?: boolean;
+  /** `baton build --no-cache`: no cached layer is used. */
+  noCache?: boolean;
+  /** `baton build --pull`: the images the Dockerfiles start FROM are pulled even when here. */
+  pull?: boolean;
   /** Build nothing: answer which services need a build (`{ needed }`), for a client that sends each context itself. */
   plan?: boolean;
   /** The caller's registry logins, for the images the Dockerfiles start FROM: used for this build only, never stored. */

@@ -3,6 +3,9 @@ import type { ComposeProject } from '../spec/types.js';
 import { UserError } from './errors.js';
 import { allCredentials, credentialsForImages } from './docker-config.js';
 import type { RegistryAuth } from '../model/image-ref.js';
+import type { BuildFlags } from '../model/build-options.js';
+import { ApiRequestError } from '../api/client.js';
+import { withPositions } from './positions.js';
 
 /** Credential troubles are said, not fatal: a public image still pulls without them. */
 const warn = (msg: string): void => void process.stderr.write(`warning: ${msg}\n`);
@@ -10,11 +13,13 @@ const warn = (msg: string): void => void process.stderr.write(`warning: ${msg}\n
 /**
  * Builds the images of services with `build:` through the daemon, printing
  * the builder's output under each service's name; all of them with `force`,
- * else only images not there yet (what `up` does). Throws naming the service.
- * A remote daemon cannot read this machine's folders: each context that
- * needs building is packed here (.dockerignore applied) and sent along.
+ * else only images not there yet (what `up` does). Throws naming the service
+ * (and, for an option the builder cannot take, the file and line of its key
+ * in `source`, the project as loaded). A remote daemon cannot read this
+ * machine's folders: each context that needs building is packed here
+ * (.dockerignore applied) and sent along.
  */
-export async function buildImages(client: ApiClient, project: ComposeProject, services: string[], force: boolean): Promise<string[]> {
+export async function buildImages(client: ApiClient, project: ComposeProject, services: string[], force: boolean, flags: BuildFlags = {}, source: ComposeProject = project): Promise<string[]> {
   let current = '';
   const built: string[] = [];
   let failure: { service: string; message: string } | undefined;
@@ -27,11 +32,13 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
     else if ('error' in e) failure = e.error;
   };
   // What needs building first: logins are read (and credential helpers run) only when something does.
-  const plan = await client.buildPlan({ project, services, force });
+  const plan = await client.buildPlan({ project, services, force, ...flags }).catch((err: unknown) => {
+    throw err instanceof ApiRequestError ? withPositions(err, source) : err;
+  });
   if (plan.length === 0) return [];
   const logins = allCredentials(warn);
   const auth = Object.keys(logins).length > 0 ? { auth: logins } : {};
-  if (!client.remote) await client.build({ project, services: plan, force, ...auth }, onEvent);
+  if (!client.remote) await client.build({ project, services: plan, force, ...flags, ...auth }, onEvent);
   else {
     // Packing (tar-fs) only when a context travels to a remote daemon.
     const { BuildContextError, packContext } = await import('../model/build-context.js');
@@ -45,7 +52,7 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
         throw err;
       }
       // Already known to need it: built whatever the daemon finds by now.
-      await client.buildFrom({ project, services: [name], force: true, ...auth }, tar, onEvent);
+      await client.buildFrom({ project, services: [name], force: true, ...flags, ...auth }, tar, onEvent);
       if (failure) break;
     }
   }

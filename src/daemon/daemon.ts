@@ -14,7 +14,9 @@ import { allocatePort, checkPortFree } from '../mesh/index.js';
 import type { Service, Task, TaskStats } from '../model/types.js';
 import type { ComposeProject } from '../spec/types.js';
 import { openSqliteStore } from '../store/index.js';
-import { containerSpec, ContainerSpecError, imageOf, taskArgv, taskFilesRoot } from '../agent/index.js';
+import { containerSpec, imageOf, taskArgv, taskFilesRoot } from '../agent/index.js';
+import { ComposeValueError } from '../model/compose-values.js';
+import { buildOptions, type BuildFlags } from '../model/build-options.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { acquirePidfile } from './pidfile.js';
 import { nodeNetwork } from './node-network.js';
@@ -174,10 +176,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }
     return needed;
   };
-  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, force, onLine, context, auth) => {
+  const buildImages: NonNullable<ApiHooks['build']> = async (project, services, how, onLine, context, auth) => {
     const built: string[] = [];
-    for (const name of await buildPlan(project, services, force)) {
-      const spec = buildSpec(project, name)!;
+    for (const name of await buildPlan(project, services, how.force)) {
+      const spec = buildSpec(project, name, how)!;
       try {
         await docker!.build(spec, (line) => onLine(name, line), context, auth);
       } catch (err) {
@@ -447,7 +449,7 @@ async function containerPreflight(svc: Service, docker: DockerDriver): Promise<A
   try {
     spec = containerSpec({ id: 'preflight', project: svc.project, service: svc.name, slot: 1 }, svc, undefined, []);
   } catch (err) {
-    if (err instanceof ContainerSpecError) return [{ service: svc.name, path: at(err.key), message: err.message }];
+    if (err instanceof ComposeValueError) return [{ service: svc.name, path: at(err.key), message: err.message }];
     throw err;
   }
   if (svc.spec.build && !svc.spec.image) {
@@ -461,8 +463,11 @@ async function containerPreflight(svc: Service, docker: DockerDriver): Promise<A
   return [];
 }
 
-/** What to build for a Compose service with `build:`: its context, Dockerfile, args, target and labels, tagged with the image it runs. */
-function buildSpec(project: ComposeProject, name: string): BuildSpec | undefined {
+/**
+ * What to build for a Compose service with `build:`: its context, Dockerfile, args, target, labels and the
+ * builder's options (the API has refused options the builder cannot take), tagged with the image it runs.
+ */
+function buildSpec(project: ComposeProject, name: string, flags: BuildFlags = {}): BuildSpec | undefined {
   const s = project.services[name];
   if (!s?.build) return undefined;
   const b = s.build;
@@ -477,5 +482,6 @@ function buildSpec(project: ComposeProject, name: string): BuildSpec | undefined
     ...(b.target ? { target: b.target } : {}),
     labels: { ...(b.labels ?? {}), [LABEL.project]: project.name, [LABEL.service]: name },
     tag: imageOf({ project: project.name, name, spec: s })!,
+    options: buildOptions(name, b, flags),
   };
 }

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { containerSpec, ContainerSpecError, parseBytes } from '../../src/agent/container-spec.js';
+import { containerSpec } from '../../src/agent/container-spec.js';
+import { ComposeValueError, parseBytes } from '../../src/model/compose-values.js';
 import { LABEL } from '../../src/drivers/driver.js';
 import type { Project } from '../../src/model/types.js';
 import { makeService } from '../helpers/fixtures.js';
@@ -62,7 +63,7 @@ describe('container spec from a Compose service', () => {
     const bad = (extra: Record<string, unknown>, key: RegExp): void => {
       const svc = makeService('web');
       Object.assign(svc.spec, { image: 'x' }, extra);
-      assert.throws(() => containerSpec(task, svc, project(), []), (e: Error) => e instanceof ContainerSpecError && e.service === 'web' && key.test(e.message));
+      assert.throws(() => containerSpec(task, svc, project(), []), (e: Error) => e instanceof ComposeValueError && e.service === 'web' && key.test(e.message));
     };
     bad({ deploy: { resources: { limits: { memory: 'lots' } } } }, /deploy\.resources\.limits\.memory: invalid size "lots"/);
     bad({ deploy: { resources: { limits: { cpus: '-1' } } } }, /cpus/);

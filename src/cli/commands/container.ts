@@ -81,11 +81,17 @@ export function containerCommands(program: Command): void {
     process.exitCode = await attached(io, (onOutput) => client.execAttached(name, req, onOutput));
   });
 
-  projectOptions(program.command('build [services...]').description('Build the images of services with a build: section, through the engine')).action(
-    async (services: string[], _o: unknown, cmd: Command) => {
+  projectOptions(
+    program
+      .command('build [services...]')
+      .description('Build the images of services with a build: section, through the engine')
+      .option('--no-cache', 'do not use cached layers')
+      .option('--pull', 'pull the images the Dockerfiles start FROM, even when they are here'),
+  ).action(
+    async (services: string[], o: { cache?: boolean; pull?: boolean }, cmd: Command) => {
       const project = await loadNamed(cmd, services);
       const client = await ensureDaemon();
-      const built = await buildImages(client, project, services, true);
+      const built = await buildImages(client, project, services, true, { noCache: o.cache === false, pull: o.pull === true });
       if (built.length === 0) process.stdout.write('no service has a build: section\n');
     },
   );

@@ -13,7 +13,8 @@ import { UserError } from '../errors.js';
 import { capitalize, ellipsis, humanDuration, renderRows, type Column } from '../format.js';
 import { load } from '../project.js';
 import { buildImages, deployCredentials, pullImages } from '../build.js';
-import { waitReady, withPositions } from './up.js';
+import { waitReady } from './up.js';
+import { withPositions } from '../positions.js';
 
 /** What the daemon accepts as a project name (src/api/deploy.ts), said before any file is read. */
 const STACK_NAME = /^[a-z0-9][a-z0-9_-]*$/;

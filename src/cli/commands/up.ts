@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ApiClient, DeployResult } from '../../api/index.js';
 import type { ComposeProject } from '../../spec/types.js';
 import { fileSources } from '../../spec/sources.js';
-import { locateKey } from '../../spec/locate.js';
+import { withPositions } from '../positions.js';
 import { ApiRequestError } from '../../api/client.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
@@ -39,7 +39,7 @@ export function upCommand(program: Command): void {
     const project = selectServices(loaded, services);
     const client = await ensureDaemon();
     const toBuild = Object.values(project.services).filter((s) => s.build).map((s) => s.name);
-    if (toBuild.length > 0) await buildImages(client, project, toBuild, flags.build === true);
+    if (toBuild.length > 0) await buildImages(client, project, toBuild, flags.build === true, {}, loaded);
     // Missing images are pulled here, their progress shown, before the deploy checks that every image is present.
     const toPull = Object.values(project.services).filter((s) => s.image && !s.build).map((s) => s.name);
     if (toPull.length > 0) await pullImages(client, project, toPull, true);
@@ -144,11 +144,3 @@ async function attach(client: ApiClient, project: ComposeProject, timestamps: bo
   }
 }
 
-/** The daemon names keys ("services.web.ports"); the files they were written in give them a line. */
-export function withPositions(err: ApiRequestError, p: ComposeProject): ApiRequestError {
-  const problems = err.problems.map((x) => {
-    const at = x.path ? locateKey(p, x.path) : undefined;
-    return at ? { ...x, path: `${at.line ? `${at.file}:${at.line}:${at.col ?? 1}` : at.file}: ${x.path}` } : x;
-  });
-  return new ApiRequestError(err.status, err.code, err.message, problems);
-}

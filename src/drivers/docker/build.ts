@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { BuildContextError, INLINE_DOCKERFILE, packContext } from '../../model/build-context.js';
 import { serverAddress, type RegistryAuth } from '../../model/image-ref.js';
+import type { BuildOptions } from '../../model/build-options.js';
 
 export { dockerignore } from '../../model/build-context.js';
 
@@ -16,6 +17,7 @@ export interface BuildSpec {
   labels: Record<string, string>;
   /** The image name the result is tagged with. */
   tag: string;
+  options: BuildOptions;
 }
 
 /** A line of the engine's JSON progress stream. */
@@ -51,12 +53,9 @@ export function followProgress(docker: Docker, stream: NodeJS.ReadableStream, on
  * Builds an image through the engine, each output line to onLine; rejects
  * with the builder's message. The context is the folder of the spec on this
  * node, or `context`: a tar of it a remote client sent (already packed with
- * .dockerignore, the Dockerfile in it).
- */
-/**
- * Builds an image. `auth`: credentials by registry for the images its
- * Dockerfile starts FROM (the engine's X-Registry-Config, as `docker build`
- * sends every login it has).
+ * .dockerignore, the Dockerfile in it). `auth`: credentials by registry for
+ * the images its Dockerfile starts FROM (the engine's X-Registry-Config, as
+ * `docker build` sends every login it has).
  */
 export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream, auth?: Record<string, RegistryAuth>): Promise<void> {
   let tar: NodeJS.ReadableStream;
@@ -72,14 +71,29 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line:
       throw err instanceof BuildContextError ? new Error(`${err.message} on this node`) : err;
     }
   }
-  const stream = await docker.buildImage(tar, {
-    t: spec.tag,
+  const o = spec.options;
+  // The engine reads t and extrahosts as repeated parameters (docker-modem repeats an array's items), cachefrom and
+  // ulimits as JSON; dockerode's types know neither the lists nor ulimits and isolation.
+  const query: Omit<Docker.ImageBuildOptions, 't' | 'extrahosts'> & { t: string[]; extrahosts?: string[]; ulimits?: string; isolation?: string } = {
+    t: [spec.tag, ...o.tags.filter((t) => t !== spec.tag)],
     dockerfile,
     buildargs: spec.args,
     ...(spec.target ? { target: spec.target } : {}),
     labels: spec.labels,
     rm: true,
     forcerm: true,
+    ...(o.network !== undefined ? { networkmode: o.network } : {}),
+    ...(o.extraHosts.length > 0 ? { extrahosts: o.extraHosts } : {}),
+    ...(o.shmSizeBytes !== undefined ? { shmsize: o.shmSizeBytes } : {}),
+    ...(o.noCache ? { nocache: true } : {}),
+    ...(o.pull ? { pull: true } : {}),
+    ...(o.cacheFrom.length > 0 ? { cachefrom: JSON.stringify(o.cacheFrom) } : {}),
+    ...(o.ulimits.length > 0 ? { ulimits: JSON.stringify(o.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }))) } : {}),
+    ...(o.platform !== undefined ? { platform: o.platform } : {}),
+    ...(o.isolation !== undefined ? { isolation: o.isolation } : {}),
+  };
+  const stream = await docker.buildImage(tar, {
+    ...(query as unknown as Docker.ImageBuildOptions),
     ...(auth && Object.keys(auth).length > 0 ? { registryconfig: registryConfig(auth) } : {}),
   });
   let partial = '';
