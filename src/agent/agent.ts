@@ -5,7 +5,8 @@ import { TaskStartError } from '../drivers/driver.js';
 import type { CertManager, HttpIngress, Mesh } from '../mesh/index.js';
 import { readFileSync } from 'node:fs';
 import { allocatePort } from '../mesh/index.js';
-import type { NodeInfo, Service, Task, TaskPort } from '../model/types.js';
+import type { NodeInfo, Project, Service, Task, TaskPort } from '../model/types.js';
+import type { RunOnceRequest } from '../model/one-off.js';
 import { isTerminal } from '../model/task.js';
 import { newId, now } from '../model/time.js';
 import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control-plane.js';
@@ -33,17 +34,7 @@ interface Local {
 }
 
 /** `baton run`: what differs from the service for a one-off container. */
-export interface RunOnceRequest {
-  /** The command; the service's own when empty. */
-  argv?: string[];
-  entrypoint?: string[];
-  /** KEY=VALUE */
-  env?: string[];
-  user?: string;
-  workdir?: string;
-  /** Remove the container once it has exited. */
-  rm: boolean;
-}
+export type { RunOnceRequest } from '../model/one-off.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -367,13 +358,14 @@ export class Agent {
    * volumes, secrets and environment, but answering to no service name (the
    * controllers never see it); attached from its first byte, with stdin and a
    * TTY when asked. `done` resolves with its exit code once it is gone (with
-   * rm); `close` stops it.
+   * rm); `close` stops it. `project`: the service's project record, when a
+   * manager relays the run to a node whose view may not hold it.
    */
-  async runAttached(svc: Service, req: RunOnceRequest, io: AttachOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<AttachedSession> {
+  async runAttached(svc: Service, req: RunOnceRequest, io: AttachOptions, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, project?: Project): Promise<AttachedSession> {
     const driver = this.opts.drivers.get(svc.driver);
     if (!driver?.runsContainers || !driver.startAttached) throw new TaskStartError(`run needs a container; service "${svc.name}" runs on the ${svc.driver} driver`, 'invalid');
     const task = { id: `run-${newId()}`, project: svc.project, service: svc.name, slot: 0 };
-    const container = containerSpec(task, svc, this.view?.projects?.get(svc.project), []);
+    const container = containerSpec(task, svc, project ?? this.view?.projects?.get(svc.project), []);
     container.serviceAlias = '';
     for (const n of container.networks) n.aliases = [];
     if (req.entrypoint) container.entrypoint = req.entrypoint;

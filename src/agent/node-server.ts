@@ -1,15 +1,20 @@
 // An agent's own port, for its managers only: what lives on this node and
-// nowhere else (task logs, stats, processes, exec). Mutual TLS; the caller
-// must hold a manager certificate of this node's cluster.
+// nowhere else (task logs, stats, processes, exec), and the one-off containers
+// (`baton run`) a manager without an engine starts here. Mutual TLS; the
+// caller must hold a manager certificate of this node's cluster.
 import https from 'node:https';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { Driver } from '../drivers/driver.js';
-import { STDIO_PROTOCOL, readUpgradeBody, serveStdio, switchProtocols, validSize } from '../model/stdio.js';
+import type { AttachOptions, AttachedSession, Driver } from '../drivers/driver.js';
+import type { Project, Service } from '../model/types.js';
+import { STDIO_PROTOCOL, readUpgradeBody, serveStdio, switchProtocols, validSize, type StdioOutput } from '../model/stdio.js';
+import type { NodeRunBody, RunOnceRequest } from '../model/one-off.js';
 
 export interface NodeServerOptions {
   drivers: Map<string, Driver>;
+  /** Starts a one-off container of a service on this node (the agent's runAttached). */
+  runAttached?(svc: Service, req: RunOnceRequest, io: AttachOptions, onOutput: StdioOutput, project?: Project): Promise<AttachedSession>;
   cert: string;
   key: string;
   ca: string;
@@ -58,7 +63,7 @@ export class NodeServer {
     if (first(subject?.OU) !== 'manager' || first(subject?.O) !== this.opts.clusterId) throw new NodeApiError(403, 'only a manager of this cluster may call a node');
   }
 
-  /** exec with stdin and/or a TTY, for a manager relaying `baton exec` (the same protocol as the API's). */
+  /** exec with stdin and/or a TTY, and one-off containers, for a manager relaying `baton exec` and `baton run` (the same protocol as the API's). */
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     this.upgraded.add(socket);
@@ -67,9 +72,20 @@ export class NodeServer {
     try {
       this.checkManager(req);
       const url = new URL(req.url ?? '/', 'https://node');
+      if (String(req.headers.upgrade ?? '').toLowerCase() !== STDIO_PROTOCOL) throw new NodeApiError(400, `this node speaks ${STDIO_PROTOCOL}`);
+      if (url.pathname === '/v1/node/run' && req.method === 'POST') {
+        const run = this.opts.runAttached;
+        if (!run) throw new NodeApiError(400, 'this node cannot run one-off containers');
+        const { body, rest } = await readUpgradeBody(req, socket, head, { max: MAX_BODY, timeoutMs: 30_000 });
+        const b = runBody(body);
+        opened = true;
+        switchProtocols(socket);
+        const io = { tty: b.tty === true, stdin: b.stdin === true, ...(validSize(b.size) ? { size: b.size } : {}) };
+        await serveStdio(socket, rest, (onOutput) => run(b.service, b.run, io, onOutput, b.project), { code: 125, prefix: 'run failed' });
+        return;
+      }
       const m = /^\/v1\/node\/tasks\/([^/]+)\/exec$/.exec(url.pathname);
       if (!m || req.method !== 'POST') throw new NodeApiError(404, `no upgrade at ${req.method} ${url.pathname}`);
-      if (String(req.headers.upgrade ?? '').toLowerCase() !== STDIO_PROTOCOL) throw new NodeApiError(400, `this node speaks ${STDIO_PROTOCOL}`);
       const driver = this.opts.drivers.get(url.searchParams.get('driver') ?? '');
       if (!driver) throw new NodeApiError(400, `driver "${url.searchParams.get('driver')}" is not on this node`);
       if (!driver.execAttached) throw new NodeApiError(400, `exec needs a container; this task runs on the ${driver.name} driver`);
@@ -142,6 +158,21 @@ export class NodeServer {
       else res.end();
     }
   }
+}
+
+/** The checks a relayed run's body must pass: the manager sent it, but a bad one says so rather than crash. */
+function runBody(body: unknown): NodeRunBody {
+  const b = body as Partial<NodeRunBody> | null;
+  const s = b?.service;
+  if (!s || typeof s !== 'object' || typeof s.name !== 'string' || typeof s.project !== 'string' || typeof s.driver !== 'string' || typeof s.spec !== 'object') throw new NodeApiError(400, 'service: expected the service record');
+  if (b.project !== undefined && (typeof b.project !== 'object' || b.project === null || b.project.name !== s.project)) throw new NodeApiError(400, 'project: expected the service\'s project record');
+  const r = b.run;
+  if (!r || typeof r !== 'object') throw new NodeApiError(400, 'run: expected what to run');
+  for (const k of ['argv', 'entrypoint', 'env'] as const) {
+    const v = r[k];
+    if (v !== undefined && (!Array.isArray(v) || !v.every((a) => typeof a === 'string'))) throw new NodeApiError(400, `run.${k}: expected a list of strings`);
+  }
+  return b as NodeRunBody;
 }
 
 interface ExecBody {

@@ -8,6 +8,7 @@ import type { JoinAnswer, JoinRequest } from './cluster-server.js';
 import type { Duplex } from 'node:stream';
 import { STDIO_PROTOCOL, stdioChannel, type StdioOutput, type StdioSession, type TermSize } from '../model/stdio.js';
 import { parseHostPort } from '../model/address.js';
+import type { NodeRunBody } from '../model/one-off.js';
 
 /** The manager answered with an error (status and message), or could not be reached (status 0). */
 export class ClusterRequestError extends Error {
@@ -206,13 +207,23 @@ export class NodeClient {
 
   /** exec with stdin and/or a TTY on the task's node: the node's session, relayed; resolves once the command started. */
   execAttached(at: NodeAddress, task: TaskRef, req: { argv: string[]; env?: string[]; user?: string; workdir?: string; tty: boolean; stdin: boolean; size?: TermSize }, onOutput: StdioOutput): Promise<StdioSession> {
+    return this.upgrade(at, `/v1/node/tasks/${encodeURIComponent(task.id)}/exec?driver=${task.driver}`, req, onOutput);
+  }
+
+  /** A one-off container of a service on this node (`baton run` through a manager): the node's session, relayed; resolves once it started. */
+  runAttached(at: NodeAddress, body: NodeRunBody, onOutput: StdioOutput): Promise<StdioSession> {
+    return this.upgrade(at, '/v1/node/run', body, onOutput);
+  }
+
+  /** An HTTP upgrade to the attached protocol on a node's port; rejects with the node's own words when it refuses. */
+  private upgrade(at: NodeAddress, path: string, req: unknown, onOutput: StdioOutput): Promise<StdioSession> {
     const body = JSON.stringify(req);
     return new Promise((resolve, reject) => {
       const r = https.request({
         host: at.address,
         port: at.port,
         method: 'POST',
-        path: `/v1/node/tasks/${encodeURIComponent(task.id)}/exec?driver=${task.driver}`,
+        path,
         agent: this.agent,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'Upgrade', upgrade: STDIO_PROTOCOL },
       });

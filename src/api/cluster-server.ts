@@ -29,6 +29,8 @@ export interface ClusterHooks {
   files(serviceId: string): Promise<FileValue[]>;
   /** Registry credentials a deploy of the project sent, for the registry of the image; undefined when none. */
   registryAuth(project: string, image: string): Promise<RegistryAuth | undefined>;
+  /** Whether the node runs a one-off container of the project (of that service, when named) that this manager relayed to it. */
+  runsOneOff?(nodeId: string, project: string, service?: string): boolean;
   /** An image some service uses, as a `docker save` tar from this manager's engine; undefined when it has none. */
   image?(name: string): Promise<NodeJS.ReadableStream | undefined>;
 }
@@ -109,9 +111,10 @@ export class ClusterServer {
         case 'POST /v1/cluster/registry-auth': {
           const body = await readJson<{ project?: unknown; image?: unknown }>(req);
           if (typeof body.project !== 'string' || typeof body.image !== 'string') throw badRequest('registry-auth: expected project and image');
-          // Only a node that runs the project's tasks gets its credentials, as with its secrets.
+          // Only a node that runs the project's tasks (or a one-off container of it this manager sent there) gets its credentials, as with its secrets.
           const tasks = await this.store.list('task', keys.taskPrefix(body.project));
-          if (!tasks.some((v) => v.value.node === nodeId && v.value.desiredState === 'running')) throw new ApiError(403, 'forbidden', `node ${nodeId} runs no task of ${body.project}`);
+          const runs = tasks.some((v) => v.value.node === nodeId && v.value.desiredState === 'running') || this.hooks.runsOneOff?.(nodeId, body.project) === true;
+          if (!runs) throw new ApiError(403, 'forbidden', `node ${nodeId} runs no task of ${body.project}`);
           const auth = await this.hooks.registryAuth(body.project, body.image);
           return sendJson(res, 200, auth ? { auth } : {});
         }
@@ -261,7 +264,8 @@ export class ClusterServer {
     if (typeof body.service !== 'string') throw badRequest('service: expected "project/name"');
     const [project, name] = body.service.split('/');
     const tasks = await this.store.list('task', keys.taskPrefix(project ?? '', name ?? ''));
-    if (!tasks.some((v) => v.value.node === nodeId && v.value.desiredState === 'running')) {
+    const runs = tasks.some((v) => v.value.node === nodeId && v.value.desiredState === 'running') || this.hooks.runsOneOff?.(nodeId, project ?? '', name ?? '') === true;
+    if (!runs) {
       throw new ApiError(403, 'forbidden', `node ${nodeId} runs no task of ${body.service}`);
     }
     const files = await this.hooks.files(body.service);

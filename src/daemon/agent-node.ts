@@ -109,9 +109,20 @@ export async function startAgentNode(opts: AgentNodeOptions): Promise<RunningAge
       }
     }
     const { mesh, certs, ingress } = nodeNetwork({ home: opts.home, httpPort: opts.httpPort, httpsPort: opts.httpsPort, log });
-    const nodeServer = new NodeServer({ drivers, cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8'), ca, clusterId: member.clusterId, log });
-    const apiPort = await nodeServer.listen(opts.advertiseAddr ?? '0.0.0.0', opts.nodePort ?? 0);
     let agent: Agent | undefined;
+    const nodeServer = new NodeServer({
+      drivers,
+      cert: readFileSync(f.cert, 'utf8'),
+      key: readFileSync(f.key, 'utf8'),
+      ca,
+      clusterId: member.clusterId,
+      log,
+      runAttached: (svc, req, io, onOutput, project) => {
+        if (!agent) throw new Error('this node is still starting');
+        return agent.runAttached(svc, req, io, onOutput, project);
+      },
+    });
+    const apiPort = await nodeServer.listen(opts.advertiseAddr ?? '0.0.0.0', opts.nodePort ?? 0);
     let closing: Promise<void> | undefined;
     const close = (o: { stopTasks?: boolean } = {}): Promise<void> => {
       closing ??= (async () => {

@@ -18,6 +18,8 @@ import { containerSpec, imageOf, taskArgv, taskFilesRoot } from '../agent/index.
 import { ComposeValueError } from '../model/compose-values.js';
 import { buildOptions, type BuildFlags } from '../model/build-options.js';
 import { LocalControlPlane } from './local-control-plane.js';
+import { OneOffRuns } from './one-off-runs.js';
+import type { RunOnceRequest } from '../model/one-off.js';
 import { acquirePidfile } from './pidfile.js';
 import { nodeNetwork } from './node-network.js';
 import { paths } from './home.js';
@@ -115,12 +117,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await store.appendEvents([{ type: 'autolock', message: 'autolock turned on at start' }]);
   }
   const cp = new LocalControlPlane(store, box);
-  let clusterSide: { server: ClusterServer; monitor: NodeMonitor; identity: ClusterIdentity; address: string; listen: [string, number]; tls: { cert: string; key: string }; nodes: NodeClient } | undefined;
+  let clusterSide: { server: ClusterServer; monitor: NodeMonitor; identity: ClusterIdentity; address: string; listen: [string, number]; tls: { cert: string; key: string }; nodes: NodeClient; oneOffs: OneOffRuns } | undefined;
   if (opts.cluster) {
     const listen = splitHostPort(opts.cluster.listen);
     const advertise = opts.cluster.advertiseAddr ?? (listen[0] !== '0.0.0.0' && listen[0] !== '::' ? listen[0] : firstAddress());
     const identity = await ClusterIdentity.open(opts.home, store, box);
     const monitor = new NodeMonitor(store, { downAfterMs: opts.cluster.downAfterMs ?? 3000, self: nodeId, log });
+    let oneOffs: OneOffRuns | undefined;
     const server = new ClusterServer(store, monitor, {
       caPem: identity.ca.certPem,
       clusterId: identity.clusterId,
@@ -132,6 +135,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         return serviceFiles(store, svc.value, (sealed, key) => box.open(sealed, key));
       },
       registryAuth: (project, image) => projectRegistryAuth(store, project, image, (sealed, label) => box.open(sealed, label)),
+      runsOneOff: (node, project, service) => oneOffs?.allows(node, project, service) === true,
       // Only images the project's services use leave this engine.
       image: async (name) => {
         if (!docker) return undefined;
@@ -141,7 +145,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     }, log);
     const tls = await identity.managerCert(nodeId, listen[0]);
     const nodes = new NodeClient({ ca: identity.ca.certPem, ...tls });
-    clusterSide = { server, monitor, identity, address: `${advertise}:${listen[1]}`, listen, tls, nodes };
+    oneOffs = new OneOffRuns(store, nodes, nodeId, (d) => drivers.get(d)?.runsContainers === true);
+    clusterSide = { server, monitor, identity, address: `${advertise}:${listen[1]}`, listen, tls, nodes, oneOffs };
   }
   const agent = new Agent({
     nodeId,
@@ -319,18 +324,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     canRun: (svc) => {
       const d = drivers.get(svc.driver);
       if (d?.runsContainers) return undefined;
-      // A manager's services may run elsewhere, but a one-off container starts here.
-      return d ? `run needs a container; it runs on the ${svc.driver} driver` : `run starts its container on this node, which has no ${svc.driver} driver (no engine answers here)`;
+      if (d) return `run needs a container; it runs on the ${svc.driver} driver`;
+      // A manager sends the run to a node that has the driver (OneOffRuns.place says when none has).
+      return clusterSide ? undefined : `run starts its container on this node, which has no ${svc.driver} driver (no engine answers here)`;
     },
-    run: (svc, req, onOutput, signal) =>
-      agent.runOnce(svc, { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true }, onOutput, signal),
-    runAttached: (svc, req, onOutput) =>
-      agent.runAttached(
-        svc,
-        { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true },
-        { tty: req.tty === true, stdin: req.stdin === true, size: req.size },
-        onOutput,
-      ),
+    run: async (svc, req, onOutput, signal) => {
+      const run = oneOff(req);
+      const to = await clusterSide?.oneOffs.place(svc);
+      if (!to) return agent.runOnce(svc, run, onOutput, signal);
+      const session = await clusterSide!.oneOffs.relay(to, svc, run, { tty: false, stdin: false }, onOutput);
+      const stop = (): void => session.close();
+      if (signal.aborted) stop();
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        return await session.done;
+      } finally {
+        signal.removeEventListener('abort', stop);
+      }
+    },
+    runAttached: async (svc, req, onOutput) => {
+      const io = { tty: req.tty === true, stdin: req.stdin === true, size: req.size };
+      const to = await clusterSide?.oneOffs.place(svc);
+      return to ? clusterSide!.oneOffs.relay(to, svc, oneOff(req), io, onOutput) : agent.runAttached(svc, oneOff(req), io, onOutput);
+    },
     stats: async (task) => {
       const at = await remote(task);
       return at ? clusterSide!.nodes.stats<TaskStats>(at, task) : drivers.get(task.driver)?.stats?.(task.id);
@@ -484,4 +500,9 @@ function buildSpec(project: ComposeProject, name: string, flags: BuildFlags = {}
     tag: imageOf({ project: project.name, name, spec: s })!,
     options: buildOptions(name, b, flags),
   };
+}
+
+/** What a run request asks of the one-off container. */
+function oneOff(req: { argv?: string[]; entrypoint?: string[]; env?: string[]; user?: string; workdir?: string; rm?: boolean }): RunOnceRequest {
+  return { argv: req.argv, entrypoint: req.entrypoint, env: req.env, user: req.user, workdir: req.workdir, rm: req.rm === true };
 }

@@ -52,9 +52,13 @@ services:
     image: ${image}
     command: ["sh", "-c", "echo private $$SECRET_IMAGE; exec sleep 600"]
     init: true
+    configs: [{source: greeting, target: /greeting}]
     deploy:
       placement:
         constraints: ["node.labels.host==r"]
+configs:
+  greeting:
+    content: hello from the manager
 `);
   });
 
@@ -90,10 +94,27 @@ services:
     assert.match(await mgr.ok(['logs', '--no-log-prefix', 'app'], { env: mgrEnv }), /private yes/);
   });
 
+  it('run through a manager without an engine starts the one-off container on a node that can, with the service\'s configs and credentials', async () => {
+    // R then runs no task of the project, so only the run itself lets it have the service's config and the deploy's credentials;
+    // and the image is gone from R's engine, so the one-off container must pull it again, with them.
+    await mgr.ok(['scale', 'app=0'], { env: mgrEnv });
+    await waitFor(async () => (await ps()).every((t) => t.state !== 'running'), 30_000, 'app scaled to 0');
+    docker(['rmi', '-f', image]);
+    const r = await mgr.run(['run', '--rm', '-e', 'X=one-off', 'app', 'sh', '-c', 'echo "$X $SECRET_IMAGE $(cat /greeting)"; exit 4'], { env: mgrEnv, timeoutMs: 120_000 });
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stdout, 'one-off yes hello from the manager\n');
+    assert.equal(docker(['ps', '-aq', '--filter', `label=com.baton.project=${project}`, '--filter', 'status=running']), '', '--rm: nothing of the project runs on R');
+    const bad = await mgr.run(['run', '--rm', 'nope', 'true'], { env: mgrEnv });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /service "nope"/);
+  });
+
   it('down forgets the credentials: the next deploy without the flag cannot pull again', async () => {
     await mgr.ok(['down'], { env: mgrEnv, timeoutMs: 60_000 });
     docker(['rmi', image]);
     await mgr.ok(['up', '-d'], { env: mgrEnv, timeoutMs: 60_000 });
-    await waitFor(async () => (await ps()).some((t) => /could not be pulled/i.test(t.error ?? '')), 30_000, 'the refused pull after down');
+    await waitFor(async () => (await ps()).some((t) => /could not be pulled/i.test(t.error ?? '')), 30_000, 'the refused pull after down').catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify((await ps()).map((t) => [t.state, t.error]))}; images on R: ${docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])}`);
+    });
   });
 });

@@ -62,6 +62,7 @@ const PING_TIMEOUT_MS = 2_000;
 const EXEC_EXIT_WAIT_MS = 5_000;
 /** Replicas starting together look their image up once. */
 const IMAGE_CACHE_MS = 2_000;
+const imageKey = (image: string, policy: string): string => `${image}\0${policy}`;
 
 /** The socket the engine listens on, from DOCKER_HOST (unix only) or the default. */
 
@@ -231,7 +232,7 @@ export class DockerDriver implements Driver {
   }
 
   private imageOnce(image: string, policy: 'missing' | 'always' | 'never', credentials?: (image: string) => Promise<RegistryAuth | undefined>): Promise<void> {
-    const key = `${image}\0${policy}`;
+    const key = imageKey(image, policy);
     let p = this.images.get(key);
     if (!p) {
       p = this.ensureImage(image, policy, credentials);
@@ -344,8 +345,18 @@ export class DockerDriver implements Driver {
 
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(create);
+      container = await this.docker.createContainer(create).catch(async (err: unknown) => {
+        // The image was here a moment ago (the lookup is shared for a few seconds) and has been removed since
+        // (docker rmi): look for it again, pulling as the policy says, and create once more.
+        if (!isStatus(err, 404) || !/no such image/i.test(engineMessage(err))) throw err;
+        this.images.delete(imageKey(c.image, c.pullPolicy));
+        await this.imageOnce(c.image, c.pullPolicy, spec.registryAuth).catch((e: unknown) => {
+          throw new TaskStartError(engineMessage(e), 'not-found');
+        });
+        return this.docker.createContainer(create);
+      });
     } catch (err) {
+      if (err instanceof TaskStartError) throw err;
       throw new TaskStartError(`could not create the container: ${engineMessage(err)}`, isStatus(err, 404) ? 'not-found' : 'invalid');
     }
     let stream: Duplex | undefined;
