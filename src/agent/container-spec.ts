@@ -1,6 +1,7 @@
 import type { ContainerMount, ContainerNetwork, ContainerSpec, ContainerVolume } from '../drivers/driver.js';
 import { LABEL } from '../drivers/driver.js';
 import type { Project, Service, Task, TaskPort } from '../model/types.js';
+import { engineOptions } from './engine-options.js';
 import { ComposeValueError, extraHosts, isObj, parseBytes, strings, stringMap, ulimits, type Obj } from '../model/compose-values.js';
 
 /** `HOST[:CONTAINER[:PERMISSIONS]]`, as `docker run --device`. */
@@ -23,6 +24,37 @@ function pullPolicy(svc: string, v: unknown): ContainerSpec['pullPolicy'] {
 /** The image a service runs: its `image:`, or for a `build:` without one, `<project>-<service>` as Compose names it. */
 export function imageOf(svc: Pick<Service, 'project' | 'name' | 'spec'>): string | undefined {
   return svc.spec.image ?? (svc.spec.build ? `${svc.project}-${svc.name}` : undefined);
+}
+
+/** How a top-level network is created: its driver options, IPv6, attachable, and IPAM (subnets for fixed addresses). */
+function networkCreation(svc: string, key: string, cfg: Obj): Pick<ContainerNetwork, 'driverOpts' | 'enableIpv6' | 'attachable' | 'ipam'> {
+  const at = `networks.${key}`;
+  const out: Pick<ContainerNetwork, 'driverOpts' | 'enableIpv6' | 'attachable' | 'ipam'> = {};
+  if (cfg.driver_opts !== undefined) out.driverOpts = stringMap(svc, `${at}.driver_opts`, cfg.driver_opts);
+  if (cfg.enable_ipv6 === true) out.enableIpv6 = true;
+  if (cfg.attachable === true) out.attachable = true;
+  if (isObj(cfg.ipam)) {
+    const ipam = cfg.ipam;
+    const config = (Array.isArray(ipam.config) ? ipam.config : []).map((c, i) => {
+      if (!isObj(c)) throw new ComposeValueError(svc, `${at}.ipam.config[${i}]`, 'expected a mapping with subnet, ip_range, gateway, aux_addresses');
+      const str = (k: string): string | undefined => (typeof c[k] === 'string' ? (c[k] as string) : undefined);
+      const subnet = str('subnet');
+      const ipRange = str('ip_range');
+      const gateway = str('gateway');
+      return {
+        ...(subnet ? { subnet } : {}),
+        ...(ipRange ? { ipRange } : {}),
+        ...(gateway ? { gateway } : {}),
+        ...(c.aux_addresses !== undefined ? { auxAddresses: stringMap(svc, `${at}.ipam.config[${i}].aux_addresses`, c.aux_addresses) } : {}),
+      };
+    });
+    out.ipam = {
+      ...(typeof ipam.driver === 'string' ? { driver: ipam.driver } : {}),
+      config,
+      ...(ipam.options !== undefined ? { options: stringMap(svc, `${at}.ipam.options`, ipam.options) } : {}),
+    };
+  }
+  return out;
 }
 
 /** The named volume's engine name and config, from the project's top-level `volumes:`. */
@@ -59,10 +91,13 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
       name: cfg?.name ?? `${task.project}_${key}`,
       // tasks.<service> names every replica (as in Swarm's DNS), beside the service name the engine already gives all of them.
       aliases: [...(opts?.aliases ?? []), `tasks.${name}`],
+      ...(typeof opts?.ipv4_address === 'string' ? { ipv4Address: opts.ipv4_address } : {}),
+      ...(typeof opts?.ipv6_address === 'string' ? { ipv6Address: opts.ipv6_address } : {}),
       external: cfg?.external === true || isObj(cfg?.external),
       internal: cfg?.internal === true,
       driver: typeof cfg?.driver === 'string' ? cfg.driver : undefined,
       labels: { ...(cfg?.labels ?? {}), [LABEL.project]: task.project, [LABEL.network]: key },
+      ...(cfg ? networkCreation(name, key, cfg) : {}),
     };
   });
 
@@ -139,7 +174,8 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
     ulimits: ulimits(name, raw.ulimits),
     sysctls: stringMap(name, 'sysctls', raw.sysctls),
     extraHosts: extraHosts(name, raw.extra_hosts),
-    dns: [...(names ? [names.nameServer] : []), ...strings(name, 'dns', raw.dns)],
+    // A container in another's network namespace has that one's resolver (the engine refuses a DNS server of its own).
+    dns: [...(names && !/^(container|service):/.test(String(raw.network_mode ?? '')) ? [names.nameServer] : []), ...strings(name, 'dns', raw.dns)],
     tmpfs: strings(name, 'tmpfs', raw.tmpfs),
     devices: devices(name, raw.devices),
     shmSizeBytes: shm,
@@ -147,5 +183,6 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
     memoryBytes,
     pidsLimit: pids as number | undefined,
     logging,
+    engine: engineOptions(name, raw),
   };
 }

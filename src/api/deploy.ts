@@ -115,6 +115,11 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
     ops.push({ type: 'put', kind: 'registryAuth', key: keys.registryAuth(compose.name), value: { project: compose.name, registries: Object.keys(registryAuth).sort(), sealed, updatedAt: time } });
   }
   const result: DeployResult = { project: compose.name, revision: project.revision, created: [], updated: [], unchanged: [], removed: [], orphans: [] };
+  for (const cfg of Object.values(compose.services)) {
+    if (cfg.network_mode === 'host' && cfg.ports.some((p) => p.published !== undefined && p.published !== '')) {
+      (result.warnings ??= []).push(`service "${cfg.name}": published ports are discarded when using host network mode (the container listens on the host's own ports)`);
+    }
+  }
   for (const svc of services) {
     const prev = prevServices.get(svc.name);
     if (!prev) result.created.push(svc.name);

@@ -29,6 +29,8 @@ export interface DeployResult {
   unchanged: string[];
   removed: string[];
   orphans: string[];
+  /** What the deploy left out and why, as Docker warns (published ports of a service on the host's network). */
+  warnings?: string[];
 }
 
 export interface ProjectSummary {

@@ -465,7 +465,7 @@ async function containerPreflight(svc: Service, docker: DockerDriver): Promise<A
   try {
     spec = containerSpec({ id: 'preflight', project: svc.project, service: svc.name, slot: 1 }, svc, undefined, []);
   } catch (err) {
-    if (err instanceof ComposeValueError) return [{ service: svc.name, path: at(err.key), message: err.message }];
+    if (err instanceof ComposeValueError) return [{ service: svc.name, path: at(err.key), message: err.detail }];
     throw err;
   }
   if (svc.spec.build && !svc.spec.image) {

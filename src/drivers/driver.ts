@@ -41,6 +41,9 @@ export const LABEL = {
 
 /** A network a container joins: created by the driver when missing, unless external. */
 export interface ContainerNetwork {
+  /** A fixed address on this network (`ipv4_address`, `ipv6_address`). */
+  ipv4Address?: string;
+  ipv6Address?: string;
   /** The engine's name for it (`<project>_default`, or as the Compose file names it). */
   name: string;
   /** Names this container answers to on it, besides its service name. */
@@ -49,6 +52,11 @@ export interface ContainerNetwork {
   internal: boolean;
   driver?: string;
   labels: Record<string, string>;
+  /** `driver_opts`, `enable_ipv6`, `attachable` and `ipam` of the top-level network, for its creation. */
+  driverOpts?: Record<string, string>;
+  enableIpv6?: boolean;
+  attachable?: boolean;
+  ipam?: { driver?: string; config: { subnet?: string; ipRange?: string; gateway?: string; auxAddresses?: Record<string, string> }[]; options?: Record<string, string> };
 }
 
 export interface ContainerMount {
@@ -113,6 +121,42 @@ export interface ContainerSpec {
   memoryBytes?: number;
   pidsLimit?: number;
   logging?: { driver: string; options: Record<string, string> };
+  /** The rest of the Compose keys the engine takes as they are (see EngineOptions). */
+  engine: EngineOptions;
+}
+
+/**
+ * Namespaces and knobs a Compose service may ask of the engine, passed on as
+ * written. A namespace mode `service:NAME` is resolved by the driver to a
+ * running container of that service of the project on this node.
+ */
+export interface EngineOptions {
+  /** host, none, bridge, container:NAME or service:NAME; when set, the container joins no project network. */
+  networkMode?: string;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  securityOpt: string[];
+  groupAdd: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  tty: boolean;
+  stdinOpen: boolean;
+  domainname?: string;
+  macAddress?: string;
+  cgroupParent?: string;
+  runtime?: string;
+  usernsMode?: string;
+  storageOpt: Record<string, string>;
+  deviceCgroupRules: string[];
+  oomScoreAdj?: number;
+  oomKillDisable?: boolean;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  memoryReservationBytes?: number;
+  memorySwapBytes?: number;
 }
 
 export interface ExitInfo {

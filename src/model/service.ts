@@ -104,8 +104,10 @@ export function replicas(cfg: ServiceConfig): number {
 export function targetPorts(cfg: ServiceConfig): { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string; mode?: 'host' }[] {
   const out: { target: number; protocol: 'tcp' | 'udp'; published?: number; hostIp?: string; mode?: 'host' }[] = [];
   const seen = new Set<string>();
+  // On the host's network a container listens on the host's own ports: Docker discards published ones, and so does baton.
+  const hostNetwork = cfg.network_mode === 'host';
   for (const p of cfg.ports) {
-    const published = p.published === undefined || p.published === '' ? undefined : Number(p.published.split('-')[0]);
+    const published = hostNetwork || p.published === undefined || p.published === '' ? undefined : Number(p.published.split('-')[0]);
     if (published !== undefined && p.published!.includes('-')) {
       throw new ServiceSpecError(cfg.name, `ports: published port ranges ("${p.published}") are not supported yet; publish single ports`);
     }

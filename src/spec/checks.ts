@@ -73,6 +73,10 @@ export function checkProject(p: Pick<ComposeProject, 'services' | 'networks' | '
         seen.add(oi);
       }
     });
+    const mode = typeof svc.network_mode === 'string' ? svc.network_mode : undefined;
+    if (mode !== undefined && Object.keys(svc.networks).length > 0) fail(at('network_mode'), 'network_mode and networks exclude each other: a container joins either its own networks or another network namespace');
+    // Another container's network namespace comes with that container's ports; the engine refuses to publish more.
+    if (mode && /^(container|service):/.test(mode) && svc.ports.length > 0) fail(at('ports'), `ports cannot be published with network_mode: ${mode}: the container shares that network namespace (publish them there)`);
     for (const n of Object.keys(svc.networks)) {
       if (n !== 'default' && !p.networks[n]) fail(at('networks', n), `uses undefined network "${n}": declare it under the top-level networks:`);
     }

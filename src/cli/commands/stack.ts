@@ -242,6 +242,7 @@ export function printServices(statuses: ProjectStatus[], f: ListFlags): void {
 
 /** Prints what a stack deploy did, in docker's words (networks, secrets and configs are not listed). */
 function printStackDeploy(stack: string, r: DeployResult, st: ProjectStatus): void {
+  for (const w of r.warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
   const ids = new Map(st.services.map((s) => [s.name, serviceId(s)]));
   for (const n of [...r.removed].sort()) process.stdout.write(`Removing service ${swarmName(stack, n)}\n`);
   const lines = [

@@ -78,6 +78,7 @@ function printDeploy(r: DeployResult): void {
   r.updated.forEach((n) => line(n, 'Updated'));
   r.unchanged.forEach((n) => line(n, 'Running'));
   r.removed.forEach((n) => line(n, 'Removed'));
+  for (const w of r.warnings ?? []) process.stderr.write(`WARN ${w}\n`);
   if (r.orphans.length > 0) {
     process.stderr.write(`WARN Found orphan services (${r.orphans.join(', ')}) for this project. Run with --remove-orphans to remove them.\n`);
   }

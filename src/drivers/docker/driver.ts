@@ -282,11 +282,22 @@ export class DockerDriver implements Driver {
     // straight to the container's address: no docker-proxy per port, one hop less. Otherwise (rootless
     // engines) the engine publishes each port on the loopback port the agent chose. Either way baton's
     // mesh serves the published port in front of all replicas, so "8080:80" works with any number of them.
+    // A namespace of another service's container (service:NAME) is that of one of its running containers here.
+    const e = c.engine;
+    const [networkMode, pidMode, ipcMode] = await Promise.all([
+      this.namespaceOf(spec.task.project, 'network_mode', e.networkMode),
+      this.namespaceOf(spec.task.project, 'pid', e.pid),
+      this.namespaceOf(spec.task.project, 'ipc', e.ipc),
+    ]);
+    // On the host's network the container listens on the host's own ports (Docker discards published ones).
+    const hostNetwork = networkMode === 'host';
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    // Another container's network namespace comes with its ports: the engine refuses any of our own.
+    const sharedNetwork = networkMode?.startsWith('container:') === true;
     for (const p of c.ports) {
-      exposed[`${p.target}/${p.protocol}`] = {};
-      if (!direct) bindings[`${p.target}/${p.protocol}`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
+      if (!sharedNetwork) exposed[`${p.target}/${p.protocol}`] = {};
+      if (!direct && !networkMode) bindings[`${p.target}/${p.protocol}`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
     }
     const mounts: MountSettings[] = c.mounts.map((m) => ({
       Type: m.type,
@@ -313,7 +324,27 @@ export class DockerDriver implements Driver {
         RestartPolicy: { Name: 'no' },
         PortBindings: bindings,
         Mounts: mounts,
-        NetworkMode: first?.name ?? 'none',
+        NetworkMode: networkMode ?? first?.name ?? 'none',
+        ...(pidMode ? { PidMode: pidMode } : {}),
+        ...(ipcMode ? { IpcMode: ipcMode } : {}),
+        ...(e.uts ? { UTSMode: e.uts } : {}),
+        SecurityOpt: e.securityOpt,
+        GroupAdd: e.groupAdd,
+        DnsSearch: e.dnsSearch,
+        DnsOptions: e.dnsOptions,
+        StorageOpt: e.storageOpt,
+        DeviceCgroupRules: e.deviceCgroupRules,
+        ...(e.cgroupParent !== undefined ? { CgroupParent: e.cgroupParent } : {}),
+        ...(e.runtime !== undefined ? { Runtime: e.runtime } : {}),
+        ...(e.usernsMode !== undefined ? { UsernsMode: e.usernsMode } : {}),
+        ...(e.oomScoreAdj !== undefined ? { OomScoreAdj: e.oomScoreAdj } : {}),
+        ...(e.oomKillDisable !== undefined ? { OomKillDisable: e.oomKillDisable } : {}),
+        ...(e.cpuShares !== undefined ? { CpuShares: e.cpuShares } : {}),
+        ...(e.cpusetCpus !== undefined ? { CpusetCpus: e.cpusetCpus } : {}),
+        ...(e.cpuQuota !== undefined ? { CpuQuota: e.cpuQuota } : {}),
+        ...(e.cpuPeriod !== undefined ? { CpuPeriod: e.cpuPeriod } : {}),
+        ...(e.memoryReservationBytes !== undefined ? { MemoryReservation: e.memoryReservationBytes } : {}),
+        ...(e.memorySwapBytes !== undefined ? { MemorySwap: e.memorySwapBytes } : {}),
         Init: c.init,
         ReadonlyRootfs: c.readOnly,
         Privileged: c.privileged,
@@ -331,8 +362,12 @@ export class DockerDriver implements Driver {
         ...(c.pidsLimit !== undefined ? { PidsLimit: c.pidsLimit } : {}),
         ...(c.logging ? { LogConfig: { Type: c.logging.driver, Config: c.logging.options } } : {}),
       },
-      NetworkingConfig: first ? { EndpointsConfig: { [first.name]: { Aliases: aliases(c.serviceAlias, first.aliases) } } } : undefined,
+      NetworkingConfig: first && !networkMode ? { EndpointsConfig: { [first.name]: endpoint(c.serviceAlias, first) } } : undefined,
     };
+    if (e.tty) create.Tty = true;
+    if (e.stdinOpen) create.OpenStdin = true;
+    if (e.domainname !== undefined) create.Domainname = e.domainname;
+    if (e.macAddress !== undefined) create.MacAddress = e.macAddress;
     if (attach) {
       const { tty, stdin } = attach.io;
       Object.assign(create, { Tty: tty, OpenStdin: stdin, StdinOnce: stdin, AttachStdin: stdin, AttachStdout: true, AttachStderr: true });
@@ -375,7 +410,7 @@ export class DockerDriver implements Driver {
         });
       }
       for (const n of rest) {
-        await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: aliases(c.serviceAlias, n.aliases) } });
+        await this.docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: endpoint(c.serviceAlias, n) });
       }
       await container.start();
     } catch (err) {
@@ -401,6 +436,7 @@ export class DockerDriver implements Driver {
         if (!ports.some((p) => p.target === target && p.protocol === protocol)) ports.push({ target, protocol, hostIp: ip, hostPort: target });
       }
     }
+    else if (hostNetwork) ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: p.target }));
     else if (direct && c.ports.length > 0) throw new TaskStartError(`the container has no address on network "${first?.name}"`);
     return { running: { taskId: id, pid: info?.State.Pid || undefined, ports }, session };
   }
@@ -650,8 +686,10 @@ export class DockerDriver implements Driver {
     const found = await this.containers({ [LABEL.task]: taskId, [LABEL.instance]: this.opts.instance });
     if (found.length === 0 || opts.signal?.aborted) return;
     const container = this.docker.getContainer(found[0].Id);
+    // With a TTY (tty: true) the engine keeps one raw stream; else stdout and stderr come in frames.
+    const tty = (await container.inspect().catch(() => undefined))?.Config.Tty === true;
     const lines = new LogLines(onLine);
-    const demux = new Demuxer((s, d) => lines.push(s, d));
+    const demux: { push(d: Buffer): void } = tty ? { push: (d) => lines.push('stdout', d) } : new Demuxer((s, d) => lines.push(s, d));
     // Without tail the engine sends the whole log.
     const base = { stdout: true, stderr: true, timestamps: true, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) };
     if (!opts.follow) {
@@ -722,6 +760,15 @@ export class DockerDriver implements Driver {
     return this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
   }
 
+  /** A namespace mode as the engine takes it: `service:NAME` becomes `container:ID` of a running container of that service here. */
+  private async namespaceOf(project: string, key: string, mode: string | undefined): Promise<string | undefined> {
+    if (!mode?.startsWith('service:')) return mode;
+    const service = mode.slice('service:'.length);
+    const running = (await this.containers({ [LABEL.project]: project, [LABEL.service]: service, [LABEL.instance]: this.opts.instance })).filter((x) => x.State === 'running');
+    if (running.length === 0) throw new TaskStartError(`${key}: service "${service}" has no running container on this node`);
+    return `container:${running[0].Id}`;
+  }
+
   /** Creates the network when missing; resolves whether this node reaches its containers' addresses. */
   private ensureNetwork(project: string, n: ContainerNetwork): Promise<boolean> {
     return this.once(`network:${n.name}`, async () => {
@@ -739,6 +786,18 @@ export class DockerDriver implements Driver {
           CheckDuplicate: true,
           Driver: n.driver ?? 'bridge',
           Internal: n.internal,
+          ...(n.driverOpts ? { Options: n.driverOpts } : {}),
+          ...(n.enableIpv6 ? { EnableIPv6: true } : {}),
+          ...(n.attachable ? { Attachable: true } : {}),
+          ...(n.ipam
+            ? {
+                IPAM: {
+                  Driver: n.ipam.driver ?? 'default',
+                  Config: n.ipam.config.map((c) => ({ Subnet: c.subnet, IPRange: c.ipRange, Gateway: c.gateway, AuxiliaryAddresses: c.auxAddresses })),
+                  ...(n.ipam.options ? { Options: n.ipam.options } : {}),
+                },
+              }
+            : {}),
           Labels: { ...n.labels, [LABEL.project]: project, [LABEL.instance]: this.opts.instance },
         });
       } catch (err) {
@@ -862,9 +921,10 @@ export function latestOnly(resize: (size: TermSize) => Promise<unknown>): (size:
   };
 }
 
-/** The names a container answers to on a network; none for a one-off (`baton run`). */
-function aliases(service: string, extra: string[]): string[] {
-  return [service, ...extra].filter((a) => a !== '');
+/** The names a container answers to on a network (none for a one-off, `baton run`), and its fixed address there. */
+function endpoint(service: string, n: ContainerNetwork): { Aliases: string[]; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } } {
+  const fixed = { ...(n.ipv4Address ? { IPv4Address: n.ipv4Address } : {}), ...(n.ipv6Address ? { IPv6Address: n.ipv6Address } : {}) };
+  return { Aliases: [service, ...n.aliases].filter((a) => a !== ''), ...(Object.keys(fixed).length > 0 ? { IPAMConfig: fixed } : {}) };
 }
 
 function labelFilter(labels: Record<string, string>): string[] {
