@@ -11,6 +11,7 @@ import { ApiError, badRequest, type ApiProblem } from './errors.js';
 import type { ApiHooks, DeployResult } from './types.js';
 import { registryOf, type RegistryAuth } from '../model/image-ref.js';
 import { registryAuthLabel } from '../controllers/index.js';
+import { unappliedKeys } from '../model/unapplied.js';
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -116,9 +117,12 @@ export async function deployProject(store: Store, hooks: ApiHooks, compose: Comp
   }
   const result: DeployResult = { project: compose.name, revision: project.revision, created: [], updated: [], unchanged: [], removed: [], orphans: [] };
   for (const cfg of Object.values(compose.services)) {
+    const warn = (w: string): void => void (result.warnings ??= []).push(`service "${cfg.name}": ${w}`);
     if (cfg.network_mode === 'host' && cfg.ports.some((p) => p.published !== undefined && p.published !== '')) {
-      (result.warnings ??= []).push(`service "${cfg.name}": published ports are discarded when using host network mode (the container listens on the host's own ports)`);
+      warn("published ports are discarded when using host network mode (the container listens on the host's own ports)");
     }
+    const unapplied = unappliedKeys(cfg, services.find((s) => s.name === cfg.name)?.driver ?? '');
+    if (unapplied.length > 0) warn(`${unapplied.join(', ')} ${unapplied.length === 1 ? 'is' : 'are'} not applied by baton and ignored`);
   }
   for (const svc of services) {
     const prev = prevServices.get(svc.name);

@@ -157,6 +157,20 @@ export interface EngineOptions {
   cpuPeriod?: number;
   memoryReservationBytes?: number;
   memorySwapBytes?: number;
+  memorySwappiness?: number;
+  /** `volumes_from`: `service:NAME[:ro]` (a container of that service of the project on this node) or `container:NAME[:ro]`. */
+  volumesFrom: string[];
+  blkio?: BlkioOptions;
+}
+
+/** `blkio_config`: a weight, and per-device weights and limits (bytes or operations per second). */
+export interface BlkioOptions {
+  weight?: number;
+  weightDevice: { path: string; weight: number }[];
+  deviceReadBps: { path: string; rate: number }[];
+  deviceWriteBps: { path: string; rate: number }[];
+  deviceReadIOps: { path: string; rate: number }[];
+  deviceWriteIOps: { path: string; rate: number }[];
 }
 
 export interface ExitInfo {

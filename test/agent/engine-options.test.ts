@@ -58,11 +58,12 @@ describe('engine options', () => {
       cpuPeriod: 100000,
       memoryReservationBytes: 64 * 1024 ** 2,
       memorySwapBytes: -1,
+      volumesFrom: [],
     });
   });
 
   it('a service that asks for nothing gets the engine\'s defaults; deploy.resources.reservations.memory counts as mem_reservation', () => {
-    assert.deepEqual(engineOptions('app', {}), { securityOpt: [], groupAdd: [], dnsSearch: [], dnsOptions: [], tty: false, stdinOpen: false, storageOpt: {}, deviceCgroupRules: [] });
+    assert.deepEqual(engineOptions('app', {}), { securityOpt: [], groupAdd: [], dnsSearch: [], dnsOptions: [], tty: false, stdinOpen: false, storageOpt: {}, deviceCgroupRules: [], volumesFrom: [] });
     assert.equal(engineOptions('app', { deploy: { resources: { reservations: { memory: '1g' } } } }).memoryReservationBytes, 1024 ** 3);
   });
 
@@ -79,5 +80,32 @@ describe('engine options', () => {
     refused({ mem_reservation: 'lots' }, 'mem_reservation', /expected a size/);
     refused({ deploy: { resources: { reservations: { memory: 'x' } } } }, 'deploy.resources.reservations.memory', /expected a size/);
     refused({ storage_opt: 'size=1G' }, 'storage_opt', /expected a mapping/);
+  });
+});
+
+describe('engine options: volumes_from and blkio_config', () => {
+  it('maps them, a bare volumes_from name being a service', () => {
+    const o = engineOptions('app', {
+      volumes_from: ['data', 'data:ro', 'container:legacy:rw'],
+      mem_swappiness: 10,
+      blkio_config: { weight: 300, weight_device: [{ path: '/dev/sda', weight: 400 }], device_read_bps: [{ path: '/dev/sda', rate: '12mb' }], device_write_iops: [{ path: '/dev/sda', rate: 30 }] },
+    });
+    assert.deepEqual(o.volumesFrom, ['service:data', 'service:data:ro', 'container:legacy:rw']);
+    assert.equal(o.memorySwappiness, 10);
+    assert.deepEqual(o.blkio, {
+      weight: 300,
+      weightDevice: [{ path: '/dev/sda', weight: 400 }],
+      deviceReadBps: [{ path: '/dev/sda', rate: 12 * 1024 ** 2 }],
+      deviceWriteBps: [],
+      deviceReadIOps: [],
+      deviceWriteIOps: [{ path: '/dev/sda', rate: 30 }],
+    });
+  });
+
+  it('refuses bad entries naming the key', () => {
+    assert.throws(() => engineOptions('app', { volumes_from: ['a:b:c:d'] }), (e: unknown) => e instanceof ComposeValueError && e.key === 'volumes_from');
+    assert.throws(() => engineOptions('app', { blkio_config: { weight: 5 } }), (e: unknown) => e instanceof ComposeValueError && e.key === 'blkio_config.weight');
+    assert.throws(() => engineOptions('app', { blkio_config: { device_read_bps: [{ path: '/dev/sda', rate: 'fast' }] } }), (e: unknown) => e instanceof ComposeValueError && e.key === 'blkio_config.device_read_bps[0].rate');
+    assert.throws(() => engineOptions('app', { mem_swappiness: 101 }), (e: unknown) => e instanceof ComposeValueError && e.key === 'mem_swappiness');
   });
 });

@@ -56,12 +56,25 @@ services:
     init: true
     network_mode: host
     ports: ["${discarded}:${hostPort}"]
+  data:
+    image: ${engine.image}
+    command: ["sh", "-c", "echo kept > /shared/file; exec sleep 3600"]
+    init: true
+    volumes: ["shared:/shared"]
+  reader:
+    image: ${engine.image}
+    command: ["sleep", "3600"]
+    init: true
+    volumes_from: ["data:ro"]
+    gpus: all
   console:
     image: ${engine.image}
     command: ["sh", "-c", "echo hello from a tty; exec sleep 3600"]
     init: true
     tty: true
     stdin_open: true
+volumes:
+  shared: {}
 networks:
   fixed:
     ipam:
@@ -81,6 +94,7 @@ networks:
     const r = await sb.run(['up', '-d', '--wait'], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /WARN service "hostnet": published ports are discarded when using host network mode/);
+    assert.match(r.stderr, /WARN service "reader": gpus is not applied by baton and ignored/);
   });
 
   it('network_mode: host listens on the host\'s own port, and nothing is published in front of it', async () => {
@@ -93,6 +107,13 @@ networks:
     assert.equal(inspect('sidecar', '{{.HostConfig.NetworkMode}}'), `container:${docker('inspect', '-f', '{{.Id}}', containerOf('web'))}`);
     assert.equal((await baton(['exec', 'sidecar', 'wget', '-qO-', 'http://127.0.0.1:80/'])).trim(), 'web', 'web\'s port on the shared loopback');
     assert.match(await baton(['exec', 'sidecar', 'ps']), /httpd -f -p 80/, 'web\'s processes in the shared pid namespace');
+  });
+
+  it('volumes_from mounts another service\'s volumes, read-only when asked', async () => {
+    await waitFor(async () => (await sb.run(['exec', 'reader', 'cat', '/shared/file'], { env: env() })).stdout.trim() === 'kept', 10_000, 'data\'s file seen by reader');
+    const write = await sb.run(['exec', 'reader', 'sh', '-c', 'echo x > /shared/other'], { env: env() });
+    assert.notEqual(write.code, 0, 'read-only');
+    assert.match(write.stderr, /Read-only file system/);
   });
 
   it('a fixed address on a network with its own subnet', async () => {

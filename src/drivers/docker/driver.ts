@@ -5,7 +5,7 @@ import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspe
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { posix } from 'node:path';
-import type { AttachOptions, AttachedSession, Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats, TermSize } from '../driver.js';
+import type { AttachOptions, AttachedSession, BlkioOptions, Driver, DriverEvents, ExecOptions, ExitInfo, LogLine, RunSpec, RunningTask, ContainerNetwork, ContainerVolume, TaskStats, TermSize } from '../driver.js';
 import { LABEL, TaskStartError } from '../driver.js';
 import type { TaskPort } from '../../model/types.js';
 import type { RegistryAuth } from '../../model/image-ref.js';
@@ -284,10 +284,11 @@ export class DockerDriver implements Driver {
     // mesh serves the published port in front of all replicas, so "8080:80" works with any number of them.
     // A namespace of another service's container (service:NAME) is that of one of its running containers here.
     const e = c.engine;
-    const [networkMode, pidMode, ipcMode] = await Promise.all([
+    const [networkMode, pidMode, ipcMode, volumesFrom] = await Promise.all([
       this.namespaceOf(spec.task.project, 'network_mode', e.networkMode),
       this.namespaceOf(spec.task.project, 'pid', e.pid),
       this.namespaceOf(spec.task.project, 'ipc', e.ipc),
+      Promise.all(e.volumesFrom.map((v) => this.volumesOf(spec.task.project, v))),
     ]);
     // On the host's network the container listens on the host's own ports (Docker discards published ones).
     const hostNetwork = networkMode === 'host';
@@ -345,6 +346,9 @@ export class DockerDriver implements Driver {
         ...(e.cpuPeriod !== undefined ? { CpuPeriod: e.cpuPeriod } : {}),
         ...(e.memoryReservationBytes !== undefined ? { MemoryReservation: e.memoryReservationBytes } : {}),
         ...(e.memorySwapBytes !== undefined ? { MemorySwap: e.memorySwapBytes } : {}),
+        ...(e.memorySwappiness !== undefined ? { MemorySwappiness: e.memorySwappiness } : {}),
+        ...(volumesFrom.length > 0 ? { VolumesFrom: volumesFrom } : {}),
+        ...(e.blkio ? blkioConfig(e.blkio) : {}),
         Init: c.init,
         ReadonlyRootfs: c.readOnly,
         Privileged: c.privileged,
@@ -760,6 +764,16 @@ export class DockerDriver implements Driver {
     return this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
   }
 
+  /** A `volumes_from` entry as the engine takes it: `service:NAME[:ro]` becomes a container of that service here (running or not). */
+  private async volumesOf(project: string, entry: string): Promise<string> {
+    const [kind, name, mode] = entry.split(':');
+    if (kind === 'container') return mode ? `${name}:${mode}` : name;
+    const found = await this.containers({ [LABEL.project]: project, [LABEL.service]: name, [LABEL.instance]: this.opts.instance });
+    if (found.length === 0) throw new TaskStartError(`volumes_from: service "${name}" has no container on this node`);
+    const pick = found.find((x) => x.State === 'running') ?? found[0];
+    return mode ? `${pick.Id}:${mode}` : pick.Id;
+  }
+
   /** A namespace mode as the engine takes it: `service:NAME` becomes `container:ID` of a running container of that service here. */
   private async namespaceOf(project: string, key: string, mode: string | undefined): Promise<string | undefined> {
     if (!mode?.startsWith('service:')) return mode;
@@ -918,6 +932,19 @@ export function latestOnly(resize: (size: TermSize) => Promise<unknown>): (size:
   return (size) => {
     if (busy) next = size;
     else run(size);
+  };
+}
+
+/** `blkio_config` as the engine's HostConfig fields. */
+function blkioConfig(b: BlkioOptions): Record<string, unknown> {
+  const rates = (list: { path: string; rate: number }[]): { Path: string; Rate: number }[] => list.map((x) => ({ Path: x.path, Rate: x.rate }));
+  return {
+    ...(b.weight !== undefined ? { BlkioWeight: b.weight } : {}),
+    BlkioWeightDevice: b.weightDevice.map((x) => ({ Path: x.path, Weight: x.weight })),
+    BlkioDeviceReadBps: rates(b.deviceReadBps),
+    BlkioDeviceWriteBps: rates(b.deviceWriteBps),
+    BlkioDeviceReadIOps: rates(b.deviceReadIOps),
+    BlkioDeviceWriteIOps: rates(b.deviceWriteIOps),
   };
 }
 
