@@ -13,6 +13,7 @@ import type { ControlPlane, NodeView, TaskObserved, TaskReport } from './control
 import { certSources, ingressRoutes, meshRoutes } from './endpoints.js';
 import { hostsEntries, serviceNameAddresses, taskArgv, taskEnvironment, type ServiceNames } from './environment.js';
 import { containerSpec } from './container-spec.js';
+import { hooksOf, runHooks, type Hook } from './hooks.js';
 import { ComposeValueError } from '../model/compose-values.js';
 import { HealthProbe } from './health.js';
 import { DnsServer } from '../mesh/index.js';
@@ -296,6 +297,8 @@ export class Agent {
       });
       this.startProbe(l);
       void this.opts.cp.event({ type: 'task.start', project: t.project, service: t.service, task: t.id, node: this.opts.nodeId, message: `started slot ${t.slot}${run.pid ? ` (pid ${run.pid})` : ''}` });
+      const postStart = hooksOf(svc, 'post_start');
+      if (postStart.length > 0) void this.afterStart(l, driver, postStart);
       if (l.task.desiredState === 'shutdown') void this.stopLocal(l);
     } catch (err) {
       this.local.delete(t.id);
@@ -330,13 +333,29 @@ export class Agent {
     l.probe.start();
   }
 
+  /** `post_start` hooks, once the task runs: the first that fails stops the task, which then counts as failed. */
+  private async afterStart(l: Local, driver: Driver, hooks: Hook[]): Promise<void> {
+    const failed = await runHooks(driver, l.task.id, 'post_start', hooks);
+    if (!failed || l.phase !== 'running') return;
+    l.killedFor = failed;
+    void this.opts.cp.event({ type: 'task.hook', project: l.task.project, service: l.task.service, task: l.task.id, node: this.opts.nodeId, message: `slot ${l.task.slot}: ${failed}` });
+    await this.stopLocal(l);
+  }
+
   private async stopLocal(l: Local): Promise<void> {
     if (l.phase === 'gone' || l.phase === 'stopping') return;
+    const wasRunning = l.phase === 'running';
     l.phase = 'stopping';
     l.probe?.stop();
     const driver = this.opts.drivers.get(l.task.driver);
     // Out of the routing before the stop signal: new connections go elsewhere, open ones finish.
     if (!this.closed) await this.applyRoutes().catch((err: Error) => this.log(`mesh: ${err.message}`));
+    // pre_stop hooks before the stop signal, as Compose runs them, within the grace period; a task whose post_start failed has none.
+    const preStop = hooksOf(l.svc, 'pre_stop');
+    if (driver && wasRunning && preStop.length > 0 && !l.killedFor?.startsWith('post_start')) {
+      const failed = await runHooks(driver, l.task.id, 'pre_stop', preStop, AbortSignal.timeout(Math.max(1000, l.svc.stopGraceMs)));
+      if (failed) void this.opts.cp.event({ type: 'task.hook', project: l.task.project, service: l.task.service, task: l.task.id, node: this.opts.nodeId, message: `slot ${l.task.slot}: ${failed}` });
+    }
     await driver?.stop(l.task.id, { signal: l.svc.stopSignal, graceMs: l.svc.stopGraceMs });
   }
 

@@ -1,5 +1,5 @@
 import type { ContainerMount, ContainerNetwork, ContainerSpec, ContainerVolume } from '../drivers/driver.js';
-import { LABEL } from '../drivers/driver.js';
+import { LABEL, PROPAGATIONS, type Propagation } from '../drivers/driver.js';
 import type { Project, Service, Task, TaskPort } from '../model/types.js';
 import { engineOptions } from './engine-options.js';
 import { ComposeValueError, extraHosts, isObj, parseBytes, strings, stringMap, ulimits, type Obj } from '../model/compose-values.js';
@@ -57,6 +57,12 @@ function networkCreation(svc: string, key: string, cfg: Obj): Pick<ContainerNetw
   return out;
 }
 
+function propagation(svc: string, key: string, v: string): Propagation {
+  const p = PROPAGATIONS.find((x) => x === v);
+  if (!p) throw new ComposeValueError(svc, key, `expected one of ${PROPAGATIONS.join(', ')}, got "${v}"`);
+  return p;
+}
+
 /** The named volume's engine name and config, from the project's top-level `volumes:`. */
 function volumeOf(project: Project | undefined, svcName: string, name: string, projectName: string): ContainerVolume {
   const cfg = project?.spec.volumes?.[name];
@@ -112,7 +118,14 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
         mounts.push({ type: 'volume', source: v.name, target: m.target, readOnly: m.read_only === true });
       } else mounts.push({ type: 'volume', target: m.target, readOnly: m.read_only === true });
     } else if (m.type === 'bind') {
-      mounts.push({ type: 'bind', source: m.source, target: m.target, readOnly: m.read_only === true });
+      mounts.push({
+        type: 'bind',
+        source: m.source,
+        target: m.target,
+        readOnly: m.read_only === true,
+        ...(m.bind?.create_host_path === true ? { createHostPath: true } : {}),
+        ...(m.bind?.propagation ? { propagation: propagation(name, `${key}.bind.propagation`, m.bind.propagation) } : {}),
+      });
     } else if (m.type === 'tmpfs') {
       const size = m.tmpfs?.size === undefined ? undefined : parseBytes(m.tmpfs.size);
       if (m.tmpfs?.size !== undefined && size === undefined) throw new ComposeValueError(name, `${key}.tmpfs.size`, `invalid size "${String(m.tmpfs.size)}"`);

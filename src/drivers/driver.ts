@@ -59,6 +59,9 @@ export interface ContainerNetwork {
   ipam?: { driver?: string; config: { subnet?: string; ipRange?: string; gateway?: string; auxAddresses?: Record<string, string> }[]; options?: Record<string, string> };
 }
 
+export const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'] as const;
+export type Propagation = (typeof PROPAGATIONS)[number];
+
 export interface ContainerMount {
   type: 'volume' | 'bind' | 'tmpfs';
   /** Engine volume name (`<project>_<name>`), host path, or none (anonymous volume, tmpfs). */
@@ -67,6 +70,10 @@ export interface ContainerMount {
   readOnly: boolean;
   /** tmpfs size in bytes. */
   tmpfsSize?: number;
+  /** A bind mount's host folder is made when missing (`bind.create_host_path`, true for the short syntax, as in Compose). */
+  createHostPath?: boolean;
+  /** A bind mount's propagation. */
+  propagation?: Propagation;
 }
 
 /** A named volume a container uses: created once when missing, unless external. */
@@ -277,6 +284,8 @@ export interface ExecOptions {
   env?: string[];
   user?: string;
   workingDir?: string;
+  /** Extended privileges for the command (a lifecycle hook's `privileged`). */
+  privileged?: boolean;
   signal?: AbortSignal;
 }
 

@@ -5,6 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PsRow } from '../helpers/baton.js';
 import { dockerForTests } from '../helpers/docker.js';
 import { Sandbox, freePort, httpGet, waitFor } from '../helpers/baton.js';
 
@@ -67,6 +70,18 @@ services:
     init: true
     volumes_from: ["data:ro"]
     gpus: all
+  hooked:
+    image: ${engine.image}
+    command: ["sleep", "3600"]
+    init: true
+    volumes: ["./out:/out"]
+    post_start:
+      - command: ["chmod", "777", "/out"]
+      - command: ["sh", "-c", "echo $$WHO ran as $$(id -u) > /out/started"]
+        environment: {WHO: post_start}
+        user: "65534"
+    pre_stop:
+      - command: ["sh", "-c", "echo stopping > /out/stopped"]
   console:
     image: ${engine.image}
     command: ["sh", "-c", "echo hello from a tty; exec sleep 3600"]
@@ -136,6 +151,17 @@ networks:
     assert.match(await baton(['exec', '-T', 'console', 'readlink', '/proc/1/fd/1']), /^\/dev\/(pts\/\d+|console)/, 'the container\'s first process writes to a terminal');
     await waitFor(async () => /hello from a tty/.test(await baton(['logs', 'console'])), 10_000, 'the TTY output in logs');
     assert.doesNotMatch(await baton(['logs', 'console']), /\r/, 'no carriage return left at line ends');
+  });
+
+  it('post_start runs in the container once it started, pre_stop before it stops; a failing post_start fails the task', async () => {
+    await waitFor(() => existsSync(join(sb.dir, 'out/started')), 10_000, 'the post_start hook');
+    assert.equal(readFileSync(join(sb.dir, 'out/started'), 'utf8').trim(), 'post_start ran as 65534', 'in order, with its environment and user (the folder made as Compose makes a missing bind source)');
+    assert.equal(existsSync(join(sb.dir, 'out/stopped')), false);
+    await baton(['stop', 'hooked']);
+    assert.equal(readFileSync(join(sb.dir, 'out/stopped'), 'utf8').trim(), 'stopping', 'pre_stop ran before the stop');
+    sb.write('compose.yaml', readFileSync(join(sb.dir, 'compose.yaml'), 'utf8').replace('services:\n', `services:\n  badhook:\n    image: ${engine.image}\n    command: ["sleep", "3600"]\n    init: true\n    restart: "no"\n    post_start:\n      - command: ["sh", "-c", "echo cannot; exit 3"]\n`));
+    await baton(['up', '-d', 'badhook']);
+    await waitFor(async () => (JSON.parse(await baton(['ps', '-a', '--format', 'json'])) as PsRow[]).some((t) => t.service === 'badhook' && t.state === 'failed' && /post_start\[0\] exited with code 3: cannot/.test(t.error ?? '')), 20_000, 'badhook failed by its hook');
   });
 
   it('bad values and excluded combinations are refused at load or deploy, naming file, line and key; nothing is deployed', async () => {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import type { ContainerCreateOptions, ContainerInfo, MountSettings, NetworkInspectInfo } from 'dockerode';
@@ -300,12 +300,22 @@ export class DockerDriver implements Driver {
       if (!sharedNetwork) exposed[`${p.target}/${p.protocol}`] = {};
       if (!direct && !networkMode) bindings[`${p.target}/${p.protocol}`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
     }
+    // A bind mount's missing host folder is made first, as Compose does for the short syntax (the engine's Mounts API would refuse it).
+    for (const m of c.mounts) {
+      if (m.type !== 'bind' || !m.createHostPath || !m.source || existsSync(m.source)) continue;
+      try {
+        mkdirSync(m.source, { recursive: true });
+      } catch (err) {
+        throw new TaskStartError(`could not create the bind mount's folder ${m.source}: ${(err as Error).message}`, 'permission');
+      }
+    }
     const mounts: MountSettings[] = c.mounts.map((m) => ({
       Type: m.type,
       Target: m.target,
       ReadOnly: m.readOnly,
       Source: m.source ?? '', // empty: an anonymous volume, or tmpfs
       ...(m.type === 'tmpfs' && m.tmpfsSize ? { TmpfsOptions: { SizeBytes: m.tmpfsSize, Mode: 0o1777 } } : {}),
+      ...(m.type === 'bind' && m.propagation ? { BindOptions: { Propagation: m.propagation } } : {}),
     }));
     const tmpfs = Object.fromEntries(c.tmpfs.map((t) => {
       const i = t.indexOf(':');
@@ -547,7 +557,7 @@ export class DockerDriver implements Driver {
     const t = this.tracked.get(taskId);
     if (!t) throw new Error('task is not running here');
     const container = this.docker.getContainer(t.id);
-    const exec = await container.exec({ Cmd: argv, AttachStdout: true, AttachStderr: true, Env: opts.env, User: opts.user, WorkingDir: opts.workingDir });
+    const exec = await container.exec({ Cmd: argv, AttachStdout: true, AttachStderr: true, Env: opts.env, User: opts.user, WorkingDir: opts.workingDir, ...(opts.privileged ? { Privileged: true } : {}) });
     const stream = await exec.start({ hijack: true, stdin: false });
     await new Promise<void>((resolve) => {
       const demux = new Demuxer(onOutput);
