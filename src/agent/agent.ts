@@ -14,6 +14,7 @@ import { certSources, ingressRoutes, meshRoutes } from './endpoints.js';
 import { hostsEntries, serviceNameAddresses, taskArgv, taskEnvironment, type ServiceNames } from './environment.js';
 import { containerSpec } from './container-spec.js';
 import { hooksOf, runHooks, type Hook } from './hooks.js';
+import { sessionDone } from '../model/stdio.js';
 import { ComposeValueError } from '../model/compose-values.js';
 import { HealthProbe } from './health.js';
 import { DnsServer } from '../mesh/index.js';
@@ -361,15 +362,7 @@ export class Agent {
 
   /** `baton run` without stdin or TTY: the one-off container's output to onOutput, its exit code at the end; aborting stops it. */
   async runOnce(svc: Service, req: RunOnceRequest, onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void, signal: AbortSignal): Promise<number | null> {
-    const session = await this.runAttached(svc, req, { tty: false, stdin: false }, onOutput);
-    const stop = (): void => session.close();
-    if (signal.aborted) stop();
-    signal.addEventListener('abort', stop, { once: true });
-    try {
-      return await session.done;
-    } finally {
-      signal.removeEventListener('abort', stop);
-    }
+    return sessionDone(await this.runAttached(svc, req, { tty: false, stdin: false }, onOutput), signal);
   }
 
   /**

@@ -19,6 +19,7 @@ import { ComposeValueError } from '../model/compose-values.js';
 import { buildOptions, type BuildFlags } from '../model/build-options.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { OneOffRuns } from './one-off-runs.js';
+import { sessionDone } from '../model/stdio.js';
 import type { RunOnceRequest } from '../model/one-off.js';
 import { acquirePidfile } from './pidfile.js';
 import { nodeNetwork } from './node-network.js';
@@ -332,15 +333,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       const run = oneOff(req);
       const to = await clusterSide?.oneOffs.place(svc);
       if (!to) return agent.runOnce(svc, run, onOutput, signal);
-      const session = await clusterSide!.oneOffs.relay(to, svc, run, { tty: false, stdin: false }, onOutput);
-      const stop = (): void => session.close();
-      if (signal.aborted) stop();
-      signal.addEventListener('abort', stop, { once: true });
-      try {
-        return await session.done;
-      } finally {
-        signal.removeEventListener('abort', stop);
-      }
+      return sessionDone(await clusterSide!.oneOffs.relay(to, svc, run, { tty: false, stdin: false }, onOutput), signal);
     },
     runAttached: async (svc, req, onOutput) => {
       const io = { tty: req.tty === true, stdin: req.stdin === true, size: req.size };

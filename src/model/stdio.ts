@@ -134,6 +134,18 @@ export interface StdioSession {
 
 export type StdioOutput = (stream: 'stdout' | 'stderr', data: Buffer) => void;
 
+/** A session's exit code once it has ended; aborting `signal` closes it (a one-off container is stopped). */
+export async function sessionDone(session: Pick<StdioSession, 'done' | 'close'>, signal: AbortSignal): Promise<number | null> {
+  const stop = (): void => session.close();
+  if (signal.aborted) stop();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    return await session.done;
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}
+
 /**
  * Serves one attached command on an upgraded socket: starts it, hands it the
  * client's input frames (those that came before it started are kept, not

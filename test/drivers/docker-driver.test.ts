@@ -8,6 +8,7 @@ import { DockerDriver } from '../../src/drivers/docker/driver.js';
 import type { ContainerSpec, ExitInfo, LogLine, RunSpec } from '../../src/drivers/driver.js';
 import { LABEL, TaskStartError } from '../../src/drivers/driver.js';
 import { dockerForTests } from '../helpers/docker.js';
+import { engineOptions } from '../../src/agent/engine-options.js';
 import { freePort, httpGet, waitFor } from '../helpers/baton.js';
 
 const engine = await dockerForTests();
@@ -40,6 +41,7 @@ function spec(id: string, c: Partial<ContainerSpec> & { command?: string[] }, sl
       dns: [],
       tmpfs: [],
       devices: [],
+      engine: engineOptions(service, {}),
       ...c,
     },
   };
