@@ -164,8 +164,12 @@ export function containerSpec(task: Pick<Task, 'id' | 'project' | 'service' | 's
   // Compose names a replica's container <project>-<service>-<n>, and that name resolves on its networks;
   // baton's container names carry the task id too (a slot may have two during an update), so the Compose name is an alias.
   if (typeof s.container_name !== 'string') for (const n of networks) n.aliases.push(`${task.project}-${task.service}-${task.slot}`);
+  if (s.platform !== undefined && (typeof s.platform !== 'string' || !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(s.platform))) {
+    throw new ComposeValueError(name, 'platform', `expected OS/ARCH[/VARIANT] such as linux/amd64, got ${JSON.stringify(s.platform)}`);
+  }
   return {
     image,
+    ...(typeof s.platform === 'string' ? { platform: s.platform } : {}),
     // A built image is never pulled: it is here or the build failed.
     pullPolicy: s.build && !s.image ? 'never' : pullPolicy(name, s.pull_policy),
     entrypoint: s.entrypoint ?? undefined,

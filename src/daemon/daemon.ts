@@ -215,7 +215,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         const policy = project.services[name].pull_policy;
         if (!(await mustPull(project, name, missingOnly))) return false;
         try {
-          await docker!.pull(image, (line) => onLine(name, line), auth?.[registryOf(image)]);
+          const platform = project.services[name].platform;
+          await docker!.pull(image, (line) => onLine(name, line), auth?.[registryOf(image)], typeof platform === 'string' ? platform : undefined);
         } catch (err) {
           const what = missingOnly && policy !== 'always' ? `image "${image}" is not present on this node and could not be pulled` : `image "${image}" could not be pulled${policy === 'always' ? ' (pull_policy: always)' : ''}`;
           throw new ImageError(name, `${what}: ${(err as Error).message}`);
@@ -465,11 +466,23 @@ async function containerPreflight(svc: Service, docker: DockerDriver): Promise<A
     return (await docker.hasImage(spec.image)) ? [] : [{ service: svc.name, path: at('build'), message: `image "${spec.image}" is not built yet (baton up builds it; or run baton build ${svc.name})` }];
   }
   try {
-    await docker.ensureImage(spec.image, spec.pullPolicy);
+    await docker.ensureImage(spec.image, spec.pullPolicy, undefined, spec.platform);
   } catch (err) {
     return [{ service: svc.name, path: at('image'), message: (err as Error).message }];
   }
+  // The engine would refuse the create; said now, before anything is applied.
+  const has = spec.platform ? (await docker.imageInfo(spec.image))?.platform : undefined;
+  if (spec.platform && has && !samePlatform(spec.platform, has)) {
+    return [{ service: svc.name, path: at('platform'), message: `image "${spec.image}" here is for ${has}, not ${spec.platform}` }];
+  }
   return [];
+}
+
+/** os/arch[/variant] compared as the engine does: x86_64 is amd64, aarch64 is arm64, and no variant matches any. */
+function samePlatform(want: string, has: string): boolean {
+  const norm = (p: string): string[] => p.toLowerCase().split('/').map((x) => ({ x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64' })[x] ?? x);
+  const [a, b] = [norm(want), norm(has)];
+  return a[0] === b[0] && a[1] === b[1] && (!a[2] || !b[2] || a[2] === b[2]);
 }
 
 /**

@@ -91,6 +91,8 @@ export interface ContainerVolume {
  */
 export interface ContainerSpec {
   image: string;
+  /** `platform` (os/arch[/variant]): pulled for, and the container created for, that platform. */
+  platform?: string;
   /** missing (default), always, never; `build` is not run by the driver. */
   pullPolicy: 'missing' | 'always' | 'never';
   entrypoint?: string[];

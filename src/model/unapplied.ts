@@ -4,7 +4,7 @@
 import type { ServiceConfig } from '../spec/types.js';
 
 /** Keys the docker driver has nothing to give to (GPUs, Windows-only and legacy-link keys). */
-const CONTAINER_KEYS = ['gpus', 'platform', 'external_links', 'cpu_count', 'cpu_percent', 'cpu_rt_runtime', 'cpu_rt_period', 'credential_spec', 'isolation', 'annotations', 'use_api_socket'];
+const CONTAINER_KEYS = ['gpus', 'external_links', 'cpu_count', 'cpu_percent', 'cpu_rt_runtime', 'cpu_rt_period', 'credential_spec', 'isolation', 'annotations', 'use_api_socket'];
 /** Lifecycle hooks run inside a container (through the engine's exec): other drivers do not run them. */
 const HOOK_KEYS = ['post_start', 'pre_stop'];
 

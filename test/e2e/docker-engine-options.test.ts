@@ -36,6 +36,7 @@ services:
     image: ${engine.image}
     command: ["sh", "-c", "mkdir -p /www && echo web > /www/index.html && exec httpd -f -p 80 -h /www"]
     init: true
+    platform: linux/amd64
     networks:
       fixed:
         ipv4_address: ${subnet}.10
@@ -171,6 +172,7 @@ networks:
       ['    network_mode: host\n    networks: [default]\n', /compose\.yaml:\d+:\d+: .*services\.app\.network_mode.*network_mode and networks exclude each other/],
       ['    network_mode: "container:other"\n    ports: ["8080:80"]\n', /compose\.yaml:\d+:\d+: .*services\.app\.ports.*ports cannot be published with network_mode: container:other/],
       ['    oom_score_adj: 5000\n', /compose\.yaml:\d+:\d+: services\.app\.oom_score_adj: must be <= 1000/],
+      ['    platform: linux/arm64\n', /compose\.yaml:\d+:\d+: services\.app\.platform: image "baton-test\/busybox:1" here is for linux\/amd64, not linux\/arm64/],
       ['    cpu_shares: -5\n', /compose\.yaml:\d+:\d+: services\.app\.cpu_shares: expected a whole number from 0, got -5/],
       ['    mem_reservation: lots\n', /compose\.yaml:\d+:\d+: services\.app\.mem_reservation: expected a size/],
     ];

@@ -7,7 +7,7 @@ const svc = (extra: Record<string, unknown>): ServiceConfig => ({ name: 'app', i
 
 describe('keys baton does not apply', () => {
   it('names what the docker driver ignores, and hooks for other drivers', () => {
-    assert.deepEqual(unappliedKeys(svc({ gpus: 'all', platform: 'linux/arm64', links: ['db', 'cache:c'], deploy: { resources: { reservations: { devices: [{ capabilities: ['gpu'] }] } } } }), 'docker'), ['gpus', 'platform', 'links (aliases)', 'deploy.resources.reservations.devices']);
+    assert.deepEqual(unappliedKeys(svc({ gpus: 'all', platform: 'linux/arm64', links: ['db', 'cache:c'], deploy: { resources: { reservations: { devices: [{ capabilities: ['gpu'] }] } } } }), 'docker'), ['gpus', 'links (aliases)', 'deploy.resources.reservations.devices']);
     assert.deepEqual(unappliedKeys(svc({ post_start: [{ command: ['true'] }], gpus: 'all' }), 'process'), ['post_start']);
   });
 

@@ -62,7 +62,7 @@ const PING_TIMEOUT_MS = 2_000;
 const EXEC_EXIT_WAIT_MS = 5_000;
 /** Replicas starting together look their image up once. */
 const IMAGE_CACHE_MS = 2_000;
-const imageKey = (image: string, policy: string): string => `${image}\0${policy}`;
+const imageKey = (image: string, policy: string, platform = ''): string => `${image}\0${policy}\0${platform}`;
 
 /** The socket the engine listens on, from DOCKER_HOST (unix only) or the default. */
 
@@ -123,7 +123,7 @@ export class DockerDriver implements Driver {
   }
 
   /** Whether the image is here; pulls it when the policy allows and it is not (or always). Throws a message for the user. */
-  async ensureImage(image: string, policy: 'missing' | 'always' | 'never', credentials?: (image: string) => Promise<RegistryAuth | undefined>): Promise<void> {
+  async ensureImage(image: string, policy: 'missing' | 'always' | 'never', credentials?: (image: string) => Promise<RegistryAuth | undefined>, platform?: string): Promise<void> {
     const present = await this.docker.getImage(image).inspect().then(() => true, (err: unknown) => {
       if (isStatus(err, 404)) return false;
       throw err;
@@ -135,7 +135,7 @@ export class DockerDriver implements Driver {
     try {
       // Credentials a deploy sent along; a manager that cannot give them still lets a public image pull.
       const auth = await credentials?.(image).catch((err: Error) => void this.log(`image ${image}: no registry credentials from the manager: ${err.message}`));
-      await followProgress(this.docker, await this.docker.pull(image, auth ? { authconfig: auth } : {}));
+      await followProgress(this.docker, await this.docker.pull(image, { ...(auth ? { authconfig: auth } : {}), ...(platform ? { platform } : {}) }));
     } catch (err) {
       if (present) return; // "always" with no registry reachable: the local copy will do
       throw new Error(`image "${image}" is not present on this node and could not be pulled: ${engineMessage(err)}`);
@@ -178,9 +178,9 @@ export class DockerDriver implements Driver {
   }
 
   /** Pulls an image, each progress line to onLine; rejects with the registry's or engine's own message. `auth`: the registry's credentials, for this pull only. */
-  async pull(image: string, onLine: (line: string) => void, auth?: RegistryAuth): Promise<void> {
+  async pull(image: string, onLine: (line: string) => void, auth?: RegistryAuth, platform?: string): Promise<void> {
     try {
-      await followProgress(this.docker, await this.docker.pull(image, auth ? { authconfig: auth } : {}), (e) => {
+      await followProgress(this.docker, await this.docker.pull(image, { ...(auth ? { authconfig: auth } : {}), ...(platform ? { platform } : {}) }), (e) => {
         if (e.status) onLine(progressLine(e));
       });
     } catch (err) {
@@ -213,10 +213,10 @@ export class DockerDriver implements Driver {
   }
 
   /** What `baton images` shows of an image on this node; undefined when it is not here. */
-  async imageInfo(image: string): Promise<{ id: string; sizeBytes: number; created: string } | undefined> {
+  async imageInfo(image: string): Promise<{ id: string; sizeBytes: number; created: string; platform: string } | undefined> {
     try {
-      const i = await this.docker.getImage(image).inspect();
-      return { id: i.Id, sizeBytes: i.Size, created: i.Created };
+      const i = (await this.docker.getImage(image).inspect()) as Docker.ImageInspectInfo & { Variant?: string };
+      return { id: i.Id, sizeBytes: i.Size, created: i.Created, platform: `${i.Os}/${i.Architecture}${i.Variant ? `/${i.Variant}` : ''}` };
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
       throw err;
@@ -231,11 +231,11 @@ export class DockerDriver implements Driver {
     for (const k of this.images.keys()) if (k.startsWith(`${spec.tag}\0`)) this.images.delete(k);
   }
 
-  private imageOnce(image: string, policy: 'missing' | 'always' | 'never', credentials?: (image: string) => Promise<RegistryAuth | undefined>): Promise<void> {
-    const key = imageKey(image, policy);
+  private imageOnce(image: string, policy: 'missing' | 'always' | 'never', credentials?: (image: string) => Promise<RegistryAuth | undefined>, platform?: string): Promise<void> {
+    const key = imageKey(image, policy, platform);
     let p = this.images.get(key);
     if (!p) {
-      p = this.ensureImage(image, policy, credentials);
+      p = this.ensureImage(image, policy, credentials, platform);
       this.images.set(key, p);
       const forget = (): void => void setTimeout(() => this.images.delete(key), IMAGE_CACHE_MS).unref();
       p.then(forget, () => this.images.delete(key));
@@ -259,7 +259,7 @@ export class DockerDriver implements Driver {
     const id = spec.task.id;
     if (!c) throw new TaskStartError('the docker driver needs an image (set image:)', 'invalid');
     try {
-      await this.imageOnce(c.image, c.pullPolicy, spec.registryAuth);
+      await this.imageOnce(c.image, c.pullPolicy, spec.registryAuth, c.platform);
     } catch (err) {
       throw new TaskStartError(engineMessage(err), 'not-found');
     }
@@ -395,15 +395,15 @@ export class DockerDriver implements Driver {
 
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(create).catch(async (err: unknown) => {
+      container = await this.createContainer(create, c.platform).catch(async (err: unknown) => {
         // The image was here a moment ago (the lookup is shared for a few seconds) and has been removed since
         // (docker rmi): look for it again, pulling as the policy says, and create once more.
         if (!isStatus(err, 404) || !/no such image/i.test(engineMessage(err))) throw err;
-        this.images.delete(imageKey(c.image, c.pullPolicy));
-        await this.imageOnce(c.image, c.pullPolicy, spec.registryAuth).catch((e: unknown) => {
+        this.images.delete(imageKey(c.image, c.pullPolicy, c.platform));
+        await this.imageOnce(c.image, c.pullPolicy, spec.registryAuth, c.platform).catch((e: unknown) => {
           throw new TaskStartError(engineMessage(e), 'not-found');
         });
-        return this.docker.createContainer(create);
+        return this.createContainer(create, c.platform);
       });
     } catch (err) {
       if (err instanceof TaskStartError) throw err;
@@ -773,6 +773,15 @@ export class DockerDriver implements Driver {
 
   private containers(labels: Record<string, string>): Promise<ContainerInfo[]> {
     return this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
+  }
+
+  /**
+   * Creates a container; only its name and platform travel in the URL (docker-modem would otherwise put the
+   * whole spec there as well as in the body).
+   */
+  private createContainer(create: ContainerCreateOptions, platform?: string): Promise<Docker.Container> {
+    const split = { _query: { name: create.name, ...(platform ? { platform } : {}) }, _body: create };
+    return this.docker.createContainer(split as unknown as ContainerCreateOptions);
   }
 
   /** A `volumes_from` entry as the engine takes it: `service:NAME[:ro]` becomes a container of that service here (running or not). */
