@@ -96,6 +96,33 @@ describe('attached up and the TCP API', () => {
     await waitFor(() => !alive(pid), 10_000, 'task process to end');
   });
 
+  it('attached up shows the logs docker compose would: not those of attach: false, --attach and --no-attach as asked', async () => {
+    const file = `name: att2\nx-baton: {driver: process}\nservices:\n  loud:\n    command: ["sh", "-c", "while true; do echo loud; sleep 0.2; done"]\n  quiet:\n    attach: false\n    command: ["sh", "-c", "while true; do echo quiet; sleep 0.2; done"]\n  other:\n    command: ["sh", "-c", "while true; do echo other; sleep 0.2; done"]\n`;
+    sb.write('compose.yaml', file);
+    const attached = async (args: string[], expect: RegExp): Promise<string> => {
+      const child = sb.spawn(['up', ...args]);
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor(() => expect.test(out), 20_000, `attached logs for ${args.join(' ') || 'up'}`);
+      // Long enough for every running service to have printed a few lines.
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill('SIGINT');
+      await new Promise<number | null>((r) => child.on('exit', r));
+      return out;
+    };
+    const all = await attached([], /loud-1\s+\| loud[\s\S]*other-1\s+\| other|other-1\s+\| other[\s\S]*loud-1\s+\| loud/);
+    assert.match(all, /Attaching to loud, other\n/);
+    assert.doesNotMatch(all, /\| quiet/, 'attach: false');
+    const some = await attached(['--no-attach', 'other', '--attach', 'quiet', '--attach', 'other'], /quiet-1\s+\| quiet/);
+    assert.match(some, /Attaching to quiet\n/);
+    assert.doesNotMatch(some, /\| (loud|other)/);
+    await sb.run(['down', '-p', 'att2']);
+    const bad = await sb.run(['up', '--attach', 'nope', '-p', 'att2']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /no such service: nope/);
+    assert.ok(!(JSON.parse(await sb.ok(['ls', '--format', 'json'])) as { name: string }[]).some((p) => p.name === 'att2'), 'nothing deployed');
+  });
+
   it('the TCP API answers only with the token', async () => {
     const port = await freePort();
     const other = new Sandbox();

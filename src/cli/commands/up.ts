@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ApiClient, DeployResult } from '../../api/index.js';
 import type { ComposeProject } from '../../spec/types.js';
 import { fileSources } from '../../spec/sources.js';
@@ -19,6 +19,9 @@ interface UpFlags extends ProjectFlags {
   timestamps?: boolean;
   build?: boolean;
   withRegistryAuth?: boolean;
+  attach?: string[];
+  noAttach?: string[];
+  attachDependencies?: boolean;
 }
 
 export function upCommand(program: Command): void {
@@ -32,11 +35,17 @@ export function upCommand(program: Command): void {
       .option('--remove-orphans', 'remove services no longer in the Compose files')
       .option('-t, --timestamps', 'show timestamps in the attached logs')
       .option('--build', 'build images of build: sections even when they exist (else only missing ones are built)')
-      .option('--with-registry-auth', 'send your registry logins with the deploy, so the nodes that run its tasks can pull private images (as docker stack deploy)'),
+      .option('--with-registry-auth', 'send your registry logins with the deploy, so the nodes that run its tasks can pull private images (as docker stack deploy)')
+      .option('--attach <service>', 'show the logs of this service when attached (repeatable; default: the services named, else all but those with attach: false)', collectList)
+      .addOption(noAttachOption())
+      .option('--attach-dependencies', 'also show the logs of the services named ones depend on'),
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<UpFlags>(cmd);
     const loaded = await load(flags);
     const project = selectServices(loaded, services);
+    const attached = !flags.detach && !flags.wait;
+    // Checked before anything is deployed: a wrong --attach changes nothing.
+    const attachTo = attached ? attachedServices(loaded, services, flags) : [];
     const client = await ensureDaemon();
     const toBuild = Object.values(project.services).filter((s) => s.build).map((s) => s.name);
     if (toBuild.length > 0) await buildImages(client, project, toBuild, flags.build === true, {}, loaded);
@@ -47,14 +56,13 @@ export function upCommand(program: Command): void {
       throw err instanceof ApiRequestError ? withPositions(err, loaded) : err;
     });
     printDeploy(result);
-    const attached = !flags.detach && !flags.wait;
     if (flags.wait || attached) {
       const timeout = Number(flags.waitTimeout) * 1000;
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--wait-timeout: expected a number of seconds, got "${flags.waitTimeout}"`);
       if (flags.wait) await waitReady(client, project.name, timeout);
     }
     printEndpoints(project);
-    if (attached) await attach(client, project, flags.timestamps === true);
+    if (attached) await attach(client, project, attachTo, flags.timestamps === true);
   });
 }
 
@@ -123,7 +131,26 @@ export async function waitReady(client: ApiClient, project: string, timeoutMs: n
 }
 
 /** Attached `up`: follow the logs; Ctrl-C stops the services, as Compose does. */
-async function attach(client: ApiClient, project: ComposeProject, timestamps: boolean): Promise<void> {
+/**
+ * Whose logs a foreground `up` shows, as docker compose chooses: --attach when given; else the services named
+ * (with --attach-dependencies, and what they depend on), else all; never those with `attach: false` or --no-attach.
+ */
+export function attachedServices(p: ComposeProject, named: string[], flags: Pick<UpFlags, 'attach' | 'noAttach' | 'attachDependencies'>): string[] {
+  for (const s of [...(flags.attach ?? []), ...(flags.noAttach ?? [])]) if (!p.services[s]) throw new UserError(`no such service: ${s}`);
+  const chosen = flags.attach && flags.attach.length > 0 ? flags.attach : named.length === 0 ? Object.keys(p.services).filter((s) => p.services[s].attach !== false) : flags.attachDependencies ? Object.keys(selectServices(p, named).services) : named;
+  return chosen.filter((s) => !(flags.noAttach ?? []).includes(s));
+}
+
+const collectList = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** docker compose's --no-attach SERVICE: a list of its own, not commander's negation of --attach (which a "--no-" name means to it). */
+function noAttachOption(): Option {
+  const o = new Option('--no-attach <service>', 'do not show the logs of this service when attached (repeatable)').argParser(collectList);
+  o.negate = false;
+  return o;
+}
+
+async function attach(client: ApiClient, project: ComposeProject, services: string[], timestamps: boolean): Promise<void> {
   const ac = new AbortController();
   let stopping = false;
   const onSignal = (): void => {
@@ -137,8 +164,10 @@ async function attach(client: ApiClient, project: ComposeProject, timestamps: bo
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  process.stdout.write('Attaching to ' + Object.keys(project.services).join(', ') + '\n');
-  await client.logs(project.name, { follow: true, tail: 0, signal: ac.signal }, logPrinter({ timestamps }));
+  process.stdout.write('Attaching to ' + services.join(', ') + '\n');
+  // None attached: wait for Ctrl-C all the same, as docker compose does.
+  if (services.length === 0) await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+  else await client.logs(project.name, { services, follow: true, tail: 0, signal: ac.signal }, logPrinter({ timestamps }));
   if (stopping) {
     const r = await client.action(project.name, 'stop', Object.keys(project.services));
     for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Stopped\n`);
