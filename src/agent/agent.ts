@@ -290,6 +290,7 @@ export class Agent {
         state: 'running',
         pid: run.pid,
         pidStart: run.pidStart,
+        ...(run.joins ? { joins: run.joins } : {}),
         ports: reported,
         startedAt: now(),
         health: svc.healthcheck ? 'starting' : 'none',

@@ -19,12 +19,13 @@ export function dependencyGate(svc: Service, services: Map<string, Service>, cur
     }
     switch (dep.condition) {
       case 'service_started':
-        if (tasks.length < depSvc.replicas || !tasks.every((t) => t.state === 'running' || t.state === 'complete')) {
+        // A task being stopped (replaced) is not started: its successor is waited for.
+        if (tasks.length < depSvc.replicas || !tasks.every((t) => (t.state === 'running' && t.desiredState === 'running') || t.state === 'complete')) {
           return `waiting for ${depName} to start`;
         }
         break;
       case 'service_healthy':
-        if (tasks.length < depSvc.replicas || !tasks.every((t) => isReady(t, depSvc))) return `waiting for ${depName} to be healthy`;
+        if (tasks.length < depSvc.replicas || !tasks.every((t) => t.desiredState === 'running' && isReady(t, depSvc))) return `waiting for ${depName} to be healthy`;
         break;
       case 'service_completed_successfully':
         if (tasks.length < depSvc.replicas || !tasks.every((t) => t.state === 'complete' && t.exitCode === 0)) {

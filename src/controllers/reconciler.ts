@@ -125,6 +125,12 @@ export class Reconciler {
       nextWake = nextWake === undefined ? at : Math.min(nextWake, at);
     };
     const versionOf = new Map(allTasks.map((v) => [v.value.id, v.version]));
+    const taskById = new Map(allTasks.map((v) => [v.value.id, v.value]));
+    /** A task another one's container joined is still there to join: wanted, and not ended. */
+    const joinable = (id: string): boolean => {
+      const t = taskById.get(id);
+      return t !== undefined && t.desiredState === 'running' && !isTerminal(t.state);
+    };
     const put = (t: Task, isNew = false): void => {
       ops.push({ type: 'put', kind: 'task', key: keys.task(t), value: t, expect: isNew ? 0 : versionOf.get(t.id) });
     };
@@ -172,6 +178,15 @@ export class Reconciler {
         const anyRunning = list.some((t) => t.state === 'running' && t.desiredState === 'running');
         return anyRunning ? undefined : dependencyGate(svc, services, current);
       };
+      // A container in another service's namespaces (network_mode/pid/ipc: service:X) runs where X's task runs.
+      const sharedWith = namespaceTargets(svc);
+      const nsPin = (): { pin: string } | Record<string, never> => {
+        for (const target of sharedWith) {
+          const node = (current.get(`${svc.project}/${target}`) ?? []).find((t) => t.desiredState === 'running' && t.state === 'running' && t.node)?.node;
+          if (node) return { pin: node };
+        }
+        return {};
+      };
       const create = (slot: number, prev?: Task, restart = false): void => {
         const t: Task = {
           id: newId(),
@@ -181,7 +196,7 @@ export class Reconciler {
           revision: svc.revision,
           specHash: svc.specHash,
           driver: svc.driver,
-          ...(pins.has(slot) ? { pin: pins.get(slot) } : {}),
+          ...(pins.has(slot) ? { pin: pins.get(slot) } : nsPin()),
           desiredState: 'running',
           state: 'pending',
           health: 'none',
@@ -262,6 +277,14 @@ export class Reconciler {
               continue;
             }
           }
+          if (cur.state === 'running' && cur.joins?.some((id) => !joinable(id))) {
+            // Its container shares the namespaces of a container that is gone (network_mode: service:X): it has lost them
+            // too, so it is replaced, whatever its restart policy, as Compose restarts such a service with its target.
+            // Stopped first: the slot's next task then waits on depends_on for the new target.
+            shutdown(cur);
+            events.push({ type: 'task.restart', project: svc.project, service: svc.name, task: cur.id, message: `replacing slot ${slot}: the container whose namespaces it shares was replaced` });
+            continue;
+          }
           if (cur.state === 'orphaned') {
             // Lost with its node or daemon, not failed: replaced whatever the restart policy.
             shutdown(cur);
@@ -276,7 +299,7 @@ export class Reconciler {
             } else if (cur.message !== d.reason) put({ ...cur, message: d.reason, updatedAt: time });
           } else if (cur.blockedBy) {
             const blocked = gate();
-            if (blocked !== cur.blockedBy) put({ ...cur, blockedBy: blocked, message: blocked, updatedAt: time });
+            if (blocked !== cur.blockedBy) put({ ...cur, blockedBy: blocked, message: blocked, ...(blocked || cur.pin ? {} : nsPin()), updatedAt: time });
           }
         }
         // History: drop what is past the limit, and whole slots that are gone and done.
@@ -340,6 +363,12 @@ export class Reconciler {
     ops.push({ type: 'put', kind: 'service', key: cur.key, value: service, expect: cur.version });
     ops.push({ type: 'put', kind: 'revision', key: keys.revision(svc.project, svc.name, revision.revision), value: revision });
   }
+}
+
+/** The services whose container namespaces a service's containers join (`service:NAME` in network_mode, pid, ipc). */
+function namespaceTargets(svc: Service): string[] {
+  const spec = svc.spec as unknown as Record<string, unknown>;
+  return ['network_mode', 'pid', 'ipc'].map((k) => spec[k]).filter((v): v is string => typeof v === 'string' && v.startsWith('service:')).map((v) => v.slice('service:'.length));
 }
 
 /**

@@ -201,6 +201,8 @@ export interface RunningTask {
   pidStart?: number;
   /** Where the task really listens, when the driver chose (a container's own address); else the ports of the RunSpec. */
   ports?: TaskPort[];
+  /** Tasks whose namespaces its container joined (`service:NAME` modes). */
+  joins?: string[];
 }
 
 export interface DriverEvents {

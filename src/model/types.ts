@@ -55,6 +55,11 @@ export interface Task {
   pid?: number;
   /** Kernel start time of pid (jiffies since boot), so a recycled pid is never mistaken for ours. */
   pidStart?: number;
+  /**
+   * Tasks whose container namespaces this task's container shares (`network_mode`, `pid` or `ipc`:
+   * `service:NAME`): it is replaced when one of them is, since what it joined is gone with it.
+   */
+  joins?: string[];
   ports: TaskPort[];
   createdAt: string;
   updatedAt: string;
@@ -226,7 +231,7 @@ export interface NodeInfo {
 
 /** Observed fields of a task, the only ones an agent writes. */
 export type TaskObserved = Partial<
-  Pick<Task, 'state' | 'health' | 'pid' | 'pidStart' | 'exitCode' | 'error' | 'ports' | 'startedAt' | 'finishedAt' | 'message'>
+  Pick<Task, 'state' | 'health' | 'pid' | 'pidStart' | 'joins' | 'exitCode' | 'error' | 'ports' | 'startedAt' | 'finishedAt' | 'message'>
 >;
 
 export interface TaskReport {

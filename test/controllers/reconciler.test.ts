@@ -115,6 +115,54 @@ describe('reconciler', () => {
     await store.close();
   });
 
+  it('a task in another task\'s namespaces is stopped when that one is, and its successor waits for the new one', async () => {
+    const side = svc('side', { restart: { condition: 'none', delayMs: 0, maxAttempts: 0, windowMs: 0 } });
+    side.spec.depends_on = { web: { condition: 'service_started', required: true, restart: true } };
+    const { store, rec } = await setup(svc('web'), side);
+    await rec.reconcile();
+    const [web] = await tasks(store, 'web');
+    await observe(store, web, { state: 'running' });
+    await rec.reconcile();
+    const [s1] = await tasks(store, 'side');
+    await observe(store, s1, { state: 'running', joins: [web.id] });
+    await rec.reconcile();
+    assert.equal((await tasks(store, 'side'))[0].desiredState, 'running', 'web unchanged: side stays');
+    // web is replaced (a restart): while its old task is still stopping, side is stopped...
+    await observe(store, web, { desiredState: 'shutdown' });
+    await rec.reconcile();
+    assert.equal((await tasks(store, 'side'))[0].desiredState, 'shutdown');
+    // ...and once side has stopped, its new task waits for web's successor, though the old web still runs.
+    await observe(store, s1, { state: 'shutdown' });
+    await rec.reconcile();
+    const side2 = (await tasks(store, 'side')).find((t) => t.id !== s1.id)!;
+    assert.equal(side2.blockedBy, 'waiting for web to start', 'a task being stopped does not count as started');
+    await observe(store, web, { state: 'shutdown' });
+    await rec.reconcile();
+    const web2 = (await tasks(store, 'web')).find((t) => t.id !== web.id)!;
+    await observe(store, web2, { state: 'running' });
+    await rec.reconcile();
+    const after = (await tasks(store, 'side')).find((t) => t.id === side2.id)!;
+    assert.equal(after.blockedBy, undefined);
+    assert.equal(after.state, 'assigned');
+    await store.close();
+  });
+
+  it('a service in another\'s network namespace is placed on the node that runs it', async () => {
+    const side = svc('side', { replicas: 3 });
+    (side.spec as unknown as Record<string, unknown>).network_mode = 'service:web';
+    side.spec.depends_on = { web: { condition: 'service_started', required: true, restart: true } };
+    const { store, rec } = await setup(svc('web'), side);
+    await store.commit([{ type: 'put', kind: 'node', key: 'n2', value: makeNode('n2') }]);
+    await rec.reconcile();
+    const [web] = await tasks(store, 'web');
+    await observe(store, web, { state: 'running' });
+    await rec.reconcile();
+    const placed = await tasks(store, 'side');
+    assert.equal(placed.length, 3);
+    assert.deepEqual(placed.map((t) => [t.state, t.node]), placed.map(() => ['assigned', web.node]), `all on ${web.node}, where web runs`);
+    await store.close();
+  });
+
   it('a new spec with no update in progress (a restart) replaces tasks: stop first, then start', async () => {
     const { store, rec } = await setup(svc('web'));
     await rec.reconcile();

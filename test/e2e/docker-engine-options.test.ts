@@ -125,6 +125,19 @@ networks:
     assert.match(await baton(['exec', 'sidecar', 'ps']), /httpd -f -p 80/, 'web\'s processes in the shared pid namespace');
   });
 
+  it('a service in another\'s namespaces is replaced with it, and joins the new one', async () => {
+    const before = containerOf('sidecar');
+    await baton(['restart', 'web']);
+    await waitFor(async () => {
+      const now = containerOf('sidecar');
+      if (!now || now === before) return false;
+      return (await sb.run(['exec', 'sidecar', 'wget', '-qO-', 'http://127.0.0.1:80/'], { env: env() })).stdout.trim() === 'web';
+    }, 30_000, 'a new sidecar in the new web container\'s network').catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify((JSON.parse(await baton(['ps', '-a', '--format', 'json'])) as PsRow[]).filter((t) => t.service === 'web' || t.service === 'sidecar').map((t) => ({ ...t }) as PsRow & { desiredState?: string; message?: string; joins?: string[] }).map((t) => [t.service, t.id, t.state, t.desiredState, t.error, t.message, t.joins]))}`);
+    });
+    assert.equal(inspect('sidecar', '{{.HostConfig.NetworkMode}}'), `container:${docker('inspect', '-f', '{{.Id}}', containerOf('web'))}`);
+  });
+
   it('volumes_from mounts another service\'s volumes, read-only when asked', async () => {
     await waitFor(async () => (await sb.run(['exec', 'reader', 'cat', '/shared/file'], { env: env() })).stdout.trim() === 'kept', 10_000, 'data\'s file seen by reader');
     const write = await sb.run(['exec', 'reader', 'sh', '-c', 'echo x > /shared/other'], { env: env() });

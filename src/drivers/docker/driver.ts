@@ -284,10 +284,11 @@ export class DockerDriver implements Driver {
     // mesh serves the published port in front of all replicas, so "8080:80" works with any number of them.
     // A namespace of another service's container (service:NAME) is that of one of its running containers here.
     const e = c.engine;
+    const joins: string[] = [];
     const [networkMode, pidMode, ipcMode, volumesFrom] = await Promise.all([
-      this.namespaceOf(spec.task.project, 'network_mode', e.networkMode),
-      this.namespaceOf(spec.task.project, 'pid', e.pid),
-      this.namespaceOf(spec.task.project, 'ipc', e.ipc),
+      this.namespaceOf(spec.task.project, 'network_mode', e.networkMode, joins),
+      this.namespaceOf(spec.task.project, 'pid', e.pid, joins),
+      this.namespaceOf(spec.task.project, 'ipc', e.ipc, joins),
       Promise.all(e.volumesFrom.map((v) => this.volumesOf(spec.task.project, v))),
     ]);
     // On the host's network the container listens on the host's own ports (Docker discards published ones).
@@ -453,7 +454,7 @@ export class DockerDriver implements Driver {
     }
     else if (hostNetwork) ports = c.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: '127.0.0.1', hostPort: p.target }));
     else if (direct && c.ports.length > 0) throw new TaskStartError(`the container has no address on network "${first?.name}"`);
-    return { running: { taskId: id, pid: info?.State.Pid || undefined, ports }, session };
+    return { running: { taskId: id, pid: info?.State.Pid || undefined, ports, ...(joins.length > 0 ? { joins } : {}) }, session };
   }
 
   /** Waits for the container's exit (it may already have happened) and reports it once. */
@@ -794,13 +795,21 @@ export class DockerDriver implements Driver {
     return mode ? `${pick.Id}:${mode}` : pick.Id;
   }
 
-  /** A namespace mode as the engine takes it: `service:NAME` becomes `container:ID` of a running container of that service here. */
-  private async namespaceOf(project: string, key: string, mode: string | undefined): Promise<string | undefined> {
+  /**
+   * A namespace mode as the engine takes it: `service:NAME` becomes `container:ID` of a running container of that
+   * service here, whose task goes into `joins`.
+   */
+  private async namespaceOf(project: string, key: string, mode: string | undefined, joins: string[]): Promise<string | undefined> {
     if (!mode?.startsWith('service:')) return mode;
     const service = mode.slice('service:'.length);
-    const running = (await this.containers({ [LABEL.project]: project, [LABEL.service]: service, [LABEL.instance]: this.opts.instance })).filter((x) => x.State === 'running');
+    const stopping = new Set([...this.tracked.values()].filter((t) => t.stopping).map((t) => t.id));
+    const running = (await this.containers({ [LABEL.project]: project, [LABEL.service]: service, [LABEL.instance]: this.opts.instance })).filter((x) => x.State === 'running' && !stopping.has(x.Id));
     if (running.length === 0) throw new TaskStartError(`${key}: service "${service}" has no running container on this node`);
-    return `container:${running[0].Id}`;
+    // The newest: during a replacement the old container may still be stopping.
+    const pick = running.reduce((a, b) => (b.Created > a.Created ? b : a));
+    const task = pick.Labels?.[LABEL.task];
+    if (task && !joins.includes(task)) joins.push(task);
+    return `container:${pick.Id}`;
   }
 
   /** Creates the network when missing; resolves whether this node reaches its containers' addresses. */
