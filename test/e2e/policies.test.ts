@@ -123,6 +123,53 @@ describe('attached up and the TCP API', () => {
     assert.ok(!(JSON.parse(await sb.ok(['ls', '--format', 'json'])) as { name: string }[]).some((p) => p.name === 'att2'), 'nothing deployed');
   });
 
+  it('--abort-on-container-exit and --exit-code-from stop the project at the first exit and return the code, as in CI pipelines', async () => {
+    sb.write('compose.yaml', `name: abrt\nx-baton: {driver: process}\nservices:\n  server:\n    command: ["sh", "-c", "while true; do echo serving; sleep 0.2; done"]\n  tester:\n    command: ["sh", "-c", "sleep 1; echo testing done; exit 7"]\n    depends_on: [server]\n`);
+    const r = await sb.run(['up', '--abort-on-container-exit', '--exit-code-from', 'tester'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stdout, /tester-1\s+\| testing done/);
+    assert.match(r.stdout, /tester-1 exited with code 7\nAborting on container exit\.\.\./);
+    assert.match(r.stdout, /Service server\s+Stopped/);
+    assert.equal((await sb.ps('abrt')).filter((t) => t.state === 'running').length, 0, 'nothing runs after the abort');
+    // Only a failure aborts with --abort-on-container-failure: a task that completes with 0 does not.
+    sb.write('compose.yaml', `name: abrt\nx-baton: {driver: process}\nservices:\n  server:\n    command: ["sh", "-c", "while true; do sleep 0.2; done"]\n  fine:\n    command: ["true"]\n  bad:\n    command: ["sh", "-c", "sleep 1.5; exit 3"]\n`);
+    const f = await sb.run(['up', '--abort-on-container-failure'], { timeoutMs: 60_000 });
+    assert.equal(f.code, 3, f.stderr);
+    assert.match(f.stdout, /fine-1 exited with code 0\n(?![\s\S]*Aborting[\s\S]*fine-1)[\s\S]*bad-1 exited with code 3\nAborting on container exit/);
+    // Refused before anything is deployed, as docker compose refuses them.
+    await sb.run(['down', '-p', 'abrt']);
+    for (const [args, message] of [
+      [['up', '-d', '--abort-on-container-exit'], /--abort-on-container-exit and --detach exclude each other/],
+      [['up', '--exit-code-from', 'nope'], /--exit-code-from: no such service: nope/],
+      [['up', '--abort-on-container-exit', '--abort-on-container-failure'], /exclude each other/],
+    ] as [string[], RegExp][]) {
+      const bad = await sb.run(args);
+      assert.notEqual(bad.code, 0, args.join(' '));
+      assert.match(bad.stderr, message);
+    }
+    assert.ok(!(JSON.parse(await sb.ok(['ls', '--format', 'json'])) as { name: string }[]).some((p) => p.name === 'abrt'), 'nothing deployed');
+  });
+
+  it('up --scale, --no-deps, --pull and --force-recreate act as in docker compose', async () => {
+    sb.write('compose.yaml', `name: upf\nx-baton: {driver: process}\nservices:\n  db:\n    command: ["sleep", "60"]\n  web:\n    command: ["sleep", "60"]\n    depends_on: [db]\n`);
+    await sb.ok(['up', '-d', '--no-deps', 'web']);
+    let ps = await sb.ps('upf');
+    assert.deepEqual(ps.map((t) => [t.service, t.state]), [['web', 'running']], '--no-deps: web runs without db');
+    await sb.ok(['up', '-d', '--scale', 'web=3']);
+    ps = await sb.ps('upf');
+    assert.equal(ps.filter((t) => t.service === 'web' && t.state === 'running').length, 3);
+    assert.equal(ps.filter((t) => t.service === 'db' && t.state === 'running').length, 1);
+    const before = ps.filter((t) => t.service === 'db').map((t) => t.id);
+    const again = await sb.ok(['up', '-d', '--scale', 'web=3', '--force-recreate']);
+    assert.match(again, /Service db\s+Recreated/);
+    await waitFor(async () => (await sb.ps('upf')).some((t) => t.service === 'db' && t.state === 'running' && !before.includes(t.id)), 20_000, 'a new db task');
+    const badScale = await sb.run(['up', '-d', '--scale', 'nope=2']);
+    assert.match(badScale.stderr, /--scale: no such service: nope/);
+    const badPull = await sb.run(['up', '-d', '--pull', 'sometimes']);
+    assert.match(badPull.stderr, /--pull: expected always, missing or never, got "sometimes"/);
+    await sb.run(['down', '-p', 'upf']);
+  });
+
   it('the TCP API answers only with the token', async () => {
     const port = await freePort();
     const other = new Sandbox();

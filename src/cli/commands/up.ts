@@ -3,6 +3,8 @@ import type { ApiClient, DeployResult } from '../../api/index.js';
 import type { ComposeProject } from '../../spec/types.js';
 import { fileSources } from '../../spec/sources.js';
 import { withPositions } from '../positions.js';
+import { upProject } from '../up-options.js';
+import { lastEventSeq, watchForAbort, type AbortOptions } from '../abort-watch.js';
 import { ApiRequestError } from '../../api/client.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
@@ -22,6 +24,14 @@ interface UpFlags extends ProjectFlags {
   attach?: string[];
   noAttach?: string[];
   attachDependencies?: boolean;
+  scale?: string[];
+  pull?: string;
+  deps?: boolean;
+  noBuild?: boolean;
+  forceRecreate?: boolean;
+  abortOnContainerExit?: boolean;
+  abortOnContainerFailure?: boolean;
+  exitCodeFrom?: string;
 }
 
 export function upCommand(program: Command): void {
@@ -38,46 +48,55 @@ export function upCommand(program: Command): void {
       .option('--with-registry-auth', 'send your registry logins with the deploy, so the nodes that run its tasks can pull private images (as docker stack deploy)')
       .option('--attach <service>', 'show the logs of this service when attached (repeatable; default: the services named, else all but those with attach: false)', collectList)
       .addOption(noAttachOption())
-      .option('--attach-dependencies', 'also show the logs of the services named ones depend on'),
+      .option('--attach-dependencies', 'also show the logs of the services named ones depend on')
+      .option('--scale <service=num>', 'run this many replicas of the service, whatever the file says (repeatable)', collectList)
+      .option('--pull <policy>', 'pull images: always, missing or never (for every service, whatever its pull_policy)')
+      .option('--no-deps', 'do not start the services the named ones depend on')
+      .option('--no-build', 'do not build images, even missing ones')
+      .option('--force-recreate', 'replace the containers even if their configuration has not changed')
+      .option('--abort-on-container-exit', 'stop all services when any container stops (attached only)')
+      .option('--abort-on-container-failure', 'stop all services when any container exits with a non-zero code (attached only)')
+      .option('--exit-code-from <service>', 'exit with the code of this service\'s container (implies --abort-on-container-exit)'),
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<UpFlags>(cmd);
     const loaded = await load(flags);
-    const project = selectServices(loaded, services);
+    const project = upProject(loaded, services, flags);
     const attached = !flags.detach && !flags.wait;
-    // Checked before anything is deployed: a wrong --attach changes nothing.
+    // Checked before anything is deployed: a wrong flag changes nothing.
+    const abort = abortOptions(flags, project, attached);
     const attachTo = attached ? attachedServices(loaded, services, flags) : [];
     const client = await ensureDaemon();
-    const toBuild = Object.values(project.services).filter((s) => s.build).map((s) => s.name);
+    const toBuild = flags.noBuild === true ? [] : Object.values(project.services).filter((s) => s.build).map((s) => s.name);
     if (toBuild.length > 0) await buildImages(client, project, toBuild, flags.build === true, {}, loaded);
     // Missing images are pulled here, their progress shown, before the deploy checks that every image is present.
     const toPull = Object.values(project.services).filter((s) => s.image && !s.build).map((s) => s.name);
     if (toPull.length > 0) await pullImages(client, project, toPull, true);
+    const since = abort ? await lastEventSeq(client, project.name).catch(() => 0) : 0;
     const result = await client.deploy(project, flags.removeOrphans === true, fileSources(loaded), flags.withRegistryAuth ? deployCredentials(project) : undefined).catch((err: unknown) => {
       throw err instanceof ApiRequestError ? withPositions(err, loaded) : err;
     });
     printDeploy(result);
+    // As docker compose recreates: new containers for the services this deploy left as they were.
+    const same = result.unchanged.filter((s) => project.services[s]);
+    if (flags.forceRecreate && same.length > 0) for (const n of (await client.action(project.name, 'restart', same)).changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Recreated\n`);
     if (flags.wait || attached) {
       const timeout = Number(flags.waitTimeout) * 1000;
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--wait-timeout: expected a number of seconds, got "${flags.waitTimeout}"`);
       if (flags.wait) await waitReady(client, project.name, timeout);
     }
     printEndpoints(project);
-    if (attached) await attach(client, project, attachTo, flags.timestamps === true);
+    if (attached) await attach(client, project, attachTo, flags.timestamps === true, abort ? { ...abort, since } : undefined);
   });
 }
 
-/** `up web`: only the named services and what they depend on. */
-function selectServices(p: ComposeProject, names: string[]): ComposeProject {
-  if (names.length === 0) return p;
-  const keep = new Set<string>();
-  const visit = (n: string): void => {
-    if (keep.has(n)) return;
-    if (!p.services[n]) throw new UserError(`no such service: ${n}`);
-    keep.add(n);
-    for (const dep of Object.keys(p.services[n].depends_on ?? {})) visit(dep);
-  };
-  names.forEach(visit);
-  return { ...p, services: Object.fromEntries(Object.entries(p.services).filter(([n]) => keep.has(n))) };
+/** --abort-on-container-exit / --abort-on-container-failure / --exit-code-from, checked as docker compose checks them. */
+function abortOptions(flags: UpFlags, p: ComposeProject, attached: boolean): AbortOptions | undefined {
+  if (flags.exitCodeFrom !== undefined && !p.services[flags.exitCodeFrom]) throw new UserError(`--exit-code-from: no such service: ${flags.exitCodeFrom}`);
+  if (flags.abortOnContainerExit && flags.abortOnContainerFailure) throw new UserError('--abort-on-container-exit and --abort-on-container-failure exclude each other');
+  const cascade = flags.abortOnContainerFailure ? 'fail' : flags.abortOnContainerExit || flags.exitCodeFrom !== undefined ? 'stop' : undefined;
+  if (!cascade) return undefined;
+  if (!attached) throw new UserError(`${flags.abortOnContainerFailure ? '--abort-on-container-failure' : flags.abortOnContainerExit ? '--abort-on-container-exit' : '--exit-code-from'} and ${flags.wait ? '--wait' : '--detach'} exclude each other`);
+  return { cascade, ...(flags.exitCodeFrom !== undefined ? { exitCodeFrom: flags.exitCodeFrom } : {}) };
 }
 
 function printDeploy(r: DeployResult): void {
@@ -137,7 +156,7 @@ export async function waitReady(client: ApiClient, project: string, timeoutMs: n
  */
 export function attachedServices(p: ComposeProject, named: string[], flags: Pick<UpFlags, 'attach' | 'noAttach' | 'attachDependencies'>): string[] {
   for (const s of [...(flags.attach ?? []), ...(flags.noAttach ?? [])]) if (!p.services[s]) throw new UserError(`no such service: ${s}`);
-  const chosen = flags.attach && flags.attach.length > 0 ? flags.attach : named.length === 0 ? Object.keys(p.services).filter((s) => p.services[s].attach !== false) : flags.attachDependencies ? Object.keys(selectServices(p, named).services) : named;
+  const chosen = flags.attach && flags.attach.length > 0 ? flags.attach : named.length === 0 ? Object.keys(p.services).filter((s) => p.services[s].attach !== false) : flags.attachDependencies ? Object.keys(upProject(p, named, {}).services) : named;
   return chosen.filter((s) => !(flags.noAttach ?? []).includes(s));
 }
 
@@ -150,9 +169,19 @@ function noAttachOption(): Option {
   return o;
 }
 
-async function attach(client: ApiClient, project: ComposeProject, services: string[], timestamps: boolean): Promise<void> {
+async function attach(client: ApiClient, project: ComposeProject, services: string[], timestamps: boolean, abort?: AbortOptions & { since: number }): Promise<void> {
   const ac = new AbortController();
   let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    const r = await client.action(project.name, 'stop', Object.keys(project.services));
+    for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Stopped\n`);
+  };
+  // The logs end first, then the project stops, as docker compose aborts.
+  const watch = abort ? watchForAbort(client, project.name, abort.since, abort, async () => (ac.abort(), await stopAll())) : undefined;
+  void watch?.aborted.then((code) => {
+    process.exitCode = code;
+    ac.abort();
+  });
   const onSignal = (): void => {
     if (stopping) {
       process.stderr.write('forcing exit; services keep running (use `baton stop`)\n');
@@ -168,9 +197,11 @@ async function attach(client: ApiClient, project: ComposeProject, services: stri
   // None attached: wait for Ctrl-C all the same, as docker compose does.
   if (services.length === 0) await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
   else await client.logs(project.name, { services, follow: true, tail: 0, signal: ac.signal }, logPrinter({ timestamps }));
-  if (stopping) {
-    const r = await client.action(project.name, 'stop', Object.keys(project.services));
-    for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Stopped\n`);
+  if (watch) {
+    // Ended by an abort: its code is set once the project has stopped; ended by Ctrl-C: no abort any more.
+    if (!stopping) await watch.aborted;
+    watch.close();
   }
+  if (stopping) await stopAll();
 }
 
