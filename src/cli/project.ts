@@ -9,7 +9,8 @@ export interface ProjectFlags {
   profile?: string[];
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+/** Commander's accumulator for a repeatable option. */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /**
  * The options every project command takes, named as in `docker compose`.

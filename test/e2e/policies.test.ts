@@ -170,6 +170,21 @@ describe('attached up and the TCP API', () => {
     await sb.run(['down', '-p', 'upf']);
   });
 
+  it('ps --services, --status and --filter status= list as docker compose ps does', async () => {
+    sb.write('compose.yaml', `name: pss\nx-baton: {driver: process}\nservices:\n  runs:\n    command: ["sleep", "60"]\n  ends:\n    command: ["true"]\n`);
+    await sb.ok(['up', '-d']);
+    await waitFor(async () => (await sb.ps('pss')).some((t) => t.service === 'ends' && t.state === 'complete'), 10_000, 'ends completes');
+    assert.deepEqual((await sb.ok(['ps', '--services', '-p', 'pss'])).trim().split('\n').sort(), ['ends', 'runs']);
+    assert.equal((await sb.ok(['ps', '--services', '--status', 'exited', '-p', 'pss'])).trim(), 'ends');
+    const running = (await sb.ps('pss')).find((t) => t.service === 'runs')!;
+    assert.equal((await sb.ok(['ps', '-q', '--filter', 'status=running', '-p', 'pss'])).trim(), running.id);
+    await sb.ok(['stop', 'runs', '-p', 'pss']);
+    assert.deepEqual((await sb.ok(['ps', '--services', '--status', 'exited', '-p', 'pss'])).trim().split('\n').sort(), ['ends', 'runs'], 'a stopped service is exited too');
+    const bad = await sb.run(['ps', '--status', 'sleeping', '-p', 'pss']);
+    assert.match(bad.stderr, /--status: expected one of running, exited, created, dead/);
+    await sb.run(['down', '-p', 'pss']);
+  });
+
   it('the TCP API answers only with the token', async () => {
     const port = await freePort();
     const other = new Sandbox();

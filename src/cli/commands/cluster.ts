@@ -1,3 +1,4 @@
+import { collect } from '../project.js';
 // A cluster as Swarm users run one: `baton manager` (like `docker swarm init`),
 // `baton agent --join` (like `docker swarm join`), `baton join-token`, `baton node`.
 import type { Command } from 'commander';
@@ -35,7 +36,6 @@ function labelPairs(flag: string, list: string[]): Record<string, string> {
   return out;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /**
  * Cluster commands talk to a manager that runs; they never start a daemon of

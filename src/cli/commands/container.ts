@@ -6,12 +6,11 @@ import { existsSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { load, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
+import { load, projectFlags, projectName, projectOptions, type ProjectFlags, collect } from '../project.js';
 import { buildImages, pullImages, pushImages } from '../build.js';
 import type { ComposeProject } from '../../spec/types.js';
 import { StdioClosedError, type StdioSession, type TermSize } from '../../model/stdio.js';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function index(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

@@ -3,13 +3,30 @@ import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { ago, table } from '../format.js';
 import { logPrinter } from '../logs-printer.js';
-import { projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
+import { collect, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
 import type { Command } from 'commander';
 
 interface PsFlags extends ProjectFlags {
   format?: string;
   all?: boolean;
   quiet?: boolean;
+  services?: boolean;
+  status?: string[];
+  filter?: string[];
+}
+
+/** A task's state in docker compose ps's words (--status, --filter status=). */
+const COMPOSE_STATUS: Record<string, string> = { running: 'running', complete: 'exited', failed: 'exited', shutdown: 'exited', rejected: 'dead', orphaned: 'dead', pending: 'created', assigned: 'created', preparing: 'created', starting: 'created' };
+const STATUSES = ['running', 'exited', 'created', 'dead', 'paused', 'restarting', 'removing'];
+
+function newestPerSlot(tasks: Task[]): Task[] {
+  const newest = new Map<string, Task>();
+  for (const t of tasks) {
+    const k = `${t.service}/${t.slot}`;
+    const cur = newest.get(k);
+    if (!cur || t.createdAt > cur.createdAt) newest.set(k, t);
+  }
+  return tasks.filter((t) => newest.get(`${t.service}/${t.slot}`) === t);
 }
 
 /** One `ps --format json` object per task. */
@@ -58,15 +75,29 @@ export function projectCommands(program: Command): void {
       .description('List the tasks of a project')
       .option('--format <format>', 'table or json', 'table')
       .option('-a, --all', 'also show stopped tasks and task history')
-      .option('-q, --quiet', 'only task ids'),
+      .option('-q, --quiet', 'only task ids')
+      .option('--services', 'only the names of the services')
+      .option('--status <status>', 'only tasks in this state: running, exited, created or dead (repeatable)', collect)
+      .option('--filter <filter>', 'status=STATUS, as --status (repeatable)', collect),
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<PsFlags>(cmd);
     const name = await projectName(flags);
     const client = await ensureDaemon();
     const st = await client.status(name, flags.all === true);
     let tasks = st.tasks.filter((t) => services.length === 0 || services.includes(t.service));
-    if (!flags.all) tasks = tasks.filter((t) => t.desiredState === 'running' || !['shutdown'].includes(t.state));
-    if (flags.quiet) {
+    const wanted = [...(flags.status ?? [])];
+    for (const f of flags.filter ?? []) {
+      const m = /^status=(.+)$/.exec(f);
+      if (!m) throw new UserError(`--filter: expected status=STATUS, got "${f}"`);
+      wanted.push(m[1]);
+    }
+    for (const s of wanted) if (!STATUSES.includes(s)) throw new UserError(`--status: expected one of ${STATUSES.join(', ')}, got "${s}"`);
+    // Asking for a state looks at each slot's newest task, stopped ones too (as docker compose ps --status exited does).
+    if (!flags.all) tasks = wanted.length === 0 ? tasks.filter((t) => t.desiredState === 'running' || !['shutdown'].includes(t.state)) : newestPerSlot(tasks);
+    if (wanted.length > 0) tasks = tasks.filter((t) => wanted.includes(COMPOSE_STATUS[t.state] ?? t.state));
+    if (flags.services) {
+      for (const s of [...new Set(tasks.map((t) => t.service))]) process.stdout.write(s + '\n');
+    } else if (flags.quiet) {
       for (const t of tasks) process.stdout.write(t.id + '\n');
     } else if (flags.format === 'json') {
       process.stdout.write(JSON.stringify(tasks.map(psRow), null, 2) + '\n');

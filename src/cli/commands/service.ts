@@ -5,7 +5,7 @@ import type { ApiClient, LogEntry, ProjectStatus, ServiceUpdateRequest } from '.
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { ago, goDuration, table } from '../format.js';
-import { projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
+import { projectFlags, projectName, projectOptions, type ProjectFlags, collect } from '../project.js';
 import { waitReady } from './up.js';
 import { imageOf, printServices, printTasks, serviceId, stackStatus, swarmName, type ListFlags } from './stack.js';
 import { shellSplit } from '../../spec/shell.js';
@@ -27,7 +27,6 @@ interface UpdateFlags extends ProjectFlags {
   timeout?: string;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function whole(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

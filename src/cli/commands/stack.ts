@@ -11,7 +11,7 @@ import { fileSources } from '../../spec/sources.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { capitalize, ellipsis, humanDuration, renderRows, type Column } from '../format.js';
-import { load } from '../project.js';
+import { load, collect } from '../project.js';
 import { buildImages, deployCredentials, pullImages } from '../build.js';
 import { waitReady } from './up.js';
 import { withPositions } from '../positions.js';
@@ -23,7 +23,6 @@ const SHORT_ID = 12;
 /** Docker's limit on the ERROR column unless --no-trunc. */
 const MAX_ERROR = 30;
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 export const swarmName = (project: string, service: string): string => `${project}_${service}`;
 

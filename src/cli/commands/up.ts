@@ -9,7 +9,7 @@ import { ApiRequestError } from '../../api/client.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
 import { logPrinter } from '../logs-printer.js';
-import { load, projectFlags, projectOptions, type ProjectFlags } from '../project.js';
+import { load, projectFlags, projectOptions, type ProjectFlags, collect } from '../project.js';
 import { readiness } from '../readiness.js';
 import { buildImages, deployCredentials, pullImages } from '../build.js';
 
@@ -46,10 +46,10 @@ export function upCommand(program: Command): void {
       .option('-t, --timestamps', 'show timestamps in the attached logs')
       .option('--build', 'build images of build: sections even when they exist (else only missing ones are built)')
       .option('--with-registry-auth', 'send your registry logins with the deploy, so the nodes that run its tasks can pull private images (as docker stack deploy)')
-      .option('--attach <service>', 'show the logs of this service when attached (repeatable; default: the services named, else all but those with attach: false)', collectList)
+      .option('--attach <service>', 'show the logs of this service when attached (repeatable; default: the services named, else all but those with attach: false)', collect)
       .addOption(noAttachOption())
       .option('--attach-dependencies', 'also show the logs of the services named ones depend on')
-      .option('--scale <service=num>', 'run this many replicas of the service, whatever the file says (repeatable)', collectList)
+      .option('--scale <service=num>', 'run this many replicas of the service, whatever the file says (repeatable)', collect)
       .option('--pull <policy>', 'pull images: always, missing or never (for every service, whatever its pull_policy)')
       .option('--no-deps', 'do not start the services the named ones depend on')
       .option('--no-build', 'do not build images, even missing ones')
@@ -160,11 +160,10 @@ export function attachedServices(p: ComposeProject, named: string[], flags: Pick
   return chosen.filter((s) => !(flags.noAttach ?? []).includes(s));
 }
 
-const collectList = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** docker compose's --no-attach SERVICE: a list of its own, not commander's negation of --attach (which a "--no-" name means to it). */
 function noAttachOption(): Option {
-  const o = new Option('--no-attach <service>', 'do not show the logs of this service when attached (repeatable)').argParser(collectList);
+  const o = new Option('--no-attach <service>', 'do not show the logs of this service when attached (repeatable)').argParser(collect);
   o.negate = false;
   return o;
 }
