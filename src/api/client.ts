@@ -125,10 +125,12 @@ export class ApiClient {
   serviceRollback(project: string, service: string): Promise<{ revision: number; to: number }> {
     return this.json('POST', `/v1/projects/${enc(project)}/services/${enc(service)}/rollback`, {});
   }
-  logs(project: string, opts: { services?: string[]; tail?: number; follow?: boolean; signal?: AbortSignal }, onEntry: (e: LogEntry) => void): Promise<void> {
+  logs(project: string, opts: { services?: string[]; tail?: number; follow?: boolean; signal?: AbortSignal; since?: string; until?: string }, onEntry: (e: LogEntry) => void): Promise<void> {
     const q = new URLSearchParams();
     for (const s of opts.services ?? []) q.append('service', s);
     if (opts.tail !== undefined) q.set('tail', String(opts.tail));
+    if (opts.since !== undefined) q.set('since', opts.since);
+    if (opts.until !== undefined) q.set('until', opts.until);
     if (opts.follow) q.set('follow', '1');
     return this.stream(`/v1/projects/${enc(project)}/logs?${q}`, onEntry, opts.signal);
   }

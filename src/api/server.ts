@@ -685,6 +685,19 @@ export class ApiServer {
     const tailParam = url.searchParams.get('tail');
     const tail = tailParam === null || tailParam === 'all' ? undefined : Number(tailParam);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw badRequest(`tail: expected a whole number or "all", got "${tailParam}"`);
+    const bound = (k: 'since' | 'until'): number | undefined => {
+      const v = url.searchParams.get(k);
+      if (v === null) return undefined;
+      const t = Date.parse(v);
+      if (Number.isNaN(t)) throw badRequest(`${k}: expected a timestamp, got "${v}"`);
+      return t;
+    };
+    const since = bound('since');
+    const until = bound('until');
+    const inWindow = (time: string): boolean => {
+      const t = Date.parse(time);
+      return Number.isNaN(t) || ((since === undefined || t >= since) && (until === undefined || t < until));
+    };
     const st = await this.status(project, true);
     const unknown = wanted.filter((w) => !st.services.some((s) => s.name === w));
     if (unknown.length > 0) throw badRequest(`no such service in project "${project}": ${unknown.join(', ')}`);
@@ -699,9 +712,22 @@ export class ApiServer {
       seen.add(t.id);
       // Tasks that start while we follow are shown from their first line.
       const lines = started ? undefined : tail;
+      const entry = (l: Omit<LogEntry, 'service' | 'slot' | 'task'>): LogEntry => ({ service: t.service, slot: t.slot, task: t.id, ...l });
+      // A time window is cut first, then the tail of what is in it (as docker logs --since --tail): without following,
+      // a task's lines are read whole and the last ones of the window kept; following, the window alone applies.
+      const windowed = since !== undefined || until !== undefined;
+      const kept: LogEntry[] = [];
+      const onLine = !windowed
+        ? (l: Omit<LogEntry, 'service' | 'slot' | 'task'>): void => write(entry(l))
+        : follow || lines === undefined
+          ? (l: Omit<LogEntry, 'service' | 'slot' | 'task'>): void => void (inWindow(l.time) && write(entry(l)))
+          : (l: Omit<LogEntry, 'service' | 'slot' | 'task'>): void => void (inWindow(l.time) && kept.push(entry(l)));
       follows.push(
         this.hooks
-          .logs(t, { tail: lines, follow, signal: ac.signal }, (l) => write({ service: t.service, slot: t.slot, task: t.id, ...l } satisfies LogEntry))
+          .logs(t, { tail: windowed && !follow ? undefined : lines, follow, signal: ac.signal }, onLine)
+          .then(() => {
+            for (const e of lines === undefined ? kept : lines === 0 ? [] : kept.slice(-lines)) write(e);
+          })
           // A task whose node cannot be reached: said in the stream, the other tasks' logs still flow.
           .catch((err: Error) => write({ service: t.service, slot: t.slot, task: t.id, time: now(), stream: 'stderr', line: `baton: logs unavailable: ${err.message}` } satisfies LogEntry)),
       );

@@ -185,6 +185,24 @@ describe('attached up and the TCP API', () => {
     await sb.run(['down', '-p', 'pss']);
   });
 
+  it('logs --since and --until keep a time window, --tail the last lines of it, as docker compose logs', async () => {
+    sb.write('compose.yaml', `name: lgs\nx-baton: {driver: process}\nservices:\n  talk:\n    command: ["sh", "-c", "echo first; sleep 1.5; echo second; exec sleep 60"]\n`);
+    await sb.ok(['up', '-d']);
+    await waitFor(async () => /second/.test(await sb.ok(['logs', '-p', 'lgs'])), 10_000, 'both lines');
+    const stamped = await sb.ok(['logs', '-t', '--no-log-prefix', '-p', 'lgs']);
+    const at = /^(\S+) second$/m.exec(stamped)?.[1];
+    assert.ok(at, stamped);
+    const lines = async (...args: string[]): Promise<string[]> => (await sb.ok(['logs', '--no-log-prefix', '-p', 'lgs', ...args])).trim().split('\n').filter(Boolean);
+    assert.deepEqual(await lines('--since', at!), ['second']);
+    assert.deepEqual(await lines('--until', at!), ['first']);
+    assert.deepEqual(await lines('--since', '1h'), ['first', 'second']);
+    assert.deepEqual(await lines('--since', '1h', '--tail', '1'), ['second'], 'the tail of the window');
+    assert.deepEqual(await lines('--since', String(Math.floor(Date.parse(at!) / 1000) + 3600)), [], 'unix seconds');
+    const bad = await sb.run(['logs', '--since', 'yesterday-ish', '-p', 'lgs']);
+    assert.match(bad.stderr, /--since: expected a timestamp/);
+    await sb.run(['down', '-p', 'lgs']);
+  });
+
   it('the TCP API answers only with the token', async () => {
     const port = await freePort();
     const other = new Sandbox();

@@ -1,6 +1,7 @@
 import type { Task } from '../../model/types.js';
 import { ensureDaemon } from '../connect.js';
 import { UserError } from '../errors.js';
+import { parseDuration } from '../../spec/duration.js';
 import { ago, table } from '../format.js';
 import { logPrinter } from '../logs-printer.js';
 import { collect, projectFlags, projectName, projectOptions, type ProjectFlags } from '../project.js';
@@ -18,6 +19,17 @@ interface PsFlags extends ProjectFlags {
 /** A task's state in docker compose ps's words (--status, --filter status=). */
 const COMPOSE_STATUS: Record<string, string> = { running: 'running', complete: 'exited', failed: 'exited', shutdown: 'exited', rejected: 'dead', orphaned: 'dead', pending: 'created', assigned: 'created', preparing: 'created', starting: 'created' };
 const STATUSES = ['running', 'exited', 'created', 'dead', 'paused', 'restarting', 'removing'];
+
+/** A --since/--until value as docker logs takes it: a timestamp, unix seconds, or a Go duration back from now. */
+function logTime(flag: string, v: string): string {
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return new Date(Number(s) * 1000).toISOString();
+  const d = parseDuration(s);
+  if (d !== undefined) return new Date(Date.now() - d).toISOString();
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new UserError(`${flag}: expected a timestamp (2024-05-01T10:00:00Z), unix seconds or a duration (42m), got "${v}"`);
+  return new Date(t).toISOString();
+}
 
 function newestPerSlot(tasks: Task[]): Task[] {
   const newest = new Map<string, Task>();
@@ -128,17 +140,21 @@ export function projectCommands(program: Command): void {
       .option('-f, --follow', 'follow the output')
       .option('-n, --tail <lines>', 'number of lines from the end of each task\'s log, or "all"', 'all')
       .option('-t, --timestamps', 'show timestamps')
+      .option('--since <time>', 'only lines from this time on: a timestamp (2024-05-01T10:00:00Z), unix seconds, or a duration back from now (42m, 1h30m)')
+      .option('--until <time>', 'only lines before this time, written as for --since')
       .option('--no-log-prefix', 'do not print the service-slot prefix'),
     { shortFile: false },
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & { follow?: boolean; tail: string; timestamps?: boolean; logPrefix: boolean }>(cmd);
+    const flags = projectFlags<ProjectFlags & { follow?: boolean; tail: string; timestamps?: boolean; logPrefix: boolean; since?: string; until?: string }>(cmd);
+    const since = flags.since === undefined ? undefined : logTime('--since', flags.since);
+    const until = flags.until === undefined ? undefined : logTime('--until', flags.until);
     const tail = flags.tail === 'all' ? undefined : Number(flags.tail);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UserError(`--tail: expected a whole number or "all", got "${flags.tail}"`);
     const name = await projectName(flags);
     const client = await ensureDaemon();
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
-    await client.logs(name, { services, tail, follow: flags.follow === true, signal: ac.signal }, logPrinter({ timestamps: flags.timestamps === true, noPrefix: !flags.logPrefix }));
+    await client.logs(name, { services, tail, follow: flags.follow === true, signal: ac.signal, ...(since ? { since } : {}), ...(until ? { until } : {}) }, logPrinter({ timestamps: flags.timestamps === true, noPrefix: !flags.logPrefix }));
   });
 
   projectOptions(
