@@ -107,8 +107,11 @@ export class ApiClient {
     if (after !== undefined) q.set('after', String(after));
     return this.json('GET', `/v1/projects/${enc(project)}${q.size ? `?${q}` : ''}`);
   }
-  down(project: string, opts: { volumes?: boolean } = {}): Promise<{ removed: string[] }> {
-    return this.json('DELETE', `/v1/projects/${enc(project)}${opts.volumes ? '?volumes=1' : ''}`);
+  down(project: string, opts: { volumes?: boolean; rmi?: 'local' | 'all' } = {}): Promise<{ removed: string[]; images?: { image: string; error?: string }[] }> {
+    const q = new URLSearchParams();
+    if (opts.volumes) q.set('volumes', '1');
+    if (opts.rmi) q.set('rmi', opts.rmi);
+    return this.json('DELETE', `/v1/projects/${enc(project)}${q.size ? `?${q}` : ''}`);
   }
   scale(project: string, replicas: Record<string, number>): Promise<{ changed: string[] }> {
     return this.json('POST', `/v1/projects/${enc(project)}/scale`, { replicas });

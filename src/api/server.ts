@@ -93,7 +93,11 @@ export class ApiServer {
       if (after !== null) await this.storeChange(Number(after), 10_000, req);
       sendJson(res, 200, await this.status(p.name, url.searchParams.get('all') === '1'));
     });
-    this.route('DELETE', '/v1/projects/:name', async (_q, res, p, url) => sendJson(res, 200, await this.down(p.name, url.searchParams.get('volumes') === '1')));
+    this.route('DELETE', '/v1/projects/:name', async (_q, res, p, url) => {
+      const rmi = url.searchParams.get('rmi');
+      if (rmi !== null && rmi !== 'local' && rmi !== 'all') throw badRequest(`rmi: expected local or all, got "${rmi}"`);
+      sendJson(res, 200, await this.down(p.name, url.searchParams.get('volumes') === '1', rmi ?? undefined));
+    });
     this.route('POST', '/v1/projects/:name/scale', async (req, res, p) => {
       const body = await readJson<{ replicas?: Record<string, unknown> }>(req);
       const wanted = Object.entries(body.replicas ?? {});
@@ -377,7 +381,7 @@ export class ApiServer {
    * then lets the drivers remove its networks (and named volumes with `volumes`).
    * With `volumes`, a project already down still has its volumes removed, as `docker compose down -v` does.
    */
-  private async down(project: string, volumes = false): Promise<{ removed: string[] }> {
+  private async down(project: string, volumes = false, rmi?: 'local' | 'all'): Promise<{ removed: string[]; images?: { image: string; error?: string }[] }> {
     const p = await this.store.get('project', keys.project(project));
     const services = await this.store.list('service', keys.servicePrefix(project));
     if (!p && services.length === 0) {
@@ -395,7 +399,14 @@ export class ApiServer {
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
     await this.tasksEnded(project, services.map((v) => v.value.name));
     await this.hooks.removeProject?.(project, { volumes });
-    return { removed: services.map((v) => v.value.name) };
+    // --rmi: the images of its services (local: only those built with the name baton gives), as docker compose down --rmi.
+    const images = rmi ? [...new Set(services.map((v) => serviceImage(v.value, rmi)).filter((i): i is string => i !== undefined))] : [];
+    const removedImages: { image: string; error?: string }[] = [];
+    for (const image of images) {
+      if (!this.hooks.removeImage) break;
+      removedImages.push(await this.hooks.removeImage(image).then(() => ({ image }), (err: Error) => ({ image, error: err.message })));
+    }
+    return { removed: services.map((v) => v.value.name), ...(rmi ? { images: removedImages } : {}) };
   }
 
   /** Resolves once no task of these services runs or is about to (bounded by the stop timeout). */
@@ -492,7 +503,7 @@ export class ApiServer {
     if (services.length === 0) throw notFound(`project "${project}"`);
     const out: ImageEntry[] = [];
     for (const { value: s } of services) {
-      const image = s.spec.image ?? (s.spec.build ? `${s.project}-${s.name}` : undefined);
+      const image = serviceImage(s, 'all');
       if (!image) continue;
       const info = await this.hooks.imageInfo?.(image).catch(() => undefined);
       out.push({ service: s.name, image, ...(info ?? {}) });
@@ -844,4 +855,10 @@ function imageRequest(project: string, body: { project?: ComposeProject; service
 /** What the last item of an image stream says of a failure: the service an ImageError names, else none. */
 function imageFailure(err: unknown): { service: string; message: string } {
   return err instanceof ImageError ? { service: err.service, message: err.message } : { service: '', message: (err as Error).message };
+}
+
+/** A service's image (`image:`, else the name a build gives it); with `local`, only a built one without `image:`. */
+function serviceImage(s: Service, which: 'local' | 'all'): string | undefined {
+  if (s.spec.image) return which === 'all' ? s.spec.image : undefined;
+  return s.spec.build ? `${s.project}-${s.name}` : undefined;
 }

@@ -277,6 +277,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       return { unlockKey: box.lockTo(p.secretKey) };
     },
     preflight: (services, ownPorts) => preflight(services, ownPorts, new Set(offered()), docker),
+    get removeImage() {
+      return docker ? (image: string) => docker!.removeImage(image) : undefined;
+    },
     removeProject: async (project, o) => {
       for (const d of drivers.values()) await d.removeProject?.(project, o);
       if (!clusterSide) return;

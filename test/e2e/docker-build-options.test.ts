@@ -80,6 +80,27 @@ ${extra}`;
     sb.write('compose.yaml', build());
   });
 
+  it('down --rmi local removes the images built without an image: name, --rmi all every service\'s image', async () => {
+    const withPlain = build(`  plain:\n    build: ./app\n    command: ["sleep", "3600"]\n    init: true\n`);
+    sb.write('compose.yaml', withPlain);
+    await sb.ok(['up', '-d', '--wait'], { env: env() });
+    assert.ok(imageExists(`${project}-plain`));
+    const local = await sb.ok(['down', '--rmi', 'local'], { env: env() });
+    assert.match(local, new RegExp(`Image ${project}-plain\\s+Removed`));
+    assert.ok(!imageExists(`${project}-plain`));
+    assert.ok(imageExists(`${project}-app`), 'an image named by image: stays with --rmi local');
+    await sb.ok(['up', '-d', '--wait'], { env: env() });
+    const all = await sb.ok(['down', '--rmi', 'all'], { env: env() });
+    assert.match(all, new RegExp(`Image ${project}-app\\s+Removed`));
+    assert.ok(!imageExists(`${project}-app`) && !imageExists(`${project}-plain`));
+    assert.ok(imageExists(extraTag), 'another tag of the same image stays, as with docker rmi');
+    const bad = await sb.run(['down', '--rmi', 'some'], { env: env() });
+    assert.match(bad.stderr, /--rmi: expected local or all, got "some"/);
+    // Back as the next test expects it.
+    sb.write('compose.yaml', build());
+    await sb.ok(['up', '-d', '--wait'], { env: env() });
+  });
+
   it('keys only BuildKit serves are refused naming file, line and key; nothing is built or changed', async () => {
     const before = JSON.stringify((await sb.ok(['ps', '-q'], { env: env() })).split('\n').sort());
     const imageId = docker('image', 'inspect', '-f', '{{.Id}}', `${project}-app`);

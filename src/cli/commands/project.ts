@@ -192,12 +192,18 @@ export function projectCommands(program: Command): void {
       .command('down')
       .description('Stop and remove the services of a project')
       .option('-v, --volumes', 'also remove the named volumes the project created')
-      .option('--remove-orphans', 'accepted for Compose compatibility: every service of the project is removed'),
+      .option('--remove-orphans', 'accepted for Compose compatibility: every service of the project is removed')
+      .option('--rmi <type>', 'also remove images: local (those built without an image: name) or all'),
   ).action(async (_o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & { volumes?: boolean }>(cmd);
+    const flags = projectFlags<ProjectFlags & { volumes?: boolean; rmi?: string }>(cmd);
+    if (flags.rmi !== undefined && flags.rmi !== 'local' && flags.rmi !== 'all') throw new UserError(`--rmi: expected local or all, got "${flags.rmi}"`);
     const name = await projectName(flags);
     const client = await ensureDaemon();
-    const r = await client.down(name, { volumes: flags.volumes === true });
+    const r = await client.down(name, { volumes: flags.volumes === true, ...(flags.rmi ? { rmi: flags.rmi as 'local' | 'all' } : {}) });
     for (const n of r.removed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Removed\n`);
+    for (const i of r.images ?? []) {
+      if (i.error) process.stderr.write(`WARN image ${i.image}: ${i.error}\n`);
+      else process.stdout.write(` ✔ Image ${i.image.padEnd(22)} Removed\n`);
+    }
   });
 }

@@ -223,6 +223,16 @@ export class DockerDriver implements Driver {
     }
   }
 
+  /** Removes an image (its tag; the layers too when nothing else uses them), as `docker rmi`. */
+  async removeImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).remove();
+    } catch (err) {
+      throw new Error(engineMessage(err));
+    }
+    for (const k of this.images.keys()) if (k.startsWith(`${image}\0`)) this.images.delete(k);
+  }
+
   /** Builds and tags an image (`build:`), streaming the builder's output; rejects with its message. `context`: a tar a remote client sent instead of the folder. */
   async build(spec: BuildSpec, onLine: (line: string) => void, context?: NodeJS.ReadableStream, auth?: Record<string, RegistryAuth>): Promise<void> {
     await buildImage(this.docker, { ...spec, labels: { ...spec.labels, [LABEL.instance]: this.opts.instance } }, onLine, context, auth).catch((err: unknown) => {
