@@ -205,6 +205,11 @@ export class NodeClient {
     return code;
   }
 
+  /** Sends a signal to a task on its node (`baton kill`). */
+  signal(at: NodeAddress, task: TaskRef, signal: string): Promise<void> {
+    return this.stream(at, 'POST', `/v1/node/tasks/${encodeURIComponent(task.id)}/signal?driver=${task.driver}&signal=${encodeURIComponent(signal)}`, '{}', undefined, () => {});
+  }
+
   /** exec with stdin and/or a TTY on the task's node: the node's session, relayed; resolves once the command started. */
   execAttached(at: NodeAddress, task: TaskRef, req: { argv: string[]; env?: string[]; user?: string; workdir?: string; tty: boolean; stdin: boolean; size?: TermSize }, onOutput: StdioOutput): Promise<StdioSession> {
     return this.upgrade(at, `/v1/node/tasks/${encodeURIComponent(task.id)}/exec?driver=${task.driver}`, req, onOutput);

@@ -122,6 +122,7 @@ export class ApiServer {
         sendJson(res, 200, { changed });
       });
     }
+    this.route('POST', '/v1/projects/:name/kill', async (req, res, p) => sendJson(res, 200, await this.kill(p.name, await readJson<{ services?: unknown; signal?: unknown }>(req))));
     this.route('GET', '/v1/projects/:name/services/:service/history', async (_q, res, p) => sendJson(res, 200, await serviceHistory(store, p.name, p.service)));
     this.route('POST', '/v1/projects/:name/services/:service/update', async (req, res, p) => {
       sendJson(res, 200, await updateService(store, hooks, p.name, p.service, await readJson<ServiceUpdateRequest>(req)));
@@ -596,6 +597,34 @@ export class ApiServer {
     }
     write({ exitCode } satisfies ExecEvent);
     res.end();
+  }
+
+  /**
+   * `baton kill`: the signal to every running task of the services (all when none named). A signal that ends a
+   * task for good (SIGKILL, or the service's stop signal) first marks its services stopped, so no restart policy
+   * brings them back, as Docker does not restart a container it was told to kill.
+   */
+  private async kill(project: string, body: { services?: unknown; signal?: unknown }): Promise<{ killed: { service: string; slot: number; task: string }[] }> {
+    const signal = body.signal === undefined ? 'SIGKILL' : body.signal;
+    if (typeof signal !== 'string' || !/^(SIG)?[A-Z0-9]+$|^\d+$/i.test(signal)) throw badRequest(`signal: expected a signal name such as SIGHUP, or its number, got ${JSON.stringify(body.signal)}`);
+    if (body.services !== undefined && (!Array.isArray(body.services) || !body.services.every((s) => typeof s === 'string'))) throw badRequest('services: expected a list of service names');
+    if (!this.hooks.signal) throw new ApiError(400, 'kill-unsupported', 'this daemon cannot signal tasks');
+    const st = await this.status(project, false);
+    const wanted = (body.services as string[] | undefined) ?? [];
+    const unknown = wanted.filter((w) => !st.services.some((s) => s.name === w));
+    if (unknown.length > 0) throw notFound(`service ${unknown.map((u) => `"${u}"`).join(', ')} in project "${project}"`);
+    const services = st.services.filter((s) => wanted.length === 0 || wanted.includes(s.name));
+    const norm = (s: string): string => (/^\d+$/.test(s) ? s : s.toUpperCase().replace(/^(SIG)?/, 'SIG'));
+    const final = services.filter((s) => norm(signal) === 'SIGKILL' || norm(signal) === '9' || norm(signal) === norm(s.stopSignal)).map((s) => s.name);
+    if (final.length > 0) await this.updateServices(project, final, (s) => ({ ...s, stopped: true }));
+    const killed: { service: string; slot: number; task: string }[] = [];
+    for (const t of st.tasks) {
+      if (t.state !== 'running' || !services.some((s) => s.name === t.service)) continue;
+      // One that ended meanwhile has nothing left to signal.
+      const ok = await this.hooks.signal(t, signal).then(() => true, () => false);
+      if (ok) killed.push({ service: t.service, slot: t.slot, task: t.id });
+    }
+    return { killed };
   }
 
   /** The running task of a service's replica `index` (from 1). */

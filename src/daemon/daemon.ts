@@ -277,6 +277,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       return { unlockKey: box.lockTo(p.secretKey) };
     },
     preflight: (services, ownPorts) => preflight(services, ownPorts, new Set(offered()), docker),
+    signal: async (task, sig) => {
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.signal(at, task, sig);
+      const d = drivers.get(task.driver);
+      if (!d?.signal) throw new Error(`the ${task.driver} driver cannot signal a task`);
+      await d.signal(task.id, sig);
+    },
     get removeImage() {
       return docker ? (image: string) => docker!.removeImage(image) : undefined;
     },

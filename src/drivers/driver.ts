@@ -232,6 +232,8 @@ export interface Driver {
   start(spec: RunSpec): Promise<RunningTask>;
   /** Sends stopSignal, waits up to stopGraceMs, then kills. Resolves once gone. Safe to call for unknown or dead tasks. */
   stop(taskId: string, opts: { signal: string; graceMs: number }): Promise<void>;
+  /** `baton kill`: sends a signal (a name such as SIGHUP or HUP, or a number) to the task's main process; stops nothing else. */
+  signal?(taskId: string, signal: string): Promise<void>;
   /**
    * After a restart of the daemon: given what the store says ran here, returns
    * the ones still alive and now watched again; every other process this driver

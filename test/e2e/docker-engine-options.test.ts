@@ -62,7 +62,7 @@ services:
     ports: ["${discarded}:${hostPort}"]
   data:
     image: ${engine.image}
-    command: ["sh", "-c", "echo kept > /shared/file; exec sleep 3600"]
+    command: ["sh", "-c", "echo kept > /shared/file; trap 'echo reloaded' USR1; while true; do sleep 0.2; done"]
     init: true
     volumes: ["shared:/shared"]
   reader:
@@ -143,6 +143,13 @@ networks:
     const write = await sb.run(['exec', 'reader', 'sh', '-c', 'echo x > /shared/other'], { env: env() });
     assert.notEqual(write.code, 0, 'read-only');
     assert.match(write.stderr, /Read-only file system/);
+  });
+
+  it('kill -s signals the container\'s process through the engine', async () => {
+    const id = containerOf('data');
+    assert.match(await baton(['kill', '-s', 'USR1', 'data']), /Killed/);
+    await waitFor(async () => /reloaded/.test(await baton(['logs', 'data'])), 10_000, 'the trap in the container');
+    assert.equal(containerOf('data'), id, 'the same container runs on');
   });
 
   it('a fixed address on a network with its own subnet', async () => {

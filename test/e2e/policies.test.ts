@@ -203,6 +203,27 @@ describe('attached up and the TCP API', () => {
     await sb.run(['down', '-p', 'lgs']);
   });
 
+  it('kill -s delivers a signal (a reload), kill stops the service for good whatever its restart policy, as docker compose kill', async () => {
+    sb.write('compose.yaml', `name: kil\nx-baton: {driver: process}\nservices:\n  svc:\n    restart: always\n    command: ["sh", "-c", "trap 'echo reloaded' HUP; while true; do sleep 0.1; done"]\n`);
+    await sb.ok(['up', '-d', '--wait']);
+    const [before] = await sb.ps('kil');
+    const hup = await sb.ok(['kill', '-s', 'HUP', 'svc', '-p', 'kil']);
+    assert.match(hup, /Container kil-svc-1\s+Killed/);
+    await waitFor(async () => /reloaded/.test(await sb.ok(['logs', '-p', 'kil'])), 10_000, 'the trap ran');
+    const [still] = await sb.ps('kil');
+    assert.deepEqual([still.id, still.state], [before.id, 'running'], 'the same task runs on');
+    await sb.ok(['kill', '-p', 'kil']);
+    await waitFor(async () => (await sb.ps('kil')).every((t) => t.state !== 'running'), 10_000, 'killed');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await sb.ps('kil')).filter((t) => t.state === 'running').length, 0, 'restart: always does not bring it back');
+    await sb.ok(['start', '-p', 'kil']);
+    await waitFor(async () => (await sb.ps('kil')).some((t) => t.state === 'running'), 10_000, 'start brings it back');
+    const bad = await sb.run(['kill', '-s', 'NOPE!', '-p', 'kil']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /signal: expected a signal name/);
+    await sb.run(['down', '-p', 'kil']);
+  });
+
   it('the TCP API answers only with the token', async () => {
     const port = await freePort();
     const other = new Sandbox();

@@ -135,6 +135,19 @@ export function projectCommands(program: Command): void {
 
   projectOptions(
     program
+      .command('kill [services...]')
+      .description('Send a signal to the running tasks of services (default SIGKILL, which also stops the services, as docker compose kill)')
+      .option('-s, --signal <signal>', 'the signal: a name (SIGHUP, HUP) or a number', 'SIGKILL'),
+  ).action(async (services: string[], o: { signal: string }, cmd: Command) => {
+    const flags = projectFlags<ProjectFlags>(cmd);
+    const name = await projectName(flags);
+    const client = await ensureDaemon();
+    const r = await client.kill(name, services, o.signal);
+    for (const k of r.killed) process.stdout.write(` ✔ Container ${`${name}-${k.service}-${k.slot}`.padEnd(20)} Killed\n`);
+  });
+
+  projectOptions(
+    program
       .command('logs [services...]')
       .description('Show the output of the services')
       .option('-f, --follow', 'follow the output')

@@ -515,6 +515,16 @@ export class DockerDriver implements Driver {
     for (const h of this.handlers) h.exited(t.taskId, info);
   }
 
+  async signal(taskId: string, signal: string): Promise<void> {
+    const t = this.tracked.get(taskId);
+    if (!t || t.exited) throw new Error('task is not running here');
+    try {
+      await this.docker.getContainer(t.id).kill({ signal });
+    } catch (err) {
+      throw new Error(engineMessage(err));
+    }
+  }
+
   async stop(taskId: string, opts: { signal: string; graceMs: number }): Promise<void> {
     const t = this.tracked.get(taskId);
     if (!t || t.exited) return;

@@ -155,6 +155,13 @@ export class ProcessDriver implements Driver {
     return { taskId: id, pid, pidStart: pidStartTime(pid) };
   }
 
+  async signal(taskId: string, signal: string): Promise<void> {
+    const p = this.procs.get(taskId);
+    if (!p || p.exited) throw new Error('task is not running here');
+    // The whole group, as a stop signals it: a shell's children hear it too.
+    if (!killGroup(p.pid, signalName(signal))) throw new Error(`could not signal process ${p.pid}`);
+  }
+
   async stop(taskId: string, opts: { signal: string; graceMs: number }): Promise<void> {
     const p = this.procs.get(taskId);
     if (!p || p.exited) return;
