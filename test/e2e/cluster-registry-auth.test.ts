@@ -97,6 +97,10 @@ configs:
   it('run through a manager without an engine starts the one-off container on a node that can, with the service\'s configs and credentials', async () => {
     // R then runs no task of the project, so only the run itself lets it have the service's config and the deploy's credentials;
     // and the image is gone from R's engine, so the one-off container must pull it again, with them.
+    // kill -s through the manager reaches the task on R (its sleep dies of SIGUSR1).
+    const [onR] = (await ps()).filter((t) => t.state === 'running');
+    assert.match(await mgr.ok(['kill', '-s', 'USR1', 'app'], { env: mgrEnv }), /Killed/);
+    await waitFor(async () => (await ps()).some((t) => t.id === onR.id && t.state !== 'running'), 20_000, 'the signal reached the task on R');
     await mgr.ok(['scale', 'app=0'], { env: mgrEnv });
     await waitFor(async () => (await ps()).every((t) => t.state !== 'running'), 30_000, 'app scaled to 0');
     docker(['rmi', '-f', image]);
