@@ -1,7 +1,8 @@
 import type { Healthcheck, Health } from '../model/types.js';
 
 export interface ProbeRunner {
-  (timeoutMs: number): Promise<{ exitCode: number | null; output: string }>;
+  /** `paused`: the task is paused, nothing ran; the probe looks again later without judging. */
+  (timeoutMs: number): Promise<{ exitCode: number | null; output: string; paused?: boolean }>;
 }
 
 /**
@@ -45,13 +46,14 @@ export class HealthProbe {
   }
 
   private async probe(): Promise<void> {
-    let result: { exitCode: number | null; output: string };
+    let result: { exitCode: number | null; output: string; paused?: boolean };
     try {
       result = await this.run(this.check.timeoutMs);
     } catch (err) {
       result = { exitCode: null, output: (err as Error).message };
     }
     if (this.closed) return;
+    if (result.paused) return this.schedule(this.check.intervalMs);
     const elapsed = Date.now() - this.startedAt;
     const inStart = elapsed < this.check.startPeriodMs;
     const early = elapsed < this.check.intervalMs;

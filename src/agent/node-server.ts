@@ -120,7 +120,7 @@ export class NodeServer {
         res.end('{}\n');
         return;
       }
-      const m = /^\/v1\/node\/tasks\/([^/]+)\/(logs|stats|top|exec|signal)$/.exec(url.pathname);
+      const m = /^\/v1\/node\/tasks\/([^/]+)\/(logs|stats|top|exec|signal|pause|unpause)$/.exec(url.pathname);
       if (!m) throw new NodeApiError(404, `no route ${req.method} ${url.pathname}`);
       const taskId = decodeURIComponent(m[1]);
       const driver = this.opts.drivers.get(url.searchParams.get('driver') ?? '');
@@ -139,6 +139,18 @@ export class NodeServer {
           return json(res, 200, { stats: (await driver.stats?.(taskId)) ?? null });
         case 'top':
           return json(res, 200, { top: (await driver.top?.(taskId)) ?? null });
+        case 'pause':
+        case 'unpause': {
+          if (req.method !== 'POST') throw new NodeApiError(405, `${m[2]} is a POST`);
+          const act = m[2] === 'pause' ? driver.pause : driver.unpause;
+          if (!act) throw new NodeApiError(400, `the ${driver.name} driver cannot ${m[2]} a task`);
+          try {
+            await act.call(driver, taskId);
+          } catch (err) {
+            throw new NodeApiError(409, (err as Error).message);
+          }
+          return json(res, 200, {});
+        }
         case 'signal': {
           if (req.method !== 'POST') throw new NodeApiError(405, 'signal is a POST');
           if (!driver.signal) throw new NodeApiError(400, `the ${driver.name} driver cannot signal a task`);

@@ -116,6 +116,9 @@ export class ApiClient {
   scale(project: string, replicas: Record<string, number>): Promise<{ changed: string[] }> {
     return this.json('POST', `/v1/projects/${enc(project)}/scale`, { replicas });
   }
+  pause(project: string, action: 'pause' | 'unpause', services: string[]): Promise<{ changed: { service: string; slot: number; task: string }[] }> {
+    return this.json('POST', `/v1/projects/${enc(project)}/${action}`, { services });
+  }
   kill(project: string, services: string[], signal?: string): Promise<{ killed: { service: string; slot: number; task: string }[] }> {
     return this.json('POST', `/v1/projects/${enc(project)}/kill`, { services, ...(signal ? { signal } : {}) });
   }

@@ -205,6 +205,11 @@ export class NodeClient {
     return code;
   }
 
+  /** Freezes or thaws a task on its node (`baton pause` / `unpause`). */
+  pause(at: NodeAddress, task: TaskRef, action: 'pause' | 'unpause'): Promise<void> {
+    return this.stream(at, 'POST', `/v1/node/tasks/${encodeURIComponent(task.id)}/${action}?driver=${task.driver}`, '{}', undefined, () => {});
+  }
+
   /** Sends a signal to a task on its node (`baton kill`). */
   signal(at: NodeAddress, task: TaskRef, signal: string): Promise<void> {
     return this.stream(at, 'POST', `/v1/node/tasks/${encodeURIComponent(task.id)}/signal?driver=${task.driver}&signal=${encodeURIComponent(signal)}`, '{}', undefined, () => {});

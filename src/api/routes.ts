@@ -33,6 +33,8 @@ export const ROUTES: readonly RouteRole[] = [
   { method: 'POST', path: '/v1/projects/:name/start', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/restart', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/kill', role: 'deployer' },
+  { method: 'POST', path: '/v1/projects/:name/pause', role: 'deployer' },
+  { method: 'POST', path: '/v1/projects/:name/unpause', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/services/:service/update', role: 'deployer' },
   { method: 'POST', path: '/v1/projects/:name/services/:service/rollback', role: 'deployer' },
   // Runs commands inside a task: as much power as a deploy.

@@ -122,6 +122,9 @@ export class ApiServer {
         sendJson(res, 200, { changed });
       });
     }
+    for (const action of ['pause', 'unpause'] as const) {
+      this.route('POST', `/v1/projects/:name/${action}`, async (req, res, p) => sendJson(res, 200, await this.pause(p.name, action, await readJson<{ services?: unknown }>(req))));
+    }
     this.route('POST', '/v1/projects/:name/kill', async (req, res, p) => sendJson(res, 200, await this.kill(p.name, await readJson<{ services?: unknown; signal?: unknown }>(req))));
     this.route('GET', '/v1/projects/:name/services/:service/history', async (_q, res, p) => sendJson(res, 200, await serviceHistory(store, p.name, p.service)));
     this.route('POST', '/v1/projects/:name/services/:service/update', async (req, res, p) => {
@@ -599,6 +602,24 @@ export class ApiServer {
     res.end();
   }
 
+  /** `baton pause` / `unpause`: every running task of the services (all when none named), marked paused or not. */
+  private async pause(project: string, action: 'pause' | 'unpause', body: { services?: unknown }): Promise<{ changed: { service: string; slot: number; task: string }[] }> {
+    if (body.services !== undefined && (!Array.isArray(body.services) || !body.services.every((s) => typeof s === 'string'))) throw badRequest('services: expected a list of service names');
+    if (!this.hooks.pause) throw new ApiError(400, 'pause-unsupported', `this daemon cannot ${action} tasks`);
+    const wanted = (body.services as string[] | undefined) ?? [];
+    const tasks = await this.runningTasks(project, wanted);
+    const changed: { service: string; slot: number; task: string }[] = [];
+    for (const t of tasks) {
+      if ((t.paused === true) === (action === 'pause')) continue;
+      const ok = await this.hooks.pause(t, action).then(() => true, () => false);
+      if (!ok) continue;
+      const cur = await this.store.get('task', keys.task(t));
+      if (cur) await this.store.commit([{ type: 'put', kind: 'task', key: cur.key, value: { ...cur.value, paused: action === 'pause', updatedAt: now() }, expect: cur.version }]).catch(() => undefined);
+      changed.push({ service: t.service, slot: t.slot, task: t.id });
+    }
+    return { changed };
+  }
+
   /**
    * `baton kill`: the signal to every running task of the services (all when none named). A signal that ends a
    * task for good (SIGKILL, or the service's stop signal) first marks its services stopped, so no restart policy
@@ -609,17 +630,14 @@ export class ApiServer {
     if (typeof signal !== 'string' || !/^(SIG)?[A-Z0-9]+$|^\d+$/i.test(signal)) throw badRequest(`signal: expected a signal name such as SIGHUP, or its number, got ${JSON.stringify(body.signal)}`);
     if (body.services !== undefined && (!Array.isArray(body.services) || !body.services.every((s) => typeof s === 'string'))) throw badRequest('services: expected a list of service names');
     if (!this.hooks.signal) throw new ApiError(400, 'kill-unsupported', 'this daemon cannot signal tasks');
-    const st = await this.status(project, false);
     const wanted = (body.services as string[] | undefined) ?? [];
-    const unknown = wanted.filter((w) => !st.services.some((s) => s.name === w));
-    if (unknown.length > 0) throw notFound(`service ${unknown.map((u) => `"${u}"`).join(', ')} in project "${project}"`);
-    const services = st.services.filter((s) => wanted.length === 0 || wanted.includes(s.name));
+    const tasks = await this.runningTasks(project, wanted);
+    const services = (await this.status(project, false)).services.filter((s) => wanted.length === 0 || wanted.includes(s.name));
     const norm = (s: string): string => (/^\d+$/.test(s) ? s : s.toUpperCase().replace(/^(SIG)?/, 'SIG'));
     const final = services.filter((s) => norm(signal) === 'SIGKILL' || norm(signal) === '9' || norm(signal) === norm(s.stopSignal)).map((s) => s.name);
     if (final.length > 0) await this.updateServices(project, final, (s) => ({ ...s, stopped: true }));
     const killed: { service: string; slot: number; task: string }[] = [];
-    for (const t of st.tasks) {
-      if (t.state !== 'running' || !services.some((s) => s.name === t.service)) continue;
+    for (const t of tasks) {
       // One that ended meanwhile has nothing left to signal.
       const ok = await this.hooks.signal(t, signal).then(() => true, () => false);
       if (ok) killed.push({ service: t.service, slot: t.slot, task: t.id });

@@ -98,6 +98,8 @@ export interface ApiHooks {
   preflight(services: Service[], ownPorts: Set<number>): Promise<ApiProblem[]>;
   /** After `down`, once its tasks are gone: drivers remove the project's networks (and named volumes with `volumes`). */
   removeProject?(project: string, opts: { volumes: boolean }): Promise<void>;
+  /** `baton pause` / `unpause`: freezes or thaws a running task, on whichever node runs it. */
+  pause?(task: Task, action: 'pause' | 'unpause'): Promise<void>;
   /** `baton kill`: sends a signal to a running task, on whichever node runs it. */
   signal?(task: Task, signal: string): Promise<void>;
   /** `down --rmi`: removes an image from this node's engine; rejects with the engine's words (in use, not there). */

@@ -277,6 +277,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       return { unlockKey: box.lockTo(p.secretKey) };
     },
     preflight: (services, ownPorts) => preflight(services, ownPorts, new Set(offered()), docker),
+    pause: async (task, action) => {
+      const at = await remote(task);
+      if (at) return clusterSide!.nodes.pause(at, task, action);
+      const d = drivers.get(task.driver);
+      const act = action === 'pause' ? d?.pause : d?.unpause;
+      if (!d || !act) throw new Error(`the ${task.driver} driver cannot ${action} a task`);
+      await act.call(d, task.id);
+    },
     signal: async (task, sig) => {
       const at = await remote(task);
       if (at) return clusterSide!.nodes.signal(at, task, sig);

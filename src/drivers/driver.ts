@@ -241,7 +241,11 @@ export interface Driver {
    */
   recover(known: RunningTask[]): Promise<RunningTask[]>;
   /** Runs a command in the task's environment (healthchecks): exit code, or null on timeout. */
-  exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string }>;
+  /** A probe in the task; `paused` when the task is paused (`baton pause`): nothing ran, and nothing is to be judged. */
+  exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string; paused?: boolean }>;
+  /** `baton pause` / `unpause`: freezes every process of the task, and thaws them. */
+  pause?(taskId: string): Promise<void>;
+  unpause?(taskId: string): Promise<void>;
   /** The last `tail` lines (all when undefined), then, if follow, new ones until the signal aborts. */
   logs(taskId: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal }, onLine: (l: LogLine) => void): Promise<void>;
   /** Removes what the driver kept for a task (logs) once the task is gone for good. */

@@ -60,6 +60,8 @@ export interface Task {
    * `service:NAME`): it is replaced when one of them is, since what it joined is gone with it.
    */
   joins?: string[];
+  /** Frozen by `baton pause` (still running; `unpause` thaws it). */
+  paused?: boolean;
   ports: TaskPort[];
   createdAt: string;
   updatedAt: string;

@@ -83,6 +83,16 @@ services:
         user: "65534"
     pre_stop:
       - command: ["sh", "-c", "echo stopping > /out/stopped"]
+  probed:
+    image: ${engine.image}
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www"]
+    init: true
+    healthcheck:
+      test: ["CMD", "wget", "-qO-", "http://127.0.0.1:80/"]
+      interval: 400ms
+      timeout: 300ms
+      retries: 2
+    restart: always
   console:
     image: ${engine.image}
     command: ["sh", "-c", "echo hello from a tty; exec sleep 3600"]
@@ -150,6 +160,23 @@ networks:
     assert.match(await baton(['kill', '-s', 'USR1', 'data']), /Killed/);
     await waitFor(async () => /reloaded/.test(await baton(['logs', 'data'])), 10_000, 'the trap in the container');
     assert.equal(containerOf('data'), id, 'the same container runs on');
+  });
+
+  it('pause freezes a container, its health probes wait (not counted as failures), unpause thaws it', async () => {
+    const r = await sb.run(['up', '-d', '--wait'], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    const before = containerOf('probed');
+    assert.match(await baton(['pause', 'probed']), /Paused/);
+    assert.equal(inspect('probed', '{{.State.Paused}}'), 'true');
+    // Three probe intervals (retries 2): counted failures would have made it unhealthy, and replaced it, by now.
+    await new Promise((r2) => setTimeout(r2, 1500));
+    const [paused] = (JSON.parse(await baton(['ps', '--format', 'json'])) as (PsRow & { paused: boolean })[]).filter((x) => x.service === 'probed');
+    assert.deepEqual([paused.health, paused.paused], ['healthy', true]);
+    assert.equal(containerOf('probed'), before, 'still the same container');
+    assert.match(await baton(['unpause', 'probed']), /Unpaused/);
+    assert.equal(inspect('probed', '{{.State.Paused}}'), 'false');
+    const [t] = (JSON.parse(await baton(['ps', '--format', 'json'])) as PsRow[]).filter((x) => x.service === 'probed');
+    assert.equal(t.state, 'running');
   });
 
   it('a fixed address on a network with its own subnet', async () => {

@@ -224,6 +224,25 @@ describe('attached up and the TCP API', () => {
     await sb.run(['down', '-p', 'kil']);
   });
 
+  it('pause freezes a service\'s processes and unpause thaws them; a paused task still stops', async () => {
+    sb.write('compose.yaml', `name: pau\nx-baton: {driver: process}\nservices:\n  ticker:\n    command: ["sh", "-c", "while true; do echo tick; sleep 0.1; done"]\n`);
+    await sb.ok(['up', '-d', '--wait']);
+    const ticks = async (): Promise<number> => (await sb.ok(['logs', '-p', 'pau'])).split('\n').filter((l) => l.includes('tick')).length;
+    assert.match(await sb.ok(['pause', '-p', 'pau']), /Container pau-ticker-1\s+Paused/);
+    const frozen = await ticks();
+    await new Promise((r) => setTimeout(r, 800));
+    assert.ok((await ticks()) <= frozen + 1, 'no output while paused');
+    assert.match(await sb.ok(['ps', '-p', 'pau']), /Up .*\(Paused\)/);
+    assert.equal((await sb.ok(['ps', '--services', '--status', 'paused', '-p', 'pau'])).trim(), 'ticker');
+    assert.match(await sb.ok(['unpause', '-p', 'pau']), /Unpaused/);
+    await waitFor(async () => (await ticks()) > frozen + 3, 5_000, 'ticking again');
+    await sb.ok(['pause', '-p', 'pau']);
+    const t0 = Date.now();
+    await sb.ok(['stop', '-p', 'pau']);
+    assert.ok(Date.now() - t0 < 8_000, 'a paused task stops on its stop signal, not at the end of the grace period');
+    await sb.run(['down', '-p', 'pau']);
+  });
+
   it('the TCP API answers only with the token', async () => {
     const port = await freePort();
     const other = new Sandbox();

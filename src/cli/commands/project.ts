@@ -54,6 +54,7 @@ export function psRow(t: Task): Record<string, unknown> {
     state: t.state,
     desiredState: t.desiredState,
     health: t.health,
+    paused: t.paused === true,
     pid: t.pid ?? null,
     ports: t.ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
     restarts: t.restarts,
@@ -70,7 +71,7 @@ export function psRow(t: Task): Record<string, unknown> {
 function statusText(t: Task): string {
   if (t.state === 'running') {
     const h = t.health === 'none' ? '' : ` (${t.health})`;
-    return `Up ${ago(t.startedAt)}${h}`;
+    return `Up ${ago(t.startedAt)}${t.paused ? ' (Paused)' : h}`;
   }
   if (t.state === 'complete' || t.state === 'failed' || (t.state === 'shutdown' && t.finishedAt)) {
     return `Exited (${t.exitCode ?? '?'}) ${ago(t.finishedAt)} ago${t.error && t.state === 'failed' ? `: ${t.error}` : ''}`;
@@ -106,7 +107,7 @@ export function projectCommands(program: Command): void {
     for (const s of wanted) if (!STATUSES.includes(s)) throw new UserError(`--status: expected one of ${STATUSES.join(', ')}, got "${s}"`);
     // Asking for a state looks at each slot's newest task, stopped ones too (as docker compose ps --status exited does).
     if (!flags.all) tasks = wanted.length === 0 ? tasks.filter((t) => t.desiredState === 'running' || !['shutdown'].includes(t.state)) : newestPerSlot(tasks);
-    if (wanted.length > 0) tasks = tasks.filter((t) => wanted.includes(COMPOSE_STATUS[t.state] ?? t.state));
+    if (wanted.length > 0) tasks = tasks.filter((t) => wanted.includes(t.paused && t.state === 'running' ? 'paused' : COMPOSE_STATUS[t.state] ?? t.state));
     if (flags.services) {
       for (const s of [...new Set(tasks.map((t) => t.service))]) process.stdout.write(s + '\n');
     } else if (flags.quiet) {
@@ -132,6 +133,17 @@ export function projectCommands(program: Command): void {
       } else process.stdout.write(table(['NAME', 'ID', 'SERVICE', 'STATUS', 'PID', 'PORTS'], rows) + '\n');
     } else throw new UserError(`--format: expected table or json, got "${flags.format}"`);
   });
+
+  for (const action of ['pause', 'unpause'] as const) {
+    projectOptions(
+      program.command(`${action} [services...]`).description(action === 'pause' ? 'Pause the running tasks of services: every process frozen until unpause' : 'Unpause the paused tasks of services'),
+    ).action(async (services: string[], _o: unknown, cmd: Command) => {
+      const name = await projectName(projectFlags<ProjectFlags>(cmd));
+      const client = await ensureDaemon();
+      const r = await client.pause(name, action, services);
+      for (const k of r.changed) process.stdout.write(` ✔ Container ${`${name}-${k.service}-${k.slot}`.padEnd(20)} ${action === 'pause' ? 'Paused' : 'Unpaused'}\n`);
+    });
+  }
 
   projectOptions(
     program

@@ -50,6 +50,8 @@ interface Tracked {
   slot: string;
   /** Set when baton stopped it: its container goes once it has exited. */
   stopping: boolean;
+  /** Frozen by `baton pause`: its health probes wait. */
+  paused?: boolean;
   exited?: ExitInfo;
   waiters: (() => void)[];
   wait: AbortController;
@@ -515,6 +517,28 @@ export class DockerDriver implements Driver {
     for (const h of this.handlers) h.exited(t.taskId, info);
   }
 
+  async pause(taskId: string): Promise<void> {
+    const t = this.tracked.get(taskId);
+    if (!t || t.exited) throw new Error('task is not running here');
+    // Marked first: a probe starting now is skipped rather than refused by the engine and counted.
+    t.paused = true;
+    await this.docker.getContainer(t.id).pause().catch((err: unknown) => {
+      if (!/already paused/i.test(engineMessage(err))) {
+        t.paused = false;
+        throw new Error(engineMessage(err));
+      }
+    });
+  }
+
+  async unpause(taskId: string): Promise<void> {
+    const t = this.tracked.get(taskId);
+    if (!t || t.exited) throw new Error('task is not running here');
+    await this.docker.getContainer(t.id).unpause().catch((err: unknown) => {
+      if (!/not paused/i.test(engineMessage(err))) throw new Error(engineMessage(err));
+    });
+    t.paused = false;
+  }
+
   async signal(taskId: string, signal: string): Promise<void> {
     const t = this.tracked.get(taskId);
     if (!t || t.exited) throw new Error('task is not running here');
@@ -558,7 +582,8 @@ export class DockerDriver implements Driver {
     return adopted;
   }
 
-  async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string }> {
+  async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string; paused?: boolean }> {
+    if (this.tracked.get(taskId)?.paused) return { exitCode: null, output: 'paused', paused: true };
     const argv = 'argv' in probe ? probe.argv : ['/bin/sh', '-c', probe.shell];
     let output = '';
     const ac = new AbortController();

@@ -36,6 +36,8 @@ interface Proc {
   probes: Set<number>;
   /** The task's mount namespace, held open until it exits. */
   ns?: MountNamespace;
+  /** Stopped with SIGSTOP by `baton pause`: its probes wait, and a stop thaws it so the stop signal lands. */
+  paused?: boolean;
 }
 
 /** After the main process exits, how long its pipes may stay open (held by a grandchild) before the exit is reported. */
@@ -155,6 +157,20 @@ export class ProcessDriver implements Driver {
     return { taskId: id, pid, pidStart: pidStartTime(pid) };
   }
 
+  async pause(taskId: string): Promise<void> {
+    const p = this.procs.get(taskId);
+    if (!p || p.exited) throw new Error('task is not running here');
+    p.paused = true;
+    killGroup(p.pid, 'SIGSTOP');
+  }
+
+  async unpause(taskId: string): Promise<void> {
+    const p = this.procs.get(taskId);
+    if (!p || p.exited) throw new Error('task is not running here');
+    killGroup(p.pid, 'SIGCONT');
+    p.paused = false;
+  }
+
   async signal(taskId: string, signal: string): Promise<void> {
     const p = this.procs.get(taskId);
     if (!p || p.exited) throw new Error('task is not running here');
@@ -173,6 +189,8 @@ export class ProcessDriver implements Driver {
       sig = 'SIGTERM';
     }
     killGroup(p.pid, sig);
+    // A paused task would keep the stop signal pending: thawed, it gets it at once.
+    if (p.paused) killGroup(p.pid, 'SIGCONT');
     const timer = setTimeout(() => killGroup(p.pid, 'SIGKILL'), Math.max(0, opts.graceMs));
     await gone;
     clearTimeout(timer);
@@ -198,9 +216,10 @@ export class ProcessDriver implements Driver {
     return [];
   }
 
-  async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string }> {
+  async exec(taskId: string, probe: { argv: string[] } | { shell: string }, timeoutMs: number): Promise<{ exitCode: number | null; output: string; paused?: boolean }> {
     const p = this.procs.get(taskId);
     if (!p || p.exited) return { exitCode: null, output: 'task is not running here' };
+    if (p.paused) return { exitCode: null, output: 'paused', paused: true };
     const spec = p.spec;
     const argv = 'argv' in probe ? probe.argv : ['/bin/sh', '-c', probe.shell];
     // A probe sees what the task sees: its files and hosts, in its namespace.
