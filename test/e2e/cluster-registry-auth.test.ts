@@ -97,6 +97,12 @@ configs:
   it('run through a manager without an engine starts the one-off container on a node that can, with the service\'s configs and credentials', async () => {
     // R then runs no task of the project, so only the run itself lets it have the service's config and the deploy's credentials;
     // and the image is gone from R's engine, so the one-off container must pull it again, with them.
+    // pause and unpause through the manager reach the container on R.
+    const onRContainer = docker(['ps', '-q', '--filter', `label=com.baton.project=${project}`]).split('\n')[0];
+    assert.match(await mgr.ok(['pause', 'app'], { env: mgrEnv }), /Paused/);
+    assert.equal(docker(['inspect', '-f', '{{.State.Paused}}', onRContainer]), 'true');
+    assert.match(await mgr.ok(['unpause', 'app'], { env: mgrEnv }), /Unpaused/);
+    assert.equal(docker(['inspect', '-f', '{{.State.Paused}}', onRContainer]), 'false');
     // kill -s through the manager reaches the task on R (its sleep dies of SIGUSR1).
     const [onR] = (await ps()).filter((t) => t.state === 'running');
     assert.match(await mgr.ok(['kill', '-s', 'USR1', 'app'], { env: mgrEnv }), /Killed/);
