@@ -107,9 +107,10 @@ export class ApiClient {
     if (after !== undefined) q.set('after', String(after));
     return this.json('GET', `/v1/projects/${enc(project)}${q.size ? `?${q}` : ''}`);
   }
-  down(project: string, opts: { volumes?: boolean; rmi?: 'local' | 'all' } = {}): Promise<{ removed: string[]; images?: { image: string; error?: string }[] }> {
+  down(project: string, opts: { volumes?: boolean; rmi?: 'local' | 'all'; timeoutSeconds?: number } = {}): Promise<{ removed: string[]; images?: { image: string; error?: string }[] }> {
     const q = new URLSearchParams();
     if (opts.volumes) q.set('volumes', '1');
+    if (opts.timeoutSeconds !== undefined) q.set('timeout', String(opts.timeoutSeconds));
     if (opts.rmi) q.set('rmi', opts.rmi);
     return this.json('DELETE', `/v1/projects/${enc(project)}${q.size ? `?${q}` : ''}`);
   }
@@ -122,8 +123,8 @@ export class ApiClient {
   kill(project: string, services: string[], signal?: string): Promise<{ killed: { service: string; slot: number; task: string }[] }> {
     return this.json('POST', `/v1/projects/${enc(project)}/kill`, { services, ...(signal ? { signal } : {}) });
   }
-  action(project: string, action: 'stop' | 'start' | 'restart', services: string[]): Promise<{ changed: string[] }> {
-    return this.json('POST', `/v1/projects/${enc(project)}/${action}`, { services });
+  action(project: string, action: 'stop' | 'start' | 'restart', services: string[], timeoutSeconds?: number): Promise<{ changed: string[] }> {
+    return this.json('POST', `/v1/projects/${enc(project)}/${action}`, { services, ...(timeoutSeconds !== undefined ? { timeout: timeoutSeconds } : {}) });
   }
   serviceHistory(project: string, service: string): Promise<RevisionSummary[]> {
     return this.json('GET', `/v1/projects/${enc(project)}/services/${enc(service)}/history`);

@@ -96,7 +96,8 @@ export class ApiServer {
     this.route('DELETE', '/v1/projects/:name', async (_q, res, p, url) => {
       const rmi = url.searchParams.get('rmi');
       if (rmi !== null && rmi !== 'local' && rmi !== 'all') throw badRequest(`rmi: expected local or all, got "${rmi}"`);
-      sendJson(res, 200, await this.down(p.name, url.searchParams.get('volumes') === '1', rmi ?? undefined));
+      const timeout = url.searchParams.get('timeout');
+      sendJson(res, 200, await this.down(p.name, url.searchParams.get('volumes') === '1', rmi ?? undefined, timeout === null ? undefined : stopTimeout(timeout)));
     });
     this.route('POST', '/v1/projects/:name/scale', async (req, res, p) => {
       const body = await readJson<{ replicas?: Record<string, unknown> }>(req);
@@ -110,7 +111,8 @@ export class ApiServer {
     });
     for (const action of ['stop', 'start', 'restart'] as const) {
       this.route('POST', `/v1/projects/:name/${action}`, async (req, res, p) => {
-        const body = await readJson<{ services?: string[] }>(req);
+        const body = await readJson<{ services?: string[]; timeout?: unknown }>(req);
+        const timeoutMs = stopTimeout(body.timeout);
         const changed = await this.updateServices(
           p.name,
           body.services ?? [],
@@ -118,7 +120,8 @@ export class ApiServer {
           (s) => (action === 'restart' ? [{ type: 'put', kind: 'revision', key: keys.revision(s.project, s.name, s.revision), value: restartRevision(s) }] : []),
         );
         // As `docker compose stop`: answer once the tasks have stopped.
-        if (action === 'stop') await this.tasksEnded(p.name, changed);
+        if (action === 'stop') await this.tasksEnded(p.name, changed, timeoutMs);
+        if (action === 'restart' && timeoutMs !== undefined) this.killReplacedAfter(p.name, changed, timeoutMs);
         sendJson(res, 200, { changed });
       });
     }
@@ -385,7 +388,7 @@ export class ApiServer {
    * then lets the drivers remove its networks (and named volumes with `volumes`).
    * With `volumes`, a project already down still has its volumes removed, as `docker compose down -v` does.
    */
-  private async down(project: string, volumes = false, rmi?: 'local' | 'all'): Promise<{ removed: string[]; images?: { image: string; error?: string }[] }> {
+  private async down(project: string, volumes = false, rmi?: 'local' | 'all', timeoutMs?: number): Promise<{ removed: string[]; images?: { image: string; error?: string }[] }> {
     const p = await this.store.get('project', keys.project(project));
     const services = await this.store.list('service', keys.servicePrefix(project));
     if (!p && services.length === 0) {
@@ -401,7 +404,7 @@ export class ApiServer {
     ops.push(...(await projectBlobs(this.store, project)));
     await this.store.commit(ops);
     await this.store.appendEvents([{ type: 'project.remove', project, message: `removing ${services.length} services` }]);
-    await this.tasksEnded(project, services.map((v) => v.value.name));
+    await this.tasksEnded(project, services.map((v) => v.value.name), timeoutMs);
     await this.hooks.removeProject?.(project, { volumes });
     // --rmi: the images of its services (local: only those built with the name baton gives), as docker compose down --rmi.
     const images = rmi ? [...new Set(services.map((v) => serviceImage(v.value, rmi)).filter((i): i is string => i !== undefined))] : [];
@@ -414,14 +417,46 @@ export class ApiServer {
   }
 
   /** Resolves once no task of these services runs or is about to (bounded by the stop timeout). */
-  private async tasksEnded(project: string, services: string[]): Promise<void> {
-    const deadline = Date.now() + DOWN_TIMEOUT_MS;
+  /**
+   * Waits until the services' tasks have ended. With `killAfterMs` (stop/down -t), tasks still running that long
+   * after the stop was asked get SIGKILL: a grace period shorter than their own.
+   */
+  private async tasksEnded(project: string, services: string[], killAfterMs?: number): Promise<void> {
+    const start = Date.now();
+    const deadline = start + DOWN_TIMEOUT_MS;
+    const killed = new Set<string>();
     while (Date.now() < deadline) {
       const left = (await this.store.list('task', keys.taskPrefix(project))).filter(
         (v) => services.includes(v.value.service) && (!isTerminal(v.value.state) || v.value.desiredState === 'running') && v.value.state !== 'pending',
       );
       if (left.length === 0) return;
-      await this.storeChange(await this.store.revision(), 1000, undefined);
+      const due = killAfterMs !== undefined && Date.now() - start >= killAfterMs;
+      // Each task once, as soon as it is both due and told to stop (the controllers may tell it a moment later).
+      if (due) {
+        const fresh = left.map((v) => v.value).filter((t) => !killed.has(t.id) && t.desiredState === 'shutdown' && t.state === 'running');
+        for (const t of fresh) killed.add(t.id);
+        await this.killStopping(fresh);
+      }
+      const wait = killAfterMs !== undefined && !due ? Math.max(10, Math.min(1000, start + killAfterMs - Date.now())) : 1000;
+      await this.storeChange(await this.store.revision(), wait, undefined);
+    }
+  }
+
+  /** SIGKILL to the tasks among these that were told to stop and still run. */
+  private async killStopping(tasks: Task[]): Promise<void> {
+    await Promise.all(tasks.filter((t) => t.desiredState === 'shutdown' && t.state === 'running').map((t) => this.hooks.signal?.(t, 'SIGKILL').catch(() => undefined)));
+  }
+
+  /** `restart -t`: the replaced tasks that still run `afterMs` from now are killed (the restart itself does not wait). */
+  private killReplacedAfter(project: string, services: string[], afterMs: number): void {
+    // Looked at a few times from then on: the controllers mark the replaced tasks a moment after the restart.
+    for (const extra of [0, 500, 2000]) {
+      setTimeout(() => {
+        void this.store
+          .list('task', keys.taskPrefix(project))
+          .then((list) => this.killStopping(list.map((v) => v.value).filter((t) => services.includes(t.service))))
+          .catch(() => undefined);
+      }, afterMs + extra).unref();
     }
   }
 
@@ -908,4 +943,12 @@ function imageFailure(err: unknown): { service: string; message: string } {
 function serviceImage(s: Service, which: 'local' | 'all'): string | undefined {
   if (s.spec.image) return which === 'all' ? s.spec.image : undefined;
   return s.spec.build ? `${s.project}-${s.name}` : undefined;
+}
+
+/** A `-t/--timeout` in seconds (stop, restart, down) as milliseconds; undefined when not given. */
+function stopTimeout(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw badRequest(`timeout: expected a number of seconds, got ${JSON.stringify(v)}`);
+  return n * 1000;
 }

@@ -243,6 +243,28 @@ describe('attached up and the TCP API', () => {
     await sb.run(['down', '-p', 'pau']);
   });
 
+  it('stop, restart and down -t cut a long grace period short, as docker compose -t', async () => {
+    sb.write('compose.yaml', `name: tmo\nx-baton: {driver: process}\nservices:\n  stubborn:\n    stop_grace_period: 60s\n    command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]\n`);
+    await sb.ok(['up', '-d', '--wait']);
+    const timed = async (args: string[]): Promise<number> => {
+      const t0 = Date.now();
+      await sb.ok([...args, '-p', 'tmo'], { timeoutMs: 90_000 });
+      return Date.now() - t0;
+    };
+    const stopMs = await timed(['stop', '-t', '1']);
+    assert.ok(stopMs < 10_000, `stop -t 1 took ${stopMs} ms (the grace period is 60 s)`);
+    assert.equal((await sb.ps('tmo')).filter((t) => t.state === 'running').length, 0);
+    await sb.ok(['start', '-p', 'tmo']);
+    await waitFor(async () => (await sb.ps('tmo')).some((t) => t.state === 'running'), 10_000, 'started');
+    const [old] = (await sb.ps('tmo')).filter((t) => t.state === 'running');
+    await sb.ok(['restart', '-t', '1', '-p', 'tmo']);
+    await waitFor(async () => (await sb.ps('tmo')).some((t) => t.state === 'running' && t.id !== old.id), 15_000, 'restarted within seconds, not after 60 s');
+    const downMs = await timed(['down', '-t', '0']);
+    assert.ok(downMs < 10_000, `down -t 0 took ${downMs} ms`);
+    const bad = await sb.run(['stop', '-t', 'soon', '-p', 'tmo']);
+    assert.match(bad.stderr, /--timeout: expected a number of seconds/);
+  });
+
   it('the TCP API answers only with the token', async () => {
     const port = await freePort();
     const other = new Sandbox();

@@ -20,6 +20,13 @@ interface PsFlags extends ProjectFlags {
 const COMPOSE_STATUS: Record<string, string> = { running: 'running', complete: 'exited', failed: 'exited', shutdown: 'exited', rejected: 'dead', orphaned: 'dead', pending: 'created', assigned: 'created', preparing: 'created', starting: 'created' };
 const STATUSES = ['running', 'exited', 'created', 'dead', 'paused', 'restarting', 'removing'];
 
+/** A number of seconds given to a flag. */
+function seconds(flag: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UserError(`${flag}: expected a number of seconds, got "${v}"`);
+  return n;
+}
+
 /** A --since/--until value as docker logs takes it: a timestamp, unix seconds, or a Go duration back from now. */
 function logTime(flag: string, v: string): string {
   const s = v.trim();
@@ -203,11 +210,14 @@ export function projectCommands(program: Command): void {
     ['start', 'Started', 'Start stopped services'],
     ['restart', 'Restarted', 'Restart services (new tasks for every slot)'],
   ] as const) {
-    projectOptions(program.command(`${action} [services...]`).description(desc)).action(async (services: string[], _o: unknown, cmd: Command) => {
-      const flags = projectFlags(cmd);
+    const command = program.command(`${action} [services...]`).description(desc);
+    if (action !== 'start') command.option('-t, --timeout <seconds>', 'kill the tasks still running after this many seconds (a grace period shorter than their own)');
+    projectOptions(command).action(async (services: string[], _o: unknown, cmd: Command) => {
+      const flags = projectFlags<ProjectFlags & { timeout?: string }>(cmd);
+      const timeout = flags.timeout === undefined ? undefined : seconds('--timeout', flags.timeout);
       const name = await projectName(flags);
       const client = await ensureDaemon();
-      const r = await client.action(name, action, services);
+      const r = await client.action(name, action, services, timeout);
       for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} ${verb}\n`);
     });
   }
@@ -218,13 +228,15 @@ export function projectCommands(program: Command): void {
       .description('Stop and remove the services of a project')
       .option('-v, --volumes', 'also remove the named volumes the project created')
       .option('--remove-orphans', 'accepted for Compose compatibility: every service of the project is removed')
-      .option('--rmi <type>', 'also remove images: local (those built without an image: name) or all'),
+      .option('--rmi <type>', 'also remove images: local (those built without an image: name) or all')
+      .option('-t, --timeout <seconds>', 'kill the tasks still running after this many seconds (a grace period shorter than their own)'),
   ).action(async (_o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & { volumes?: boolean; rmi?: string }>(cmd);
+    const flags = projectFlags<ProjectFlags & { volumes?: boolean; rmi?: string; timeout?: string }>(cmd);
+    const timeout = flags.timeout === undefined ? undefined : seconds('--timeout', flags.timeout);
     if (flags.rmi !== undefined && flags.rmi !== 'local' && flags.rmi !== 'all') throw new UserError(`--rmi: expected local or all, got "${flags.rmi}"`);
     const name = await projectName(flags);
     const client = await ensureDaemon();
-    const r = await client.down(name, { volumes: flags.volumes === true, ...(flags.rmi ? { rmi: flags.rmi as 'local' | 'all' } : {}) });
+    const r = await client.down(name, { volumes: flags.volumes === true, ...(flags.rmi ? { rmi: flags.rmi as 'local' | 'all' } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
     for (const n of r.removed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Removed\n`);
     for (const i of r.images ?? []) {
       if (i.error) process.stderr.write(`WARN image ${i.image}: ${i.error}\n`);
