@@ -261,6 +261,14 @@ describe('attached up and the TCP API', () => {
     await waitFor(async () => (await sb.ps('tmo')).some((t) => t.state === 'running' && t.id !== old.id), 15_000, 'restarted within seconds, not after 60 s');
     const downMs = await timed(['down', '-t', '0']);
     assert.ok(downMs < 10_000, `down -t 0 took ${downMs} ms`);
+    // Attached, Ctrl-C stops with the same timeout (up -t is --timeout, as in Compose).
+    const child = sb.spawn(['up', '-t', '1', '-p', 'tmo']);
+    await waitFor(async () => (await sb.ps('tmo').catch(() => [])).some((t) => t.state === 'running'), 20_000, 'attached up running');
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    assert.equal(await new Promise<number | null>((r) => child.on('exit', r)), 0);
+    assert.ok(Date.now() - t0 < 10_000, `Ctrl-C with up -t 1 took ${Date.now() - t0} ms`);
+    await sb.run(['down', '-t', '0', '-p', 'tmo']);
     const bad = await sb.run(['stop', '-t', 'soon', '-p', 'tmo']);
     assert.match(bad.stderr, /--timeout: expected a number of seconds/);
   });

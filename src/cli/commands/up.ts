@@ -19,6 +19,7 @@ interface UpFlags extends ProjectFlags {
   waitTimeout?: string;
   removeOrphans?: boolean;
   timestamps?: boolean;
+  timeout?: string;
   build?: boolean;
   withRegistryAuth?: boolean;
   attach?: string[];
@@ -43,7 +44,8 @@ export function upCommand(program: Command): void {
       .option('--wait', 'wait until every service is running and healthy (implies --detach)')
       .option('--wait-timeout <seconds>', 'give up waiting after this many seconds', '300')
       .option('--remove-orphans', 'remove services no longer in the Compose files')
-      .option('-t, --timestamps', 'show timestamps in the attached logs')
+      .option('--timestamps', 'show timestamps in the attached logs')
+      .option('-t, --timeout <seconds>', 'kill containers still running this many seconds after being told to stop (when replaced, or at Ctrl-C)')
       .option('--build', 'build images of build: sections even when they exist (else only missing ones are built)')
       .option('--with-registry-auth', 'send your registry logins with the deploy, so the nodes that run its tasks can pull private images (as docker stack deploy)')
       .option('--attach <service>', 'show the logs of this service when attached (repeatable; default: the services named, else all but those with attach: false)', collect)
@@ -59,6 +61,8 @@ export function upCommand(program: Command): void {
       .option('--exit-code-from <service>', 'exit with the code of this service\'s container (implies --abort-on-container-exit)'),
   ).action(async (services: string[], _o: unknown, cmd: Command) => {
     const flags = projectFlags<UpFlags>(cmd);
+    const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
+    if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0 || flags.timeout!.trim() === '')) throw new UserError(`--timeout: expected a number of seconds, got "${flags.timeout}"`);
     const loaded = await load(flags);
     const project = upProject(loaded, services, flags);
     const attached = !flags.detach && !flags.wait;
@@ -78,14 +82,14 @@ export function upCommand(program: Command): void {
     printDeploy(result);
     // As docker compose recreates: new containers for the services this deploy left as they were.
     const same = result.unchanged.filter((s) => project.services[s]);
-    if (flags.forceRecreate && same.length > 0) for (const n of (await client.action(project.name, 'restart', same)).changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Recreated\n`);
+    if (flags.forceRecreate && same.length > 0) for (const n of (await client.action(project.name, 'restart', same, timeout)).changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Recreated\n`);
     if (flags.wait || attached) {
       const timeout = Number(flags.waitTimeout) * 1000;
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UserError(`--wait-timeout: expected a number of seconds, got "${flags.waitTimeout}"`);
       if (flags.wait) await waitReady(client, project.name, timeout);
     }
     printEndpoints(project);
-    if (attached) await attach(client, project, attachTo, flags.timestamps === true, abort ? { ...abort, since } : undefined);
+    if (attached) await attach(client, project, attachTo, flags.timestamps === true, abort ? { ...abort, since } : undefined, timeout);
   });
 }
 
@@ -168,11 +172,11 @@ function noAttachOption(): Option {
   return o;
 }
 
-async function attach(client: ApiClient, project: ComposeProject, services: string[], timestamps: boolean, abort?: AbortOptions & { since: number }): Promise<void> {
+async function attach(client: ApiClient, project: ComposeProject, services: string[], timestamps: boolean, abort?: AbortOptions & { since: number }, timeout?: number): Promise<void> {
   const ac = new AbortController();
   let stopping = false;
   const stopAll = async (): Promise<void> => {
-    const r = await client.action(project.name, 'stop', Object.keys(project.services));
+    const r = await client.action(project.name, 'stop', Object.keys(project.services), timeout);
     for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Stopped\n`);
   };
   // The logs end first, then the project stops, as docker compose aborts.
