@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PsRow } from '../helpers/baton.js';
 import { dockerForTests } from '../helpers/docker.js';
-import { Sandbox, freePort, httpGet, waitFor } from '../helpers/baton.js';
+import { Sandbox, alive, freePort, httpGet, waitFor } from '../helpers/baton.js';
 
 const engine = await dockerForTests();
 
@@ -173,6 +173,15 @@ networks:
     const [paused] = (JSON.parse(await baton(['ps', '--format', 'json'])) as (PsRow & { paused: boolean })[]).filter((x) => x.service === 'probed');
     assert.deepEqual([paused.health, paused.paused], ['healthy', true]);
     assert.equal(containerOf('probed'), before, 'still the same container');
+    // kill -9 of the daemon while paused: the next one adopts the paused container (probes still waiting), not a new one.
+    const old = sb.daemonPid()!;
+    process.kill(old, 'SIGKILL');
+    await waitFor(() => !alive(old), 5000, 'daemon to die');
+    await new Promise((r2) => setTimeout(r2, 1200));
+    const [adopted] = (JSON.parse(await baton(['ps', '--format', 'json'])) as (PsRow & { paused: boolean })[]).filter((x) => x.service === 'probed');
+    await new Promise((r2) => setTimeout(r2, 1500));
+    assert.equal(containerOf('probed'), before, 'the paused container was adopted');
+    assert.equal(adopted.health, 'healthy');
     assert.match(await baton(['unpause', 'probed']), /Unpaused/);
     assert.equal(inspect('probed', '{{.State.Paused}}'), 'false');
     const [t] = (JSON.parse(await baton(['ps', '--format', 'json'])) as PsRow[]).filter((x) => x.service === 'probed');

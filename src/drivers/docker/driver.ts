@@ -572,8 +572,10 @@ export class DockerDriver implements Driver {
     const adopted: RunningTask[] = [];
     for (const c of mine) {
       const taskId = c.Labels[LABEL.task];
-      if (taskId && wanted.has(taskId) && c.State === 'running' && !this.tracked.has(taskId)) {
-        this.watch(taskId, c.Id, `${c.Labels[LABEL.project]}/${c.Labels[LABEL.service]}/${c.Labels[LABEL.slot]}`);
+      // A paused container (baton pause) is running too, and stays paused.
+      if (taskId && wanted.has(taskId) && (c.State === 'running' || c.State === 'paused') && !this.tracked.has(taskId)) {
+        const t = this.watch(taskId, c.Id, `${c.Labels[LABEL.project]}/${c.Labels[LABEL.service]}/${c.Labels[LABEL.slot]}`);
+        if (c.State === 'paused') t.paused = true;
         adopted.push({ taskId });
       } else if (!taskId || !this.tracked.has(taskId)) {
         await this.docker.getContainer(c.Id).remove({ force: true }).catch((err: unknown) => this.log(`docker: removing ${c.Id.slice(0, 12)}: ${engineMessage(err)}`));
