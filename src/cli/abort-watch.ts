@@ -21,12 +21,12 @@ export interface AbortWatch {
 const ENDED = new Set(['complete', 'failed', 'rejected']);
 
 /**
- * Follows the project's events from `since` (so an end between the deploy and
+ * Follows the events of `services` of the project from `since` (so an end between the deploy and
  * this call is not missed); on a task's death as `opts` says, prints it as
  * docker compose does, stops the project's services and resolves with the
  * exit code. `stop` stops the services (it must not return before they have).
  */
-export function watchForAbort(client: ApiClient, project: string, since: number, opts: AbortOptions, stop: () => Promise<void>): AbortWatch {
+export function watchForAbort(client: ApiClient, project: string, services: string[], since: number, opts: AbortOptions, stop: () => Promise<void>): AbortWatch {
   const ac = new AbortController();
   let resolve!: (code: number) => void;
   const aborted = new Promise<number>((r) => (resolve = r));
@@ -61,7 +61,8 @@ export function watchForAbort(client: ApiClient, project: string, since: number,
   };
   void client
     .events({ project, since, follow: true, signal: ac.signal }, (e) => {
-      if ((e.type === 'task.die' || e.type === 'task.reject') && e.task) void onDeath(e.task);
+      // Only the services this `up` runs, as docker compose watches only its own containers.
+      if ((e.type === 'task.die' || e.type === 'task.reject') && e.task && e.service && services.includes(e.service)) void onDeath(e.task);
     })
     .catch(() => undefined);
   return { aborted, close: () => ac.abort() };

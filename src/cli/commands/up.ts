@@ -180,7 +180,7 @@ async function attach(client: ApiClient, project: ComposeProject, services: stri
     for (const n of r.changed) process.stdout.write(` ✔ Service ${n.padEnd(20)} Stopped\n`);
   };
   // The logs end first, then the project stops, as docker compose aborts.
-  const watch = abort ? watchForAbort(client, project.name, abort.since, abort, async () => (ac.abort(), await stopAll())) : undefined;
+  const watch = abort ? watchForAbort(client, project.name, Object.keys(project.services), abort.since, abort, async () => (ac.abort(), await stopAll())) : undefined;
   void watch?.aborted.then((code) => {
     process.exitCode = code;
     ac.abort();
