@@ -19,15 +19,15 @@ const warn = (msg: string): void => void process.stderr.write(`warning: ${msg}\n
  * machine's folders: each context that needs building is packed here
  * (.dockerignore applied) and sent along.
  */
-export async function buildImages(client: ApiClient, project: ComposeProject, services: string[], force: boolean, flags: BuildFlags = {}, source: ComposeProject = project): Promise<string[]> {
+export async function buildImages(client: ApiClient, project: ComposeProject, services: string[], force: boolean, flags: BuildFlags = {}, source: ComposeProject = project, out: NodeJS.WritableStream = process.stdout): Promise<string[]> {
   let current = '';
   const built: string[] = [];
   let failure: { service: string; message: string } | undefined;
   const onEvent = (e: BuildEvent): void => {
     if ('line' in e) {
-      if (e.service !== current) process.stdout.write(`#${e.service} Building\n`);
+      if (e.service !== current) out.write(`#${e.service} Building\n`);
       current = e.service;
-      process.stdout.write(`#${e.service} ${e.line}\n`);
+      out.write(`#${e.service} ${e.line}\n`);
     } else if ('built' in e) built.push(...e.built);
     else if ('error' in e) failure = e.error;
   };
@@ -57,7 +57,7 @@ export async function buildImages(client: ApiClient, project: ComposeProject, se
     }
   }
   if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}build failed: ${failure.message}`);
-  for (const s of built) process.stdout.write(` ✔ Service ${s.padEnd(20)} Built\n`);
+  for (const s of built) out.write(` ✔ Service ${s.padEnd(20)} Built\n`);
   return built;
 }
 
@@ -76,17 +76,17 @@ export function deployCredentials(project: ComposeProject): Record<string, Regis
  * Follows a pull or push stream: progress under each service's name, then
  * what was done (or a UserError naming the service that failed).
  */
-async function followImages(send: (onEvent: (e: PullEvent | PushEvent) => void) => Promise<void>, key: 'pulled' | 'pushed', verb: string): Promise<string[]> {
+async function followImages(send: (onEvent: (e: PullEvent | PushEvent) => void) => Promise<void>, key: 'pulled' | 'pushed', verb: string, out: NodeJS.WritableStream = process.stdout): Promise<string[]> {
   let failure: { service: string; message: string } | undefined;
   let done: string[] = [];
   await send((e) => {
-    if ('line' in e) process.stdout.write(`#${e.service} ${e.line}\n`);
+    if ('line' in e) out.write(`#${e.service} ${e.line}\n`);
     else if ('error' in e) failure = e.error;
     else if (key === 'pulled' && 'pulled' in e) done = e.pulled;
     else if (key === 'pushed' && 'pushed' in e) done = e.pushed;
   });
   if (failure) throw new UserError(`${failure.service ? `service "${failure.service}": ` : ''}${failure.message}`);
-  for (const s of done) process.stdout.write(` ✔ Service ${s.padEnd(20)} ${verb}\n`);
+  for (const s of done) out.write(` ✔ Service ${s.padEnd(20)} ${verb}\n`);
   return done;
 }
 
@@ -95,7 +95,7 @@ async function followImages(send: (onEvent: (e: PullEvent | PushEvent) => void) 
  * each service's name; with `missingOnly` (what `up` does) only images not
  * here yet. Throws naming the service.
  */
-export async function pullImages(client: ApiClient, project: ComposeProject, services: string[], missingOnly: boolean): Promise<string[]> {
+export async function pullImages(client: ApiClient, project: ComposeProject, services: string[], missingOnly: boolean, out: NodeJS.WritableStream = process.stdout): Promise<string[]> {
   if (missingOnly) {
     // What `up` must pull, first: with nothing missing, no Docker config is read and no credential helper runs.
     let needed: string[] = [];
@@ -106,7 +106,7 @@ export async function pullImages(client: ApiClient, project: ComposeProject, ser
     services = needed;
   }
   const auth = imageCredentials(project, services);
-  return followImages((onEvent) => client.pull({ project, services, missingOnly, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, onEvent), 'pulled', 'Pulled');
+  return followImages((onEvent) => client.pull({ project, services, missingOnly, ...(Object.keys(auth).length > 0 ? { auth } : {}) }, onEvent), 'pulled', 'Pulled', out);
 }
 
 /**

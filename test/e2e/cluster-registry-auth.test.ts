@@ -116,7 +116,7 @@ configs:
     assert.equal(docker(['ps', '-aq', '--filter', `label=com.baton.project=${project}`, '--filter', 'status=running']), '', '--rm: nothing of the project runs on R');
     const bad = await mgr.run(['run', '--rm', 'nope', 'true'], { env: mgrEnv });
     assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr, /service "nope"/);
+    assert.match(bad.stderr, /no such service: nope/);
   });
 
   it('down forgets the credentials: the next deploy without the flag cannot pull again', async () => {

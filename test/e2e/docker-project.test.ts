@@ -130,7 +130,7 @@ volumes:
     assert.equal(containers().length, before + 1, 'without --rm the container stays (removed by down)');
     const bad = await sb.run(['run', 'nope', 'true'], { env: env() });
     assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr, /service "nope"/);
+    assert.match(bad.stderr, /no such service: nope/);
     assert.equal((await running('worker')).length, 1, 'the service itself is untouched');
   });
 

@@ -8,6 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { load, projectFlags, projectName, projectOptions, type ProjectFlags, collect } from '../project.js';
 import { buildImages, pullImages, pushImages } from '../build.js';
+import { prepareRun } from '../run-deps.js';
 import type { ComposeProject } from '../../spec/types.js';
 import { StdioClosedError, type StdioSession, type TermSize } from '../../model/stdio.js';
 
@@ -139,13 +140,21 @@ export function containerCommands(program: Command): void {
       .option('-T, --no-tty', 'no TTY for the command (one is given when this terminal is one)')
       .option('-i, --interactive', 'keep stdin attached (the default, as docker compose run)')
       .option('--no-interactive', 'do not attach stdin: the command reads an empty one')
-      .option('--no-deps', 'accepted for Compose compatibility: dependencies are never started')
+      .option('--no-deps', 'do not start the services it depends on')
       .passThroughOptions(),
   ).action(async (service: string, argv: string[], _o: unknown, cmd: Command) => {
-    const flags = projectFlags<ProjectFlags & AttachFlags & { rm?: boolean; env?: string[]; user?: string; workdir?: string; entrypoint?: string }>(cmd);
+    const flags = projectFlags<ProjectFlags & AttachFlags & { rm?: boolean; env?: string[]; user?: string; workdir?: string; entrypoint?: string; deps?: boolean }>(cmd);
     for (const e of flags.env ?? []) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UserError(`--env: expected KEY=VALUE, got "${e}"`);
-    const name = await projectName(flags);
+    // As docker compose run: the file says what the service is; what it depends on is started first.
+    // Without a file here, -p names a project deployed from elsewhere (a stack): it runs as deployed.
+    const loaded = await load(flags).catch((err: unknown) => {
+      if (flags.projectName && err instanceof Error && /no Compose file found/.test(err.message)) return undefined;
+      throw err;
+    });
+    if (loaded && !loaded.services[service]) throw new UserError(`no such service: ${service}`);
+    const name = loaded?.name ?? flags.projectName!;
     const client = await ensureDaemon();
+    if (loaded) await prepareRun(client, loaded, service, flags.deps !== false);
     const io = attachOptions(flags);
     const req = { service, argv, env: flags.env, user: flags.user, workdir: flags.workdir, rm: flags.rm === true, ...(flags.entrypoint ? { entrypoint: [flags.entrypoint] } : {}), ...io };
     process.exitCode = await attached(io, (onOutput) => client.runAttached(name, req, onOutput));

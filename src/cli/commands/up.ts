@@ -126,7 +126,8 @@ function printEndpoints(p: ComposeProject): void {
   }
 }
 
-export async function waitReady(client: ApiClient, project: string, timeoutMs: number, opts: { rollbackIsFailure?: boolean } = {}): Promise<void> {
+export async function waitReady(client: ApiClient, project: string, timeoutMs: number, opts: { rollbackIsFailure?: boolean; out?: NodeJS.WriteStream } = {}): Promise<void> {
+  const out = opts.out ?? process.stdout;
   const deadline = Date.now() + timeoutMs;
   // Rollbacks that start from now on are this deploy's failure (a margin for the clock of a remote manager).
   const since = opts.rollbackIsFailure === false ? '\uffff' : new Date(Date.now() - 1000).toISOString();
@@ -139,11 +140,11 @@ export async function waitReady(client: ApiClient, project: string, timeoutMs: n
     rev = st.revision;
     const r = readiness(st, startRestarts, since);
     const text = r.lines.map((l) => ` ${l.ok ? '✔' : '…'} ${l.service.padEnd(20)} ${l.text}`).join('\n');
-    if (text !== last && process.stdout.isTTY) process.stdout.write(text + '\n');
+    if (text !== last && out.isTTY) out.write(text + '\n');
     last = text;
     if (r.failure) throw new UserError(`up --wait: ${r.failure}`);
     if (r.done) {
-      if (!process.stdout.isTTY) process.stdout.write(text + '\n');
+      if (!out.isTTY) out.write(text + '\n');
       return;
     }
     if (Date.now() > deadline) {
